@@ -1,0 +1,374 @@
+//! The kiosk's configuration: `kiosk.toml`, overridden by environment and flags.
+//!
+//! Every field has a default that works out of the box (the "Corner Coffee" demo), so a
+//! kiosk starts with no file at all. The survey part is what head office will later push
+//! down; it carries a version so answers keep the survey they were given under.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::feedback::{Scale, Sentiment};
+
+/// Everything a kiosk needs to run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct KioskConfig {
+    /// The shop's name, shown small above the question.
+    pub shop_name: String,
+    /// Where the local database lives. Relative paths are taken from the working directory.
+    pub data_dir: PathBuf,
+    pub survey: SurveyConfig,
+    pub timeouts: Timeouts,
+    pub languages: Languages,
+    pub window: WindowConfig,
+}
+
+/// The question asked, and the answers offered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SurveyConfig {
+    /// Bumped whenever the question, scale or reasons change.
+    pub version: u32,
+    /// Which part of the visit the question is about, e.g. "visit" or "wait".
+    pub touchpoint: String,
+    /// The question, by language code. The default language must be present.
+    pub question: BTreeMap<String, String>,
+    /// 5 faces, or 4 with no neutral face.
+    pub scale: Scale,
+    /// Chips offered after a happy rating.
+    pub praise: Vec<ReasonChip>,
+    /// Chips offered after an unhappy rating.
+    pub problems: Vec<ReasonChip>,
+}
+
+/// One "what stood out?" chip: a stable id and its label in each language.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonChip {
+    pub id: String,
+    pub label: BTreeMap<String, String>,
+}
+
+/// How long screens wait, in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Timeouts {
+    /// Any screen returns to welcome after this long without a touch.
+    pub idle_secs: f64,
+    /// The thank-you screen shows this long.
+    pub thank_you_secs: f64,
+    /// A rating this soon after the previous one is flagged as a suspected repeat.
+    pub repeat_secs: f64,
+}
+
+/// Which languages the kiosk offers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Languages {
+    /// The language every customer starts in.
+    pub default: String,
+    /// The languages the language button cycles through, in order.
+    pub available: Vec<String>,
+}
+
+/// The kiosk window.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WindowConfig {
+    pub width: u32,
+    pub height: u32,
+    /// Fill the screen, as on a counter. Off by default so a desktop gets a window.
+    pub fullscreen: bool,
+}
+
+/// A configuration that cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid kiosk configuration: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+fn text(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(lang, text)| (lang.to_string(), text.to_string()))
+        .collect()
+}
+
+fn chip(id: &str, en: &str, vi: &str) -> ReasonChip {
+    ReasonChip {
+        id: id.into(),
+        label: text(&[("en", en), ("vi", vi)]),
+    }
+}
+
+impl Default for SurveyConfig {
+    fn default() -> Self {
+        Self {
+            version: 1,
+            touchpoint: "visit".into(),
+            question: text(&[
+                ("en", "How was your visit today?"),
+                ("vi", "Hôm nay bạn thấy quán thế nào?"),
+            ]),
+            scale: Scale::Five,
+            praise: vec![
+                chip("fast_service", "Fast service", "Phục vụ nhanh"),
+                chip("tasty", "Tasty", "Ngon"),
+                chip("good_value", "Good value", "Giá hợp lý"),
+                chip("friendly_staff", "Friendly staff", "Nhân viên thân thiện"),
+                chip("nice_place", "Nice place", "Không gian đẹp"),
+            ],
+            problems: vec![
+                chip("slow_service", "Slow service", "Phục vụ chậm"),
+                chip("quality", "Quality", "Chất lượng"),
+                chip("price", "Price", "Giá cả"),
+                chip("staff", "Staff", "Nhân viên"),
+                chip("cleanliness", "Cleanliness", "Vệ sinh"),
+            ],
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            idle_secs: 20.0,
+            thank_you_secs: 3.0,
+            repeat_secs: 4.0,
+        }
+    }
+}
+
+impl Default for Languages {
+    fn default() -> Self {
+        Self {
+            default: "en".into(),
+            available: vec!["en".into(), "vi".into()],
+        }
+    }
+}
+
+impl Default for WindowConfig {
+    fn default() -> Self {
+        Self {
+            width: 800,
+            height: 480,
+            fullscreen: false,
+        }
+    }
+}
+
+impl Default for KioskConfig {
+    fn default() -> Self {
+        Self {
+            shop_name: "Corner Coffee".into(),
+            data_dir: default_data_dir(),
+            survey: SurveyConfig::default(),
+            timeouts: Timeouts::default(),
+            languages: Languages::default(),
+            window: WindowConfig::default(),
+        }
+    }
+}
+
+/// `$XDG_DATA_HOME/countertop`, else `~/.local/share/countertop`, else `./countertop-data`.
+fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("countertop");
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/countertop"),
+        None => PathBuf::from("countertop-data"),
+    }
+}
+
+impl KioskConfig {
+    /// Reads `path` if given; otherwise the defaults. The result is validated.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let config = match path {
+            Some(path) => {
+                let raw = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                Self::from_toml(&raw).map_err(|e| match e {
+                    ConfigError::Parse { source, .. } => ConfigError::Parse {
+                        path: path.to_owned(),
+                        source,
+                    },
+                    other => other,
+                })?
+            }
+            None => Self::default(),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a `kiosk.toml` text; fields left out keep their defaults.
+    pub fn from_toml(raw: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(raw).map_err(|source| ConfigError::Parse {
+            path: PathBuf::from("kiosk.toml"),
+            source: Box::new(source),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rejects what would leave a customer stuck or a screen empty.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        let langs = &self.languages;
+        if langs.available.is_empty() {
+            return invalid("languages.available must list at least one language".into());
+        }
+        if !langs.available.contains(&langs.default) {
+            return invalid(format!(
+                "languages.default \"{}\" is not in languages.available {:?}",
+                langs.default, langs.available
+            ));
+        }
+        if !self.survey.question.contains_key(&langs.default) {
+            return invalid(format!(
+                "survey.question has no text for the default language \"{}\"",
+                langs.default
+            ));
+        }
+        if self.survey.touchpoint.trim().is_empty() {
+            return invalid("survey.touchpoint must not be empty".into());
+        }
+        for chip in self.survey.praise.iter().chain(&self.survey.problems) {
+            if chip.id.trim().is_empty() || !chip.label.contains_key(&langs.default) {
+                return invalid(format!(
+                    "reason chip \"{}\" needs an id and a label in \"{}\"",
+                    chip.id, langs.default
+                ));
+            }
+        }
+        let t = &self.timeouts;
+        for (name, secs, min) in [
+            ("timeouts.idle_secs", t.idle_secs, 3.0),
+            ("timeouts.thank_you_secs", t.thank_you_secs, 0.5),
+            ("timeouts.repeat_secs", t.repeat_secs, 0.0),
+        ] {
+            if !secs.is_finite() || !(min..=3600.0).contains(&secs) {
+                return invalid(format!("{name} must be between {min} and 3600 seconds"));
+            }
+        }
+        if self.window.width < 320 || self.window.height < 320 {
+            return invalid("window.width and window.height must be at least 320".into());
+        }
+        Ok(())
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeouts.idle_secs)
+    }
+
+    pub fn thank_you_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeouts.thank_you_secs)
+    }
+
+    pub fn repeat_window(&self) -> Duration {
+        Duration::from_secs_f64(self.timeouts.repeat_secs)
+    }
+
+    /// The database file inside the data directory.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("countertop.db")
+    }
+}
+
+impl SurveyConfig {
+    /// The question in `lang`, falling back to any language that has one.
+    pub fn question_in(&self, lang: &str, fallback: &str) -> &str {
+        localized(&self.question, lang, fallback)
+    }
+
+    /// The chips for a rating of this sentiment.
+    pub fn chips_for(&self, sentiment: Sentiment) -> &[ReasonChip] {
+        match sentiment {
+            Sentiment::Happy => &self.praise,
+            Sentiment::Unhappy => &self.problems,
+        }
+    }
+}
+
+impl ReasonChip {
+    pub fn label_in(&self, lang: &str, fallback: &str) -> &str {
+        localized(&self.label, lang, fallback)
+    }
+}
+
+fn localized<'a>(texts: &'a BTreeMap<String, String>, lang: &str, fallback: &str) -> &'a str {
+    texts
+        .get(lang)
+        .or_else(|| texts.get(fallback))
+        .or_else(|| texts.values().next())
+        .map(String::as_str)
+        .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_offer_english_and_vietnamese() {
+        let config = KioskConfig::default();
+        config.validate().unwrap();
+        assert_eq!(config.languages.available, ["en", "vi"]);
+        assert_eq!(config.survey.question_in("vi", "en"), "Hôm nay bạn thấy quán thế nào?");
+        assert_eq!(config.survey.praise.len(), 5);
+        assert_eq!(config.survey.problems.len(), 5);
+    }
+
+    #[test]
+    fn a_partial_file_keeps_the_other_defaults() {
+        let config = KioskConfig::from_toml(
+            "[survey]\nscale = 4\ntouchpoint = \"wait\"\n[survey.question]\nen = \"How was the wait?\"\n[timeouts]\nidle_secs = 30\n",
+        )
+        .unwrap();
+        assert_eq!(config.survey.scale, Scale::Four);
+        assert_eq!(config.survey.question_in("vi", "en"), "How was the wait?");
+        assert_eq!(config.idle_timeout(), Duration::from_secs(30));
+        assert_eq!(config.thank_you_timeout(), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_with_the_reason() {
+        let err = KioskConfig::from_toml("idle = 3").unwrap_err().to_string();
+        assert!(err.contains("unknown field"), "{err}");
+        let err = KioskConfig::from_toml("[survey]\nscale = 7").unwrap_err().to_string();
+        assert!(err.contains("4 or 5"), "{err}");
+        let err = KioskConfig::from_toml("[languages]\ndefault = \"fr\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"fr\" is not in"), "{err}");
+        let err = KioskConfig::from_toml("[timeouts]\nidle_secs = 0.1")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("idle_secs"), "{err}");
+    }
+
+    #[test]
+    fn the_example_file_in_the_repository_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("kiosk.example.toml");
+        let config = KioskConfig::load(Some(&path)).unwrap();
+        assert_eq!(config.survey, SurveyConfig::default());
+    }
+}

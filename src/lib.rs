@@ -1,0 +1,10 @@
+//! Countertop's kiosk: a one-tap feedback terminal that remembers regulars.
+//!
+//! The UI thread runs Slint ([`ui`]); the core thread ([`core`]) owns the local store
+//! ([`store`]). The domain ([`feedback`]) knows nothing of either.
+
+pub mod config;
+pub mod core;
+pub mod feedback;
+pub mod store;
+pub mod ui;

@@ -1,0 +1,176 @@
+//! `countertop`: the kiosk binary. Parses the command line and hands over; no logic here.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use slint::ComponentHandle;
+
+use countertop::config::KioskConfig;
+use countertop::core::Core;
+use countertop::ui::{headless, App, CustomerFlow};
+
+/// Countertop: an in-store feedback terminal that remembers regulars.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// The kiosk configuration file (see kiosk.example.toml). Without it, the built-in
+    /// defaults run the "Corner Coffee" demo.
+    #[arg(long, global = true, env = "COUNTERTOP_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// The directory holding the local database; overrides `data_dir` in the config.
+    #[arg(long, global = true, env = "COUNTERTOP_DATA")]
+    data: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Open the kiosk window (the default).
+    Run {
+        /// Fill the screen, as on a counter.
+        #[arg(long)]
+        fullscreen: bool,
+        /// Window size, such as 1280x800; overrides the config.
+        #[arg(long, value_parser = parse_size)]
+        size: Option<(u32, u32)>,
+    },
+    /// Write a PNG of every screen at every supported size, with no display needed.
+    Screenshots {
+        /// Where to write the PNG files.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only this language (such as en or vi); all configured languages by default.
+        #[arg(long)]
+        lang: Option<String>,
+    },
+    /// Open the store, render one frame off screen, and exit: for start-up benchmarks.
+    #[command(hide = true)]
+    FirstFrame {
+        #[arg(long, value_parser = parse_size, default_value = "1280x800")]
+        size: (u32, u32),
+    },
+    /// Record ratings through the core, printing each id once it is committed: for the
+    /// durability test and benchmarks.
+    #[command(hide = true)]
+    RecordRatings {
+        #[arg(long, default_value_t = u64::MAX)]
+        count: u64,
+    },
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once('x')
+        .ok_or_else(|| format!("expected WIDTHxHEIGHT, such as 800x480, not {s:?}"))?;
+    let parse = |v: &str| {
+        v.parse::<u32>()
+            .map_err(|_| format!("{v:?} in {s:?} is not a number of pixels"))
+    };
+    Ok((parse(w)?, parse(h)?))
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("COUNTERTOP_LOG")
+                .unwrap_or_else(|_| "countertop=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let mut config = KioskConfig::load(cli.config.as_deref())?;
+    if let Some(data) = cli.data {
+        config.data_dir = data;
+    }
+    match cli.command.unwrap_or(Command::Run {
+        fullscreen: false,
+        size: None,
+    }) {
+        Command::Run { fullscreen, size } => {
+            if let Some((w, h)) = size {
+                config.window.width = w;
+                config.window.height = h;
+            }
+            config.window.fullscreen |= fullscreen;
+            run(config)
+        }
+        Command::Screenshots { out, lang } => {
+            let languages = match lang {
+                Some(lang) => vec![lang],
+                None => config.languages.available.clone(),
+            };
+            let written = headless::screenshots(&config, &out, &languages)?;
+            println!("wrote {} screenshots to {}", written.len(), out.display());
+            Ok(())
+        }
+        Command::FirstFrame { size } => first_frame(config, size),
+        Command::RecordRatings { count } => record_ratings(config, count),
+    }
+}
+
+fn start_core(config: &KioskConfig) -> Result<(Core, countertop::core::CoreThread)> {
+    let database = config.database_path();
+    Core::start(database.clone(), config.repeat_window())
+        .with_context(|| format!("cannot open the kiosk database {}", database.display()))
+}
+
+fn run(config: KioskConfig) -> Result<()> {
+    let (core, _core_thread) = start_core(&config)?;
+    tracing::info!(
+        "kiosk started; database {}",
+        config.database_path().display()
+    );
+    let app = App::new().context("cannot open the kiosk window (is a display available?)")?;
+    app.window().set_size(slint::LogicalSize::new(
+        config.window.width as f32,
+        config.window.height as f32,
+    ));
+    app.window().set_fullscreen(config.window.fullscreen);
+    let _flow = CustomerFlow::install(&app, core, config);
+    app.run().context("the kiosk window closed with an error")?;
+    Ok(())
+}
+
+fn first_frame(config: KioskConfig, (width, height): (u32, u32)) -> Result<()> {
+    let started = std::time::Instant::now();
+    let (core, _core_thread) = start_core(&config)?;
+    let headless = headless::Headless::new()?;
+    let _flow = CustomerFlow::install(&headless.app, core, config);
+    let pixels = headless.render(width, height)?;
+    let lit = pixels.iter().filter(|p| p.r != p.g || p.g != p.b).count();
+    println!(
+        "first frame {width}x{height} in {:.1} ms ({lit} coloured pixels)",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
+fn record_ratings(config: KioskConfig, count: u64) -> Result<()> {
+    use countertop::core::Tap;
+    use countertop::feedback::Score;
+    use std::io::Write;
+
+    let (core, _core_thread) = start_core(&config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let stdout = std::io::stdout();
+    runtime.block_on(async {
+        for i in 0..count {
+            let score = Score::new((i % 5 + 1) as i64, config.survey.scale)
+                .or_else(|_| Score::new(1, config.survey.scale))?;
+            let tap = Tap {
+                score,
+                touchpoint: config.survey.touchpoint.clone(),
+                survey_version: config.survey.version,
+            };
+            let rated = core.rate(tap).await?;
+            let mut out = stdout.lock();
+            writeln!(out, "{}", rated.recorded.id)?;
+            out.flush()?;
+        }
+        Ok(())
+    })
+}

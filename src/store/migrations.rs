@@ -1,0 +1,71 @@
+//! Versioned schema migrations, tracked in `PRAGMA user_version`.
+//!
+//! Each entry upgrades the schema by one version inside a transaction. Entries are never
+//! edited once released; a change is a new entry at the end.
+
+use rusqlite::Connection;
+
+use super::{Result, StoreError};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: ratings, the per-device sequence, and the outbox that sync drains.
+    "CREATE TABLE device (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        device_uuid TEXT NOT NULL,
+        next_seq INTEGER NOT NULL
+     );
+     CREATE TABLE ratings (
+        id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL UNIQUE,
+        recorded_at TEXT NOT NULL,
+        utc_offset_minutes INTEGER NOT NULL,
+        survey_version INTEGER NOT NULL,
+        touchpoint TEXT NOT NULL,
+        scale INTEGER NOT NULL CHECK (scale IN (4, 5)),
+        score INTEGER NOT NULL CHECK (score BETWEEN 1 AND scale),
+        reasons TEXT NOT NULL DEFAULT '[]',
+        comment TEXT CHECK (comment IS NULL OR length(comment) <= 500),
+        suspected_repeat INTEGER NOT NULL DEFAULT 0
+     ) WITHOUT ROWID;
+     CREATE INDEX ratings_by_time ON ratings (recorded_at);
+     CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        device_time TEXT NOT NULL,
+        utc_offset_minutes INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'acked', 'quarantined')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+     );
+     CREATE INDEX outbox_pending ON outbox (state, seq);",
+];
+
+/// The schema version this build writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+pub fn apply(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > LATEST {
+        return Err(StoreError::NewerSchema {
+            found: current,
+            known: LATEST,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = index as i64 + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        if version == 1 {
+            tx.execute(
+                "INSERT INTO device (id, device_uuid, next_seq) VALUES (1, ?1, 1)",
+                [uuid::Uuid::now_v7().to_string()],
+            )?;
+        }
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,369 @@
+//! The customer's path through the kiosk: welcome → tap a face → "what stood out?" →
+//! comment → thank you → welcome again, with the idle reset that keeps the next customer
+//! from ever seeing the previous one's choices.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use slint::{ComponentHandle, ModelRc, SharedString, Timer, TimerMode, VecModel};
+use uuid::Uuid;
+
+use super::{language, App, Chip, Face, Kiosk, Screen};
+use crate::config::{KioskConfig, ReasonChip};
+use crate::core::{Core, Tap};
+use crate::feedback::{self, Comment, Details, Reason, Score, Sentiment};
+
+/// What one customer has given so far. Cleared when they are done or walk away.
+#[derive(Default)]
+struct Session {
+    rating: Option<Uuid>,
+    chips: Vec<ReasonChip>,
+    selected: Vec<bool>,
+    comment: String,
+    language: String,
+}
+
+impl Session {
+    fn details(&self) -> Details {
+        Details {
+            reasons: self
+                .chips
+                .iter()
+                .zip(&self.selected)
+                .filter(|(_, on)| **on)
+                .map(|(chip, _)| Reason::new(chip.id.clone()))
+                .collect(),
+            comment: Comment::new(&self.comment),
+        }
+    }
+}
+
+/// Drives the customer screens of one [`App`].
+pub struct CustomerFlow {
+    app: slint::Weak<App>,
+    core: Core,
+    config: RefCell<KioskConfig>,
+    session: RefCell<Session>,
+    idle: Timer,
+    thanks: Timer,
+    this: Weak<CustomerFlow>,
+}
+
+impl CustomerFlow {
+    /// Connects the customer screens of `app` to the core, and shows the welcome screen.
+    pub fn install(app: &App, core: Core, config: KioskConfig) -> Rc<CustomerFlow> {
+        let flow = Rc::new_cyclic(|this| CustomerFlow {
+            app: app.as_weak(),
+            core,
+            config: RefCell::new(config),
+            session: RefCell::default(),
+            idle: Timer::default(),
+            thanks: Timer::default(),
+            this: this.clone(),
+        });
+        let kiosk = app.global::<Kiosk>();
+        let weak = Rc::downgrade(&flow);
+        let with = move |f: fn(&CustomerFlow)| {
+            let weak = weak.clone();
+            move || {
+                if let Some(flow) = weak.upgrade() {
+                    f(&flow);
+                }
+            }
+        };
+        kiosk.on_open_comment(with(|f| f.show(Screen::Comment)));
+        kiosk.on_close_comment(with(|f| f.show(Screen::FollowUp)));
+        kiosk.on_backspace(with(CustomerFlow::backspace));
+        kiosk.on_done(with(CustomerFlow::done));
+        kiosk.on_next_language(with(CustomerFlow::next_language));
+        kiosk.on_activity(with(CustomerFlow::activity));
+        let weak = Rc::downgrade(&flow);
+        kiosk.on_rate(move |score| {
+            if let Some(flow) = weak.upgrade() {
+                flow.rate(score);
+            }
+        });
+        let weak = Rc::downgrade(&flow);
+        kiosk.on_toggle_chip(move |index| {
+            if let Some(flow) = weak.upgrade() {
+                flow.toggle_chip(index);
+            }
+        });
+        let weak = Rc::downgrade(&flow);
+        kiosk.on_type_key(move |text| {
+            if let Some(flow) = weak.upgrade() {
+                flow.type_key(&text);
+            }
+        });
+        flow.reset();
+        flow
+    }
+
+    fn with_kiosk(&self, f: impl FnOnce(Kiosk<'_>)) {
+        if let Some(app) = self.app.upgrade() {
+            f(app.global::<Kiosk>());
+        }
+    }
+
+    fn show(&self, screen: Screen) {
+        self.with_kiosk(|k| k.set_screen(screen));
+    }
+
+    /// A touch anywhere: the idle reset starts counting again.
+    fn activity(&self) {
+        let this = self.this.clone();
+        let timeout = self.config.borrow().idle_timeout();
+        self.idle.start(TimerMode::SingleShot, timeout, move || {
+            if let Some(flow) = this.upgrade() {
+                flow.walked_away();
+            }
+        });
+    }
+
+    fn rate(&self, score: i32) {
+        let (tap, chips) = {
+            let config = self.config.borrow();
+            let score = match Score::new(score.into(), config.survey.scale) {
+                Ok(score) => score,
+                Err(e) => {
+                    tracing::warn!("ignored a tap: {e}");
+                    return;
+                }
+            };
+            let tap = Tap {
+                score,
+                touchpoint: config.survey.touchpoint.clone(),
+                survey_version: config.survey.version,
+            };
+            (tap, config.survey.chips_for(score.sentiment()).to_vec())
+        };
+        let mut busy = false;
+        self.with_kiosk(|k| {
+            busy = k.get_busy();
+            k.set_busy(true);
+        });
+        if busy {
+            return;
+        }
+        self.activity();
+        let sentiment = tap.score.sentiment();
+        let core = self.core.clone();
+        let this = self.this.clone();
+        let spawned = slint::spawn_local(async move {
+            let result = core.rate(tap).await;
+            if let Some(flow) = this.upgrade() {
+                match result {
+                    Ok(rated) => flow.rated(rated.recorded.id, sentiment, chips),
+                    Err(_) => flow.save_failed(),
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot hand the tap to the core: {e}");
+            self.with_kiosk(|k| k.set_busy(false));
+        }
+    }
+
+    /// The tap is on disk: ask what stood out.
+    fn rated(&self, rating: Uuid, sentiment: Sentiment, chips: Vec<ReasonChip>) {
+        {
+            let mut session = self.session.borrow_mut();
+            session.rating = Some(rating);
+            session.selected = vec![false; chips.len()];
+            session.chips = chips;
+        }
+        self.with_kiosk(|k| {
+            k.set_busy(false);
+            k.set_save_failed(false);
+            k.set_happy(sentiment == Sentiment::Happy);
+            k.set_screen(Screen::FollowUp);
+        });
+        self.refresh_chips();
+    }
+
+    /// The tap could not be saved. The customer is thanked all the same, never stuck; the
+    /// failure shows as a staff-visible mark.
+    fn save_failed(&self) {
+        self.with_kiosk(|k| {
+            k.set_busy(false);
+            k.set_save_failed(true);
+        });
+        self.thank_and_return();
+    }
+
+    fn toggle_chip(&self, index: i32) {
+        {
+            let mut session = self.session.borrow_mut();
+            match usize::try_from(index)
+                .ok()
+                .and_then(|i| session.selected.get_mut(i))
+            {
+                Some(on) => *on = !*on,
+                None => return,
+            }
+        }
+        self.refresh_chips();
+    }
+
+    fn type_key(&self, key: &str) {
+        let comment = {
+            let mut session = self.session.borrow_mut();
+            session.comment = feedback::type_into_comment(&session.comment, key);
+            session.comment.clone()
+        };
+        self.with_kiosk(|k| k.set_comment(comment.into()));
+    }
+
+    fn backspace(&self) {
+        let comment = {
+            let mut session = self.session.borrow_mut();
+            session.comment = feedback::backspace_comment(&session.comment);
+            session.comment.clone()
+        };
+        self.with_kiosk(|k| k.set_comment(comment.into()));
+    }
+
+    fn done(&self) {
+        self.save_details();
+        self.thank_and_return();
+    }
+
+    /// Nobody touched the screen for the idle timeout: keep what was given, start over.
+    fn walked_away(&self) {
+        self.save_details();
+        self.reset();
+    }
+
+    /// Sends the session's reasons and comment to the core, attached to its rating.
+    fn save_details(&self) {
+        let (rating, details) = {
+            let mut session = self.session.borrow_mut();
+            let details = session.details();
+            (session.rating.take(), details)
+        };
+        let Some(rating) = rating else { return };
+        if details.is_empty() {
+            return;
+        }
+        let core = self.core.clone();
+        let this = self.this.clone();
+        let spawned = slint::spawn_local(async move {
+            if core.attach_details(rating, details).await.is_err() {
+                if let Some(flow) = this.upgrade() {
+                    flow.with_kiosk(|k| k.set_save_failed(true));
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot hand the reasons to the core: {e}");
+        }
+    }
+
+    fn thank_and_return(&self) {
+        self.show(Screen::ThankYou);
+        self.idle.stop();
+        let this = self.this.clone();
+        let timeout = self.config.borrow().thank_you_timeout();
+        self.thanks.start(TimerMode::SingleShot, timeout, move || {
+            if let Some(flow) = this.upgrade() {
+                flow.reset();
+            }
+        });
+    }
+
+    /// Back to the welcome screen, in the default language, with nothing of the last
+    /// customer left on screen.
+    pub fn reset(&self) {
+        self.idle.stop();
+        self.thanks.stop();
+        let default_language = self.config.borrow().languages.default.clone();
+        *self.session.borrow_mut() = Session {
+            language: default_language,
+            ..Session::default()
+        };
+        let faces: Vec<Face> = {
+            let config = self.config.borrow();
+            config
+                .survey
+                .scale
+                .moods()
+                .iter()
+                .enumerate()
+                .map(|(i, mood)| Face {
+                    score: i as i32 + 1,
+                    mood: i32::from(*mood),
+                })
+                .collect()
+        };
+        let shop = self.config.borrow().shop_name.clone();
+        self.with_kiosk(|k| {
+            k.set_faces(ModelRc::new(VecModel::from(faces)));
+            k.set_shop_name(shop.into());
+            k.set_comment(SharedString::new());
+            k.set_chips(ModelRc::default());
+            k.set_busy(false);
+            k.set_screen(Screen::Welcome);
+        });
+        self.apply_language();
+    }
+
+    fn next_language(&self) {
+        {
+            let config = self.config.borrow();
+            let mut session = self.session.borrow_mut();
+            session.language = language::next(&config.languages.available, &session.language).into();
+        }
+        self.apply_language();
+    }
+
+    /// Shows every text in the session's language: the UI strings and the survey's own.
+    fn apply_language(&self) {
+        let lang = self.session.borrow().language.clone();
+        language::select(&lang);
+        let (question, next_name) = {
+            let config = self.config.borrow();
+            let fallback = &config.languages.default;
+            (
+                config.survey.question_in(&lang, fallback).to_owned(),
+                language::native_name(language::next(&config.languages.available, &lang)),
+            )
+        };
+        self.with_kiosk(|k| {
+            k.set_question(question.into());
+            k.set_next_language_name(next_name.into());
+        });
+        self.refresh_chips();
+    }
+
+    fn refresh_chips(&self) {
+        let chips: Vec<Chip> = {
+            let config = self.config.borrow();
+            let session = self.session.borrow();
+            chip_models(&session.chips, &session.selected, &session.language, &config.languages.default)
+        };
+        self.with_kiosk(|k| k.set_chips(ModelRc::new(VecModel::from(chips))));
+    }
+
+    /// The language the customer is using now.
+    pub fn language(&self) -> String {
+        self.session.borrow().language.clone()
+    }
+}
+
+/// The chips as the screen shows them, labelled in `lang`.
+pub(crate) fn chip_models(
+    chips: &[ReasonChip],
+    selected: &[bool],
+    lang: &str,
+    fallback: &str,
+) -> Vec<Chip> {
+    chips
+        .iter()
+        .enumerate()
+        .map(|(i, chip)| Chip {
+            id: chip.id.as_str().into(),
+            label: chip.label_in(lang, fallback).into(),
+            selected: selected.get(i).copied().unwrap_or(false),
+        })
+        .collect()
+}

@@ -1,0 +1,132 @@
+//! Rendering without a display: `countertop screenshots` writes a PNG of every screen at
+//! every supported size, with Slint's software renderer on a platform of our own.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use anyhow::{Context, Result};
+use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
+use slint::Rgb8Pixel;
+use slint::platform::{Platform, PlatformError, WindowAdapter};
+use slint::{ComponentHandle, ModelRc, PhysicalSize, VecModel};
+
+use super::customer::chip_models;
+use super::{language, App, Face, Kiosk, Screen};
+use crate::config::KioskConfig;
+use crate::feedback::Sentiment;
+
+/// The sizes a kiosk must look right at: the Pi touchscreen, a tablet, and portrait.
+pub const SIZES: [(u32, u32); 3] = [(800, 480), (1280, 800), (480, 800)];
+
+struct HeadlessPlatform {
+    window: Rc<MinimalSoftwareWindow>,
+}
+
+impl Platform for HeadlessPlatform {
+    fn create_window_adapter(&self) -> Result<Rc<dyn WindowAdapter>, PlatformError> {
+        Ok(self.window.clone())
+    }
+}
+
+/// A kiosk UI rendered off screen.
+pub struct Headless {
+    window: Rc<MinimalSoftwareWindow>,
+    pub app: App,
+}
+
+impl Headless {
+    /// Installs the headless platform; call once per process, before any UI exists.
+    pub fn new() -> Result<Self> {
+        let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+        slint::platform::set_platform(Box::new(HeadlessPlatform {
+            window: window.clone(),
+        }))
+        .map_err(|e| anyhow::anyhow!("cannot set up headless rendering: {e}"))?;
+        let app = App::new().context("cannot build the kiosk UI")?;
+        Ok(Headless { window, app })
+    }
+
+    /// Renders the current state at `width`×`height` and returns RGB pixels.
+    pub fn render(&self, width: u32, height: u32) -> Result<Vec<Rgb8Pixel>> {
+        self.window.set_size(PhysicalSize::new(width, height));
+        self.app.show().context("cannot show the kiosk UI")?;
+        self.window.request_redraw();
+        let mut pixels = vec![Rgb8Pixel::default(); width as usize * height as usize];
+        self.window.draw_if_needed(|renderer| {
+            renderer.render(&mut pixels, width as usize);
+        });
+        Ok(pixels)
+    }
+}
+
+/// Writes RGB pixels as a PNG file.
+pub fn write_png(path: &Path, width: u32, height: u32, pixels: &[Rgb8Pixel]) -> Result<()> {
+    let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    let bytes: Vec<u8> = pixels.iter().flat_map(|p| [p.r, p.g, p.b]).collect();
+    writer.write_image_data(&bytes)?;
+    writer.finish()?;
+    Ok(())
+}
+
+/// One screen in a state worth looking at.
+struct Scene {
+    name: &'static str,
+    screen: Screen,
+    sentiment: Sentiment,
+    selected: &'static [usize],
+    comment: &'static str,
+}
+
+const SCENES: &[Scene] = &[
+    Scene { name: "welcome", screen: Screen::Welcome, sentiment: Sentiment::Happy, selected: &[], comment: "" },
+    Scene { name: "follow-up-happy", screen: Screen::FollowUp, sentiment: Sentiment::Happy, selected: &[0, 3], comment: "" },
+    Scene { name: "follow-up-unhappy", screen: Screen::FollowUp, sentiment: Sentiment::Unhappy, selected: &[0], comment: "The queue was long" },
+    Scene { name: "comment", screen: Screen::Comment, sentiment: Sentiment::Unhappy, selected: &[], comment: "The queue was long but the latte was great" },
+    Scene { name: "comment-empty", screen: Screen::Comment, sentiment: Sentiment::Happy, selected: &[], comment: "" },
+    Scene { name: "thank-you", screen: Screen::ThankYou, sentiment: Sentiment::Happy, selected: &[], comment: "" },
+];
+
+/// Writes `<lang>-<w>x<h>-<screen>.png` for every screen, size and language into `out`.
+pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let headless = Headless::new()?;
+    let kiosk = headless.app.global::<Kiosk>();
+    let faces: Vec<Face> = config
+        .survey
+        .scale
+        .moods()
+        .iter()
+        .enumerate()
+        .map(|(i, mood)| Face { score: i as i32 + 1, mood: i32::from(*mood) })
+        .collect();
+    kiosk.set_faces(ModelRc::new(VecModel::from(faces)));
+    kiosk.set_shop_name(config.shop_name.as_str().into());
+    let fallback = &config.languages.default;
+    let mut written = Vec::new();
+    for lang in languages {
+        language::select(lang);
+        kiosk.set_question(config.survey.question_in(lang, fallback).into());
+        kiosk.set_next_language_name(
+            language::native_name(language::next(&config.languages.available, lang)).into(),
+        );
+        for scene in SCENES {
+            let chips = config.survey.chips_for(scene.sentiment);
+            let selected: Vec<bool> = (0..chips.len()).map(|i| scene.selected.contains(&i)).collect();
+            kiosk.set_chips(ModelRc::new(VecModel::from(chip_models(chips, &selected, lang, fallback))));
+            kiosk.set_happy(scene.sentiment == Sentiment::Happy);
+            kiosk.set_comment(scene.comment.into());
+            kiosk.set_screen(scene.screen);
+            for (width, height) in SIZES {
+                let pixels = headless.render(width, height)?;
+                let path = out.join(format!("{lang}-{width}x{height}-{}.png", scene.name));
+                write_png(&path, width, height, &pixels)?;
+                written.push(path);
+            }
+        }
+    }
+    Ok(written)
+}
