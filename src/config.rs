@@ -332,7 +332,10 @@ mod tests {
         let config = KioskConfig::default();
         config.validate().unwrap();
         assert_eq!(config.languages.available, ["en", "vi"]);
-        assert_eq!(config.survey.question_in("vi", "en"), "Hôm nay bạn thấy quán thế nào?");
+        assert_eq!(
+            config.survey.question_in("vi", "en"),
+            "Hôm nay bạn thấy quán thế nào?"
+        );
         assert_eq!(config.survey.praise.len(), 5);
         assert_eq!(config.survey.problems.len(), 5);
     }
@@ -353,7 +356,9 @@ mod tests {
     fn unknown_keys_and_bad_values_are_refused_with_the_reason() {
         let err = KioskConfig::from_toml("idle = 3").unwrap_err().to_string();
         assert!(err.contains("unknown field"), "{err}");
-        let err = KioskConfig::from_toml("[survey]\nscale = 7").unwrap_err().to_string();
+        let err = KioskConfig::from_toml("[survey]\nscale = 7")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("4 or 5"), "{err}");
         let err = KioskConfig::from_toml("[languages]\ndefault = \"fr\"")
             .unwrap_err()

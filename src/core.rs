@@ -46,22 +46,26 @@ enum Command {
     AttachDetails(Uuid, Details, Reply<()>),
     Summary(DateTime<chrono::Utc>, DateTime<chrono::Utc>, Reply<Summary>),
     SetRepeatWindow(Duration),
+    /// Finish what came before, then stop.
+    Shutdown,
 }
 
-/// The UI's handle on the core thread. Cheap to clone; the thread stops when the last
-/// handle is dropped, after finishing the commands already sent.
+/// The UI's handle on the core thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Core {
     commands: mpsc::UnboundedSender<Command>,
 }
 
-/// Joins the core thread when dropped, so every accepted command is finished.
+/// Owns the core thread. Dropping it stops the thread once every command sent before is
+/// finished, even while handles to the core are still held elsewhere.
 pub struct CoreThread {
     handle: Option<JoinHandle<()>>,
+    commands: mpsc::UnboundedSender<Command>,
 }
 
 impl Drop for CoreThread {
     fn drop(&mut self) {
+        let _ = self.commands.send(Command::Shutdown);
         if let Some(handle) = self.handle.take() {
             let _ = handle.join();
         }
@@ -70,7 +74,10 @@ impl Drop for CoreThread {
 
 impl Core {
     /// Opens the store at `database` on a new core thread. Fails if the store cannot open.
-    pub fn start(database: PathBuf, repeat_window: Duration) -> Result<(Core, CoreThread), CoreError> {
+    pub fn start(
+        database: PathBuf,
+        repeat_window: Duration,
+    ) -> Result<(Core, CoreThread), CoreError> {
         let (commands, mut inbox) = mpsc::unbounded_channel::<Command>();
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
         let handle = std::thread::Builder::new()
@@ -99,6 +106,9 @@ impl Core {
                 let mut repeats = RepeatFilter::new(repeat_window);
                 runtime.block_on(async move {
                     while let Some(command) = inbox.recv().await {
+                        if let Command::Shutdown = command {
+                            break;
+                        }
                         handle_command(&mut store, &mut repeats, command);
                     }
                 });
@@ -111,9 +121,12 @@ impl Core {
             })?;
         match opened_rx.recv() {
             Ok(Ok(())) => Ok((
-                Core { commands },
+                Core {
+                    commands: commands.clone(),
+                },
                 CoreThread {
                     handle: Some(handle),
+                    commands,
                 },
             )),
             Ok(Err(e)) => {
@@ -194,5 +207,6 @@ fn handle_command(store: &mut Store, repeats: &mut RepeatFilter, command: Comman
             let _ = reply.send(store.summary(from, to).map_err(CoreError::from));
         }
         Command::SetRepeatWindow(window) => repeats.set_window(window),
+        Command::Shutdown => {}
     }
 }

@@ -132,7 +132,10 @@ mod tests {
         let store = Store::open(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let dir_mode = std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode();
+        let dir_mode = std::fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(dir_mode & 0o777, 0o700);
         let pragma = |name: &str| -> i64 {
             store
@@ -179,10 +182,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("countertop.db");
         let mut store = Store::open(&path).unwrap();
-        let id = store
-            .record_rating(&NewRating::now_for_test(5))
-            .unwrap()
-            .id;
+        let id = store.record_rating(&NewRating::now_for_test(5)).unwrap().id;
         drop(store);
         let store = Store::open(&path).unwrap();
         assert_eq!(store.rating(id).unwrap().score, 5);

@@ -58,6 +58,63 @@ pub struct Summary {
     pub suspected_repeats: u64,
 }
 
+const RATING_COLUMNS: &str = "id, seq, recorded_at, utc_offset_minutes, survey_version, \
+     touchpoint, scale, score, reasons, comment, suspected_repeat";
+
+/// A ratings row as SQLite holds it, before its text columns are parsed.
+struct RawRating {
+    id: String,
+    seq: i64,
+    recorded_at: String,
+    utc_offset_minutes: i32,
+    survey_version: u32,
+    touchpoint: String,
+    scale: u8,
+    score: u8,
+    reasons: String,
+    comment: Option<String>,
+    suspected_repeat: bool,
+}
+
+impl RawRating {
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RawRating {
+            id: row.get(0)?,
+            seq: row.get(1)?,
+            recorded_at: row.get(2)?,
+            utc_offset_minutes: row.get(3)?,
+            survey_version: row.get(4)?,
+            touchpoint: row.get(5)?,
+            scale: row.get(6)?,
+            score: row.get(7)?,
+            reasons: row.get(8)?,
+            comment: row.get(9)?,
+            suspected_repeat: row.get(10)?,
+        })
+    }
+
+    fn parse(self) -> Result<RatingRow> {
+        let corrupt =
+            |what: &str, e: String| StoreError::Corrupt(format!("rating {}: {what}: {e}", self.id));
+        Ok(RatingRow {
+            id: Uuid::parse_str(&self.id).map_err(|e| corrupt("id", e.to_string()))?,
+            seq: self.seq,
+            recorded_at: DateTime::parse_from_rfc3339(&self.recorded_at)
+                .map_err(|e| corrupt("time", e.to_string()))?
+                .with_timezone(&Utc),
+            utc_offset_minutes: self.utc_offset_minutes,
+            survey_version: self.survey_version,
+            touchpoint: self.touchpoint.clone(),
+            scale: self.scale,
+            score: self.score,
+            reasons: serde_json::from_str(&self.reasons)
+                .map_err(|e| corrupt("reasons", e.to_string()))?,
+            comment: self.comment.clone(),
+            suspected_repeat: self.suspected_repeat,
+        })
+    }
+}
+
 #[derive(Serialize)]
 struct RatingBody<'a> {
     score: u8,
@@ -191,48 +248,21 @@ impl Store {
 
     /// One stored rating.
     pub fn rating(&self, id: Uuid) -> Result<RatingRow> {
-        self.conn
-            .query_row(
-                "SELECT id, seq, recorded_at, utc_offset_minutes, survey_version, touchpoint,
-                        scale, score, reasons, comment, suspected_repeat
-                 FROM ratings WHERE id = ?1",
-                [id.to_string()],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                        row.get(6)?,
-                        row.get(7)?,
-                        row.get::<_, String>(8)?,
-                        row.get(9)?,
-                        row.get(10)?,
-                    ))
-                },
-            )
+        let sql = format!("SELECT {RATING_COLUMNS} FROM ratings WHERE id = ?1");
+        let raw = self
+            .conn
+            .query_row(&sql, [id.to_string()], RawRating::from_row)
             .optional()?
-            .ok_or(StoreError::UnknownRating(id))
-            .and_then(|r| {
-                let corrupt = |e: String| StoreError::Corrupt(e);
-                Ok(RatingRow {
-                    id: Uuid::parse_str(&r.0).map_err(|e| corrupt(e.to_string()))?,
-                    seq: r.1,
-                    recorded_at: DateTime::parse_from_rfc3339(&r.2)
-                        .map_err(|e| corrupt(e.to_string()))?
-                        .with_timezone(&Utc),
-                    utc_offset_minutes: r.3,
-                    survey_version: r.4,
-                    touchpoint: r.5,
-                    scale: r.6,
-                    score: r.7,
-                    reasons: serde_json::from_str(&r.8).map_err(|e| corrupt(e.to_string()))?,
-                    comment: r.9,
-                    suspected_repeat: r.10,
-                })
-            })
+            .ok_or(StoreError::UnknownRating(id))?;
+        raw.parse()
+    }
+
+    /// Every stored rating, oldest first.
+    pub fn ratings(&self) -> Result<Vec<RatingRow>> {
+        let sql = format!("SELECT {RATING_COLUMNS} FROM ratings ORDER BY seq");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([], RawRating::from_row)?;
+        rows.map(|raw| raw?.parse()).collect()
     }
 
     /// How many ratings are stored.
@@ -356,7 +386,10 @@ mod tests {
         assert_eq!(row.touchpoint, "wait");
         assert_eq!(row.survey_version, 3);
         assert_eq!(row.utc_offset_minutes, 420);
-        assert_eq!(row.recorded_at, Utc.with_ymd_and_hms(2026, 11, 23, 1, 30, 0).unwrap());
+        assert_eq!(
+            row.recorded_at,
+            Utc.with_ymd_and_hms(2026, 11, 23, 1, 30, 0).unwrap()
+        );
         assert_eq!(recorded.id.get_version_num(), 7);
         let outbox = store.outbox().unwrap();
         assert_eq!(outbox.len(), 1);
@@ -408,7 +441,11 @@ mod tests {
     fn details_for_an_unknown_rating_are_refused_and_queue_nothing() {
         let (_dir, mut store) = store();
         let err = store
-            .attach_details(Uuid::now_v7(), &Details::default(), chrono::Local::now().fixed_offset())
+            .attach_details(
+                Uuid::now_v7(),
+                &Details::default(),
+                chrono::Local::now().fixed_offset(),
+            )
             .unwrap_err();
         assert!(matches!(err, StoreError::UnknownRating(_)));
         assert!(store.outbox().unwrap().is_empty());
@@ -418,7 +455,9 @@ mod tests {
     fn the_summary_leaves_suspected_repeats_out() {
         let (_dir, mut store) = store();
         for score in [5, 4, 2] {
-            store.record_rating(&NewRating::now_for_test(score)).unwrap();
+            store
+                .record_rating(&NewRating::now_for_test(score))
+                .unwrap();
         }
         let mut repeat = NewRating::now_for_test(1);
         repeat.suspected_repeat = true;

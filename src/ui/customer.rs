@@ -311,7 +311,8 @@ impl CustomerFlow {
         {
             let config = self.config.borrow();
             let mut session = self.session.borrow_mut();
-            session.language = language::next(&config.languages.available, &session.language).into();
+            session.language =
+                language::next(&config.languages.available, &session.language).into();
         }
         self.apply_language();
     }
@@ -339,7 +340,12 @@ impl CustomerFlow {
         let chips: Vec<Chip> = {
             let config = self.config.borrow();
             let session = self.session.borrow();
-            chip_models(&session.chips, &session.selected, &session.language, &config.languages.default)
+            chip_models(
+                &session.chips,
+                &session.selected,
+                &session.language,
+                &config.languages.default,
+            )
         };
         self.with_kiosk(|k| k.set_chips(ModelRc::new(VecModel::from(chips))));
     }

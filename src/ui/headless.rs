@@ -6,8 +6,8 @@ use std::rc::Rc;
 
 use anyhow::{Context, Result};
 use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
-use slint::Rgb8Pixel;
 use slint::platform::{Platform, PlatformError, WindowAdapter};
+use slint::Rgb8Pixel;
 use slint::{ComponentHandle, ModelRc, PhysicalSize, VecModel};
 
 use super::customer::chip_models;
@@ -61,7 +61,8 @@ impl Headless {
 
 /// Writes RGB pixels as a PNG file.
 pub fn write_png(path: &Path, width: u32, height: u32, pixels: &[Rgb8Pixel]) -> Result<()> {
-    let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
@@ -82,12 +83,48 @@ struct Scene {
 }
 
 const SCENES: &[Scene] = &[
-    Scene { name: "welcome", screen: Screen::Welcome, sentiment: Sentiment::Happy, selected: &[], comment: "" },
-    Scene { name: "follow-up-happy", screen: Screen::FollowUp, sentiment: Sentiment::Happy, selected: &[0, 3], comment: "" },
-    Scene { name: "follow-up-unhappy", screen: Screen::FollowUp, sentiment: Sentiment::Unhappy, selected: &[0], comment: "The queue was long" },
-    Scene { name: "comment", screen: Screen::Comment, sentiment: Sentiment::Unhappy, selected: &[], comment: "The queue was long but the latte was great" },
-    Scene { name: "comment-empty", screen: Screen::Comment, sentiment: Sentiment::Happy, selected: &[], comment: "" },
-    Scene { name: "thank-you", screen: Screen::ThankYou, sentiment: Sentiment::Happy, selected: &[], comment: "" },
+    Scene {
+        name: "welcome",
+        screen: Screen::Welcome,
+        sentiment: Sentiment::Happy,
+        selected: &[],
+        comment: "",
+    },
+    Scene {
+        name: "follow-up-happy",
+        screen: Screen::FollowUp,
+        sentiment: Sentiment::Happy,
+        selected: &[0, 3],
+        comment: "",
+    },
+    Scene {
+        name: "follow-up-unhappy",
+        screen: Screen::FollowUp,
+        sentiment: Sentiment::Unhappy,
+        selected: &[0],
+        comment: "The queue was long",
+    },
+    Scene {
+        name: "comment",
+        screen: Screen::Comment,
+        sentiment: Sentiment::Unhappy,
+        selected: &[],
+        comment: "The queue was long but the latte was great",
+    },
+    Scene {
+        name: "comment-empty",
+        screen: Screen::Comment,
+        sentiment: Sentiment::Happy,
+        selected: &[],
+        comment: "",
+    },
+    Scene {
+        name: "thank-you",
+        screen: Screen::ThankYou,
+        sentiment: Sentiment::Happy,
+        selected: &[],
+        comment: "",
+    },
 ];
 
 /// Writes `<lang>-<w>x<h>-<screen>.png` for every screen, size and language into `out`.
@@ -101,7 +138,10 @@ pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Re
         .moods()
         .iter()
         .enumerate()
-        .map(|(i, mood)| Face { score: i as i32 + 1, mood: i32::from(*mood) })
+        .map(|(i, mood)| Face {
+            score: i as i32 + 1,
+            mood: i32::from(*mood),
+        })
         .collect();
     kiosk.set_faces(ModelRc::new(VecModel::from(faces)));
     kiosk.set_shop_name(config.shop_name.as_str().into());
@@ -115,8 +155,12 @@ pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Re
         );
         for scene in SCENES {
             let chips = config.survey.chips_for(scene.sentiment);
-            let selected: Vec<bool> = (0..chips.len()).map(|i| scene.selected.contains(&i)).collect();
-            kiosk.set_chips(ModelRc::new(VecModel::from(chip_models(chips, &selected, lang, fallback))));
+            let selected: Vec<bool> = (0..chips.len())
+                .map(|i| scene.selected.contains(&i))
+                .collect();
+            kiosk.set_chips(ModelRc::new(VecModel::from(chip_models(
+                chips, &selected, lang, fallback,
+            ))));
             kiosk.set_happy(scene.sentiment == Sentiment::Happy);
             kiosk.set_comment(scene.comment.into());
             kiosk.set_screen(scene.screen);

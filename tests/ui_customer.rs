@@ -1,0 +1,236 @@
+//! The customer flow, driven through the real Slint UI under the testing backend with
+//! mocked time. The testing backend's event loop can be set up once per process, so the
+//! scenarios run in order inside one test, each on a fresh kiosk and database.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestKiosk;
+use countertop::config::KioskConfig;
+use countertop::ui::{Kiosk, Screen};
+use i_slint_backend_testing::mock_elapsed_time;
+use slint::{ComponentHandle, Model};
+
+#[test]
+fn customer_flow_through_the_real_ui() {
+    i_slint_backend_testing::init_integration_test_with_mock_time();
+    a_tap_becomes_a_committed_rating_before_the_screen_moves_on();
+    chips_and_comment_attach_to_the_same_rating();
+    thank_you_returns_to_welcome_after_its_timeout();
+    idle_resets_any_screen_keeping_what_was_given();
+    the_next_customer_never_sees_the_previous_choices();
+    a_quick_second_rating_is_flagged_as_a_suspected_repeat();
+    language_switches_and_resets_to_the_default_after_the_customer();
+    four_faces_have_no_neutral_face_and_accessible_labels();
+}
+
+fn a_tap_becomes_a_committed_rating_before_the_screen_moves_on() {
+    let kiosk = TestKiosk::start(KioskConfig::default());
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+    assert!(kiosk.ratings().is_empty());
+    kiosk.tap("Very happy");
+    // The screen waits for the commit: while busy the faces ignore taps.
+    assert!(kiosk.app.global::<Kiosk>().get_busy() || kiosk.screen() == Screen::FollowUp);
+    kiosk.pump_until("the follow-up screen", |k| k.screen() == Screen::FollowUp);
+    // By the time the follow-up shows, the rating is on disk.
+    let ratings = kiosk.ratings();
+    assert_eq!(ratings.len(), 1);
+    assert_eq!(ratings[0].score, 5);
+    assert_eq!(ratings[0].scale, 5);
+    assert_eq!(ratings[0].touchpoint, "visit");
+    assert_eq!(ratings[0].survey_version, 1);
+    assert!(!ratings[0].suspected_repeat);
+    assert!(ratings[0].reasons.is_empty());
+    // A happy rating asks for praise.
+    assert!(kiosk.app.global::<Kiosk>().get_happy());
+    assert!(kiosk.find_control("Fast service").is_some());
+    assert!(kiosk.find_control("Slow service").is_none());
+}
+
+fn chips_and_comment_attach_to_the_same_rating() {
+    let kiosk = TestKiosk::start(KioskConfig::default());
+    kiosk.rate("Unhappy");
+    assert!(!kiosk.app.global::<Kiosk>().get_happy());
+    kiosk.tap("Slow service");
+    kiosk.tap("Price");
+    kiosk.tap("Cleanliness");
+    kiosk.tap("Cleanliness"); // changed their mind
+    let chip = kiosk.find_control("Slow service").unwrap();
+    assert_eq!(chip.accessible_checked(), Some(true));
+
+    kiosk.tap("Add a comment");
+    assert_eq!(kiosk.screen(), Screen::Comment);
+    kiosk.type_on_keyboard("too slox");
+    kiosk.tap("Delete");
+    kiosk.type_on_keyboard("w");
+    kiosk.tap("Shift");
+    assert!(kiosk.find_control("i").is_none(), "shift shows capitals");
+    kiosk.tap("I");
+    assert!(kiosk.find_control("i").is_some(), "shift lasts one letter");
+    assert_eq!(kiosk.app.global::<Kiosk>().get_comment(), "too slowI");
+    kiosk.tap("OK");
+    assert_eq!(kiosk.screen(), Screen::FollowUp);
+    kiosk.tap("Done");
+    assert_eq!(kiosk.screen(), Screen::ThankYou);
+
+    kiosk.pump_until("the reasons on disk", |k| {
+        !k.ratings()[0].reasons.is_empty()
+    });
+    let ratings = kiosk.ratings();
+    assert_eq!(ratings.len(), 1, "details never make a new rating");
+    assert_eq!(ratings[0].score, 2);
+    assert_eq!(ratings[0].reasons, ["slow_service", "price"]);
+    assert_eq!(ratings[0].comment.as_deref(), Some("too slowI"));
+}
+
+fn thank_you_returns_to_welcome_after_its_timeout() {
+    let kiosk = TestKiosk::start(KioskConfig::default());
+    kiosk.rate("Happy");
+    kiosk.tap("Done");
+    assert_eq!(kiosk.screen(), Screen::ThankYou);
+    mock_elapsed_time(Duration::from_millis(2_900));
+    assert_eq!(kiosk.screen(), Screen::ThankYou);
+    mock_elapsed_time(Duration::from_millis(200));
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+    // Done with nothing picked adds nothing to the rating.
+    let ratings = kiosk.ratings();
+    assert_eq!(ratings.len(), 1);
+    assert!(ratings[0].reasons.is_empty() && ratings[0].comment.is_none());
+}
+
+fn idle_resets_any_screen_keeping_what_was_given() {
+    let kiosk = TestKiosk::start(KioskConfig::default());
+    kiosk.rate("Very unhappy");
+    kiosk.tap("Quality");
+    // Touches keep the screen alive...
+    mock_elapsed_time(Duration::from_secs(15));
+    kiosk.tap("Add a comment");
+    kiosk.type_on_keyboard("cold");
+    mock_elapsed_time(Duration::from_secs(19));
+    assert_eq!(kiosk.screen(), Screen::Comment);
+    // ...and 20 s without one returns to welcome.
+    mock_elapsed_time(Duration::from_millis(1_100));
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+    assert_eq!(kiosk.app.global::<Kiosk>().get_comment(), "");
+    kiosk.pump_until("the reasons on disk", |k| k.ratings()[0].comment.is_some());
+    let rating = &kiosk.ratings()[0];
+    assert_eq!(rating.reasons, ["quality"]);
+    assert_eq!(rating.comment.as_deref(), Some("cold"));
+
+    // The follow-up screen resets too, and a rating with nothing added stays as it was.
+    kiosk.rate("Neutral");
+    mock_elapsed_time(Duration::from_secs(21));
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+    assert_eq!(kiosk.ratings().len(), 2);
+}
+
+fn the_next_customer_never_sees_the_previous_choices() {
+    let kiosk = TestKiosk::start(KioskConfig::default());
+    kiosk.rate("Very happy");
+    kiosk.tap("Tasty");
+    kiosk.tap("Add a comment");
+    kiosk.type_on_keyboard("great");
+    kiosk.tap("OK");
+    kiosk.tap("Done");
+    mock_elapsed_time(Duration::from_secs(4));
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+
+    kiosk.rate("Very happy");
+    let adapter = kiosk.app.global::<Kiosk>();
+    assert_eq!(adapter.get_comment(), "");
+    assert!(adapter.get_chips().iter().all(|chip| !chip.selected));
+    assert_eq!(
+        kiosk.find_control("Tasty").unwrap().accessible_checked(),
+        Some(false)
+    );
+    kiosk.tap("Done");
+    mock_elapsed_time(Duration::from_secs(4));
+    let ratings = kiosk.wait_for_ratings(2);
+    assert_eq!(ratings[0].reasons, ["tasty"]);
+    assert!(ratings[1].reasons.is_empty());
+    assert!(ratings[1].comment.is_none());
+}
+
+fn a_quick_second_rating_is_flagged_as_a_suspected_repeat() {
+    let mut config = KioskConfig::default();
+    config.timeouts.repeat_secs = 0.4;
+    let kiosk = TestKiosk::start(config);
+    kiosk.rate("Very unhappy");
+    kiosk.tap("Done");
+    mock_elapsed_time(Duration::from_secs(4));
+    kiosk.rate("Very unhappy"); // within 0.4 s of real time: flagged
+    kiosk.tap("Done");
+    mock_elapsed_time(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_millis(450));
+    kiosk.rate("Happy"); // after the window: a new customer
+    let ratings = kiosk.wait_for_ratings(3);
+    let flags: Vec<bool> = ratings.iter().map(|r| r.suspected_repeat).collect();
+    assert_eq!(flags, [false, true, false]);
+    // Flagged ratings are kept, but left out of the statistics.
+    let store = countertop::store::Store::open(&kiosk.database).unwrap();
+    let now = chrono::Utc::now();
+    let summary = store
+        .summary(
+            now - chrono::Duration::hours(1),
+            now + chrono::Duration::hours(1),
+        )
+        .unwrap();
+    assert_eq!(summary.count, 2);
+    assert_eq!(summary.suspected_repeats, 1);
+}
+
+fn language_switches_and_resets_to_the_default_after_the_customer() {
+    let kiosk = TestKiosk::start(KioskConfig::default());
+    let adapter = kiosk.app.global::<Kiosk>();
+    assert_eq!(adapter.get_question(), "How was your visit today?");
+    kiosk.tap("Language: Tiếng Việt");
+    assert_eq!(kiosk.flow.language(), "vi");
+    assert_eq!(adapter.get_question(), "Hôm nay bạn thấy quán thế nào?");
+    assert!(kiosk.find_control("Very happy").is_none());
+    kiosk.rate("Rất hài lòng");
+    // Both the UI's strings and the survey's own chips are in Vietnamese.
+    kiosk.tap("Phục vụ nhanh");
+    assert!(kiosk.find_control("Xong").is_some());
+    kiosk.tap("Xong");
+    assert_eq!(kiosk.ratings()[0].score, 5);
+    mock_elapsed_time(Duration::from_secs(3));
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+    assert_eq!(kiosk.flow.language(), "en");
+    assert_eq!(adapter.get_question(), "How was your visit today?");
+    assert!(kiosk.find_control("Very happy").is_some());
+    assert!(kiosk.find_control("Language: Tiếng Việt").is_some());
+
+    // A customer who switches language and walks away leaves English for the next one.
+    kiosk.tap("Language: Tiếng Việt");
+    mock_elapsed_time(Duration::from_secs(21));
+    assert_eq!(kiosk.flow.language(), "en");
+    assert!(kiosk.find_control("Very happy").is_some());
+    kiosk.pump_until("the details of the first rating", |k| {
+        k.ratings()[0].reasons == ["fast_service"]
+    });
+}
+
+fn four_faces_have_no_neutral_face_and_accessible_labels() {
+    let mut config = KioskConfig::default();
+    config.survey.scale = countertop::feedback::Scale::Four;
+    let kiosk = TestKiosk::start(config);
+    for label in ["Very unhappy", "Unhappy", "Happy", "Very happy"] {
+        let face = kiosk
+            .find_control(label)
+            .unwrap_or_else(|| panic!("no {label} face"));
+        let size = face.size();
+        assert!(
+            size.width >= 96.0 && size.height >= 96.0,
+            "{label} face is {size:?}"
+        );
+    }
+    assert!(kiosk.find_control("Neutral").is_none());
+    kiosk.rate("Happy");
+    let rating = &kiosk.ratings()[0];
+    assert_eq!((rating.score, rating.scale), (3, 4));
+    assert!(
+        kiosk.app.global::<Kiosk>().get_happy(),
+        "3 of 4 is a top-two score"
+    );
+}
