@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 # Run: the X11 libraries winit loads, and Xvfb for machines without a display.
 BUILD_PACKAGES=(build-essential pkg-config libfontconfig1-dev ca-certificates)
 TEST_PACKAGES=(postgresql)
-RUN_PACKAGES=(libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0 curl)
+RUN_PACKAGES=(libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0 curl sqlite3)
 
 install_packages() {
     local missing=()
