@@ -57,11 +57,10 @@ fn main() {
         .tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into()))
         .unwrap();
     let config = KioskConfig::default();
-    let (core, _thread) =
-        Core::start(dir.path().join("countertop.db"), config.repeat_window()).unwrap();
+    let (core, _thread) = Core::start(dir.path().join("countertop.db"), config).unwrap();
     let app = App::new().unwrap();
     app.show().unwrap();
-    let flow = CustomerFlow::install(&app, core, config);
+    let flow = CustomerFlow::install(&app, core);
     let face = || {
         ElementHandle::find_by_accessible_label(&app, "Very happy")
             .find(|e| e.accessible_role() == Some(AccessibleRole::Button))

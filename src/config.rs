@@ -24,6 +24,37 @@ pub struct KioskConfig {
     pub timeouts: Timeouts,
     pub languages: Languages,
     pub window: WindowConfig,
+    pub sync: SyncConfig,
+}
+
+/// How the kiosk syncs with head office. The HQ address itself comes from enrollment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Sync at least this often when idle (new ratings sync at once).
+    pub interval_secs: f64,
+    /// Events per push.
+    pub batch_size: usize,
+    /// First retry delay after a failure; it doubles up to `retry_max_secs`.
+    pub retry_base_secs: f64,
+    pub retry_max_secs: f64,
+    /// How often the kiosk reports its health to HQ.
+    pub health_interval_secs: f64,
+    /// Synced ratings are deleted locally after this many days; unsynced ones never are.
+    pub retention_days: u32,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 60.0,
+            batch_size: 500,
+            retry_base_secs: 1.0,
+            retry_max_secs: 300.0,
+            health_interval_secs: 300.0,
+            retention_days: 30,
+        }
+    }
 }
 
 /// The question asked, and the answers offered.
@@ -181,6 +212,7 @@ impl Default for KioskConfig {
             timeouts: Timeouts::default(),
             languages: Languages::default(),
             window: WindowConfig::default(),
+            sync: SyncConfig::default(),
         }
     }
 }
@@ -269,6 +301,20 @@ impl KioskConfig {
                 return invalid(format!("{name} must be between {min} and 3600 seconds"));
             }
         }
+        let s = &self.sync;
+        if !(1..=5000).contains(&s.batch_size) {
+            return invalid("sync.batch_size must be between 1 and 5000".into());
+        }
+        for (name, secs) in [
+            ("sync.interval_secs", s.interval_secs),
+            ("sync.retry_base_secs", s.retry_base_secs),
+            ("sync.retry_max_secs", s.retry_max_secs),
+            ("sync.health_interval_secs", s.health_interval_secs),
+        ] {
+            if !secs.is_finite() || !(0.01..=86_400.0).contains(&secs) {
+                return invalid(format!("{name} must be between 0.01 and 86400 seconds"));
+            }
+        }
         if self.window.width < 320 || self.window.height < 320 {
             return invalid("window.width and window.height must be at least 320".into());
         }
@@ -285,6 +331,42 @@ impl KioskConfig {
 
     pub fn repeat_window(&self) -> Duration {
         Duration::from_secs_f64(self.timeouts.repeat_secs)
+    }
+
+    /// This configuration with the survey head office pushed down: question, faces,
+    /// reasons, languages and timeouts come from HQ; the rest stays local.
+    pub fn with_hq_survey(&self, hq: &countertop_protocol::SurveyConfig) -> KioskConfig {
+        let mut config = self.clone();
+        let chips = |chips: &[countertop_protocol::ReasonChip]| {
+            chips
+                .iter()
+                .map(|c| ReasonChip {
+                    id: c.slug.as_str().to_owned(),
+                    label: c.label.clone(),
+                })
+                .collect()
+        };
+        config.shop_name = hq.shop_name.clone();
+        config.survey = SurveyConfig {
+            version: hq.version,
+            touchpoint: hq.touchpoint.as_str().to_owned(),
+            question: hq.question.clone(),
+            scale: Scale::try_from(hq.scale.faces()).unwrap_or(Scale::Five),
+            praise: chips(&hq.praise_reasons),
+            problems: chips(&hq.problem_reasons),
+        };
+        if let Some(first) = hq.languages.first() {
+            config.languages = Languages {
+                default: first.clone(),
+                available: hq.languages.clone(),
+            };
+        }
+        config.timeouts = Timeouts {
+            idle_secs: f64::from(hq.timeouts.idle_seconds.max(3)),
+            thank_you_secs: f64::from(hq.timeouts.thank_you_seconds),
+            repeat_secs: f64::from(hq.timeouts.repeat_window_seconds),
+        };
+        config
     }
 
     /// The database file inside the data directory.

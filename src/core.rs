@@ -1,19 +1,25 @@
-//! The core thread: it owns the store (and, later, the sync loop) on a tokio runtime of its
-//! own, so the UI thread never waits on a disk or a network.
+//! The core thread: it owns the store and the sync loop on a tokio runtime of its own, so
+//! the UI thread never waits on a disk or a network.
 //!
 //! The UI sends [`Command`]s over a channel and awaits the answer on a oneshot; a tap is
-//! answered only once its rating is committed to disk.
+//! answered only once its rating is committed to disk. Sync state and survey changes
+//! from head office flow back on watch channels.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use chrono::{DateTime, FixedOffset};
-use tokio::sync::{mpsc, oneshot};
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
+use crate::clock;
+use crate::config::KioskConfig;
 use crate::feedback::{Details, RepeatFilter, Score};
 use crate::store::{NewRating, RecordedRating, Store, StoreError, Summary};
+use crate::sync::{self, SyncStatus, Wake};
 
 /// What went wrong on the core thread, as the UI sees it.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +28,8 @@ pub enum CoreError {
     Store(#[from] StoreError),
     #[error("the kiosk core has stopped")]
     Stopped,
+    #[error("cannot start the kiosk core: {0}")]
+    Start(String),
 }
 
 /// A tap as the UI reports it: the score, and the survey it was given under.
@@ -44,8 +52,8 @@ type Reply<T> = oneshot::Sender<Result<T, CoreError>>;
 enum Command {
     Rate(Tap, Instant, Reply<Rated>),
     AttachDetails(Uuid, Details, Reply<()>),
-    Summary(DateTime<chrono::Utc>, DateTime<chrono::Utc>, Reply<Summary>),
-    SetRepeatWindow(Duration),
+    Summary(DateTime<Utc>, DateTime<Utc>, Reply<Summary>),
+    SyncNow,
     /// Finish what came before, then stop.
     Shutdown,
 }
@@ -54,6 +62,8 @@ enum Command {
 #[derive(Clone)]
 pub struct Core {
     commands: mpsc::UnboundedSender<Command>,
+    sync_status: watch::Receiver<SyncStatus>,
+    config: watch::Receiver<KioskConfig>,
 }
 
 /// Owns the core thread. Dropping it stops the thread once every command sent before is
@@ -72,57 +82,30 @@ impl Drop for CoreThread {
     }
 }
 
+/// The core's own state, shared by the command loop and the sync loop on one thread.
+struct CoreState {
+    store: Rc<RefCell<Store>>,
+    repeats: RefCell<RepeatFilter>,
+    wake: Rc<Wake>,
+}
+
 impl Core {
-    /// Opens the store at `database` on a new core thread. Fails if the store cannot open.
-    pub fn start(
-        database: PathBuf,
-        repeat_window: Duration,
-    ) -> Result<(Core, CoreThread), CoreError> {
-        let (commands, mut inbox) = mpsc::unbounded_channel::<Command>();
+    /// Opens the store at `database` on a new core thread, and starts syncing if the kiosk
+    /// is enrolled. Fails if the store cannot open.
+    pub fn start(database: PathBuf, config: KioskConfig) -> Result<(Core, CoreThread), CoreError> {
+        let (commands, inbox) = mpsc::unbounded_channel::<Command>();
+        let (status_tx, sync_status) = watch::channel(SyncStatus::default());
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("countertop-core".into())
-            .spawn(move || {
-                let mut store = match Store::open(&database) {
-                    Ok(store) => {
-                        let _ = opened_tx.send(Ok(()));
-                        store
-                    }
-                    Err(e) => {
-                        let _ = opened_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(e) => {
-                        tracing::error!("cannot start the core runtime: {e}");
-                        return;
-                    }
-                };
-                let mut repeats = RepeatFilter::new(repeat_window);
-                runtime.block_on(async move {
-                    while let Some(command) = inbox.recv().await {
-                        if let Command::Shutdown = command {
-                            break;
-                        }
-                        handle_command(&mut store, &mut repeats, command);
-                    }
-                });
-            })
-            .map_err(|e| {
-                CoreError::Store(StoreError::Io {
-                    path: PathBuf::from("countertop-core thread"),
-                    source: e,
-                })
-            })?;
+            .spawn(move || core_thread(database, config, inbox, status_tx, opened_tx))
+            .map_err(|e| CoreError::Start(e.to_string()))?;
         match opened_rx.recv() {
-            Ok(Ok(())) => Ok((
+            Ok(Ok(config)) => Ok((
                 Core {
                     commands: commands.clone(),
+                    sync_status,
+                    config,
                 },
                 CoreThread {
                     handle: Some(handle),
@@ -131,7 +114,7 @@ impl Core {
             )),
             Ok(Err(e)) => {
                 let _ = handle.join();
-                Err(e.into())
+                Err(e)
             }
             Err(_) => Err(CoreError::Stopped),
         }
@@ -160,53 +143,147 @@ impl Core {
     /// Counts over `[from, to)`, suspected repeats left out.
     pub async fn summary(
         &self,
-        from: DateTime<chrono::Utc>,
-        to: DateTime<chrono::Utc>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
     ) -> Result<Summary, CoreError> {
         self.ask(|reply| Command::Summary(from, to, reply)).await
     }
 
-    /// Changes how soon a second rating counts as a suspected repeat.
-    pub fn set_repeat_window(&self, window: Duration) {
-        let _ = self.commands.send(Command::SetRepeatWindow(window));
+    /// Wakes the sync loop now, even while it waits to retry.
+    pub fn sync_now(&self) {
+        let _ = self.commands.send(Command::SyncNow);
+    }
+
+    /// Sync's state, updated after every round.
+    pub fn sync_status(&self) -> watch::Receiver<SyncStatus> {
+        self.sync_status.clone()
+    }
+
+    /// The configuration in force: the local one, with HQ's survey once it has sent one.
+    pub fn config(&self) -> watch::Receiver<KioskConfig> {
+        self.config.clone()
     }
 }
 
-fn local_now() -> DateTime<FixedOffset> {
-    chrono::Local::now().fixed_offset()
+type Opened = Result<watch::Receiver<KioskConfig>, CoreError>;
+
+fn core_thread(
+    database: PathBuf,
+    config: KioskConfig,
+    mut inbox: mpsc::UnboundedReceiver<Command>,
+    status: watch::Sender<SyncStatus>,
+    opened: std::sync::mpsc::Sender<Opened>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = opened.send(Err(CoreError::Start(e.to_string())));
+            return;
+        }
+    };
+    let store = match Store::open(&database) {
+        Ok(store) => store,
+        Err(e) => {
+            let _ = opened.send(Err(e.into()));
+            return;
+        }
+    };
+    // A survey HQ sent before a restart is in force from the first screen.
+    let in_force = match store.hq_survey() {
+        Ok(Some(json)) => match serde_json::from_str(&json) {
+            Ok(hq) => config.with_hq_survey(&hq),
+            Err(e) => {
+                tracing::warn!("ignoring the stored HQ survey: {e}");
+                config.clone()
+            }
+        },
+        _ => config.clone(),
+    };
+    let (config_tx, config_rx) = watch::channel(in_force.clone());
+    let state = Rc::new(CoreState {
+        store: Rc::new(RefCell::new(store)),
+        repeats: RefCell::new(RepeatFilter::new(in_force.repeat_window())),
+        wake: Rc::new(Wake::default()),
+    });
+    sync::publish(&state.store, &status, false);
+    let _ = opened.send(Ok(config_rx.clone()));
+
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        let sync = tokio::task::spawn_local(sync::run(
+            state.store.clone(),
+            state.wake.clone(),
+            config,
+            status,
+            config_tx,
+        ));
+        let mut config_rx = config_rx;
+        loop {
+            tokio::select! {
+                command = inbox.recv() => match command {
+                    None | Some(Command::Shutdown) => break,
+                    Some(command) => handle_command(&state, command),
+                },
+                Ok(()) = config_rx.changed() => {
+                    let window = config_rx.borrow_and_update().repeat_window();
+                    state.repeats.borrow_mut().set_window(window);
+                }
+            }
+        }
+        sync.abort();
+    });
 }
 
-fn handle_command(store: &mut Store, repeats: &mut RepeatFilter, command: Command) {
+fn handle_command(state: &CoreState, command: Command) {
     match command {
         Command::Rate(tap, at, reply) => {
-            let suspected_repeat = repeats.is_repeat(at);
+            let suspected_repeat = state.repeats.borrow_mut().is_repeat(at);
             let rating = NewRating {
                 score: tap.score,
                 touchpoint: tap.touchpoint,
                 survey_version: tap.survey_version,
                 suspected_repeat,
-                at: local_now(),
+                at: clock::local_now(),
             };
-            let result = store.record_rating(&rating).map(|recorded| Rated {
-                recorded,
-                suspected_repeat,
-            });
-            if let Err(e) = &result {
-                tracing::error!("a rating could not be saved: {e}");
+            let result = state.store.borrow_mut().record_rating(&rating);
+            match &result {
+                Ok(_) => state.wake.new_rating.notify_one(),
+                Err(e) => tracing::error!("a rating could not be saved: {e}"),
             }
-            let _ = reply.send(result.map_err(CoreError::from));
+            let _ = reply.send(
+                result
+                    .map(|recorded| Rated {
+                        recorded,
+                        suspected_repeat,
+                    })
+                    .map_err(CoreError::from),
+            );
         }
         Command::AttachDetails(rating, details, reply) => {
-            let result = store.attach_details(rating, &details, local_now());
-            if let Err(e) = &result {
-                tracing::error!("reasons for a rating could not be saved: {e}");
+            let result =
+                state
+                    .store
+                    .borrow_mut()
+                    .attach_details(rating, &details, clock::local_now());
+            match &result {
+                Ok(()) => state.wake.new_rating.notify_one(),
+                Err(e) => tracing::error!("reasons for a rating could not be saved: {e}"),
             }
             let _ = reply.send(result.map_err(CoreError::from));
         }
         Command::Summary(from, to, reply) => {
-            let _ = reply.send(store.summary(from, to).map_err(CoreError::from));
+            let _ = reply.send(
+                state
+                    .store
+                    .borrow()
+                    .summary(from, to)
+                    .map_err(CoreError::from),
+            );
         }
-        Command::SetRepeatWindow(window) => repeats.set_window(window),
+        Command::SyncNow => state.wake.sync_now.notify_one(),
         Command::Shutdown => {}
     }
 }

@@ -1,10 +1,13 @@
 //! Countertop's kiosk: a one-tap feedback terminal that remembers regulars.
 //!
 //! The UI thread runs Slint ([`ui`]); the core thread ([`core`]) owns the local store
-//! ([`store`]). The domain ([`feedback`]) knows nothing of either.
+//! ([`store`]) and the sync loop to head office ([`sync`]). The domain ([`feedback`])
+//! knows nothing of either.
 
+pub mod clock;
 pub mod config;
 pub mod core;
 pub mod feedback;
 pub mod store;
+pub mod sync;
 pub mod ui;

@@ -47,6 +47,35 @@ enum Command {
         #[arg(long)]
         lang: Option<String>,
     },
+    /// Enroll this kiosk at head office with a one-time code from `countertop-hq enroll-code`.
+    Enroll {
+        /// HQ's address, such as http://hq.example:8080.
+        #[arg(long)]
+        hq: String,
+        /// The one-time enrollment code.
+        #[arg(long)]
+        code: String,
+        /// A name for this kiosk that the manager will recognise, such as "counter left".
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// A headless kiosk for tests and load: records N ratings through the same core as a
+    /// tap, syncs until the queue is empty, and exits 0.
+    Simulate {
+        /// HQ's address; needed with --enroll, otherwise the enrolled one is used.
+        #[arg(long)]
+        hq: Option<String>,
+        /// Enroll first with this one-time code (skipped if already enrolled).
+        #[arg(long)]
+        enroll: Option<String>,
+        /// How many ratings to record before syncing.
+        #[arg(long, default_value_t = 0)]
+        ratings: u64,
+        /// Give up with exit code 1 if the queue is not empty after this many seconds
+        /// (0: wait for ever).
+        #[arg(long, default_value_t = 0)]
+        timeout: u64,
+    },
     /// Open the store, render one frame off screen, and exit: for start-up benchmarks.
     #[command(hide = true)]
     FirstFrame {
@@ -107,6 +136,13 @@ fn main() -> Result<()> {
             println!("wrote {} screenshots to {}", written.len(), out.display());
             Ok(())
         }
+        Command::Enroll { hq, code, name } => enroll(&config, &hq, &code, name),
+        Command::Simulate {
+            hq,
+            enroll: code,
+            ratings,
+            timeout,
+        } => simulate(config, hq, code, ratings, timeout),
         Command::FirstFrame { size } => first_frame(config, size),
         Command::RecordRatings { count } => record_ratings(config, count),
     }
@@ -114,7 +150,7 @@ fn main() -> Result<()> {
 
 fn start_core(config: &KioskConfig) -> Result<(Core, countertop::core::CoreThread)> {
     let database = config.database_path();
-    Core::start(database.clone(), config.repeat_window())
+    Core::start(database.clone(), config.clone())
         .with_context(|| format!("cannot open the kiosk database {}", database.display()))
 }
 
@@ -130,16 +166,105 @@ fn run(config: KioskConfig) -> Result<()> {
         config.window.height as f32,
     ));
     app.window().set_fullscreen(config.window.fullscreen);
-    let _flow = CustomerFlow::install(&app, core, config);
+    let _flow = CustomerFlow::install(&app, core);
     app.run().context("the kiosk window closed with an error")?;
     Ok(())
+}
+
+fn enroll(config: &KioskConfig, hq: &str, code: &str, name: Option<String>) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let link = runtime.block_on(async {
+        let client = countertop::sync::client::HqClient::new(hq)?;
+        client.enroll(code, name).await
+    })?;
+    let database = config.database_path();
+    let mut store = countertop::store::Store::open(&database)
+        .with_context(|| format!("cannot open the kiosk database {}", database.display()))?;
+    store.set_hq_link(&link)?;
+    println!("{}", link.device_id);
+    eprintln!(
+        "enrolled at {} as device {} of store {}",
+        link.hq_url, link.device_id, link.store_id
+    );
+    Ok(())
+}
+
+fn simulate(
+    config: KioskConfig,
+    hq: Option<String>,
+    code: Option<String>,
+    ratings: u64,
+    timeout: u64,
+) -> Result<()> {
+    use countertop::core::Tap;
+    use countertop::feedback::Score;
+
+    if let Some(code) = code {
+        let enrolled = countertop::store::Store::open(&config.database_path())?
+            .hq_link()?
+            .is_some();
+        if !enrolled {
+            let hq = hq.as_deref().context("--enroll needs --hq URL")?;
+            enroll(&config, hq, &code, Some("simulator".into()))?;
+        }
+    }
+    let (core, _core_thread) = start_core(&config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        for i in 0..ratings {
+            let survey = core.config().borrow().survey.clone();
+            let score = Score::new(
+                (i % u64::from(survey.scale.faces()) + 1) as i64,
+                survey.scale,
+            )?;
+            core.rate(Tap {
+                score,
+                touchpoint: survey.touchpoint.clone(),
+                survey_version: survey.version,
+            })
+            .await?;
+        }
+        // Only a report published after the last rating was recorded counts.
+        let mut status = core.sync_status();
+        status.borrow_and_update();
+        core.sync_now();
+        let deadline = (timeout > 0)
+            .then(|| tokio::time::Instant::now() + std::time::Duration::from_secs(timeout));
+        loop {
+            let changed = status.changed();
+            match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, changed)
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the queue did not empty within {timeout} s"))??,
+                None => changed.await?,
+            }
+            let now = status.borrow_and_update();
+            if !now.enrolled {
+                anyhow::bail!("this kiosk is not enrolled: pass --hq URL --enroll CODE");
+            }
+            if now.pending == 0 && !now.retrying {
+                println!(
+                    "synced; {} quarantined{}",
+                    now.quarantined,
+                    now.clock_offset_ms
+                        .map(|ms| format!(", clock offset {ms} ms"))
+                        .unwrap_or_default()
+                );
+                return Ok(());
+            }
+        }
+    })
 }
 
 fn first_frame(config: KioskConfig, (width, height): (u32, u32)) -> Result<()> {
     let started = std::time::Instant::now();
     let (core, _core_thread) = start_core(&config)?;
     let headless = headless::Headless::new()?;
-    let _flow = CustomerFlow::install(&headless.app, core, config);
+    let _flow = CustomerFlow::install(&headless.app, core);
     let pixels = headless.render(width, height)?;
     let lit = pixels.iter().filter(|p| p.r != p.g || p.g != p.b).count();
     println!(

@@ -41,6 +41,29 @@ const MIGRATIONS: &[&str] = &[
         last_error TEXT
      );
      CREATE INDEX outbox_pending ON outbox (state, seq);",
+    // 2: the link to head office, sync bookkeeping, and the survey HQ pushed down.
+    "CREATE TABLE hq_link (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        hq_url TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        store_id TEXT NOT NULL,
+        device_token TEXT NOT NULL,
+        enrolled_at TEXT NOT NULL
+     );
+     CREATE TABLE sync_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        config_cursor INTEGER NOT NULL DEFAULT 0,
+        clock_offset_ms INTEGER,
+        last_success TEXT,
+        last_error TEXT,
+        last_health TEXT
+     );
+     INSERT INTO sync_state (id) VALUES (1);
+     CREATE TABLE hq_survey (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        config TEXT NOT NULL
+     );
+     ALTER TABLE outbox ADD COLUMN settled_at TEXT;",
 ];
 
 /// The schema version this build writes.

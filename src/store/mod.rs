@@ -6,6 +6,7 @@
 //! UI thread never touches it.
 
 mod migrations;
+mod outbox;
 mod ratings;
 
 use std::fs::{DirBuilder, OpenOptions};
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
+pub use outbox::{HqLink, OutboxStatus, PendingEvent, Settlement, SyncState};
 pub use ratings::{NewRating, RatingRow, RecordedRating, Summary};
 
 /// Why the store could not do what was asked.

@@ -137,7 +137,7 @@ fn device_time(at: &DateTime<FixedOffset>) -> String {
 }
 
 /// Takes the next per-device sequence number inside `tx`.
-fn next_seq(tx: &Transaction<'_>) -> Result<i64> {
+pub(super) fn next_seq(tx: &Transaction<'_>) -> Result<i64> {
     Ok(tx.query_row(
         "UPDATE device SET next_seq = next_seq + 1 WHERE id = 1 RETURNING next_seq - 1",
         [],
@@ -145,7 +145,7 @@ fn next_seq(tx: &Transaction<'_>) -> Result<i64> {
     )?)
 }
 
-fn queue_event(
+pub(super) fn queue_event(
     tx: &Transaction<'_>,
     seq: i64,
     event_id: Uuid,

@@ -51,7 +51,11 @@ pub struct CustomerFlow {
 
 impl CustomerFlow {
     /// Connects the customer screens of `app` to the core, and shows the welcome screen.
-    pub fn install(app: &App, core: Core, config: KioskConfig) -> Rc<CustomerFlow> {
+    /// The configuration is the core's: the local one, or HQ's survey once it sent one,
+    /// and it follows HQ's changes live.
+    pub fn install(app: &App, core: Core) -> Rc<CustomerFlow> {
+        let mut updates = core.config();
+        let config = updates.borrow_and_update().clone();
         let flow = Rc::new_cyclic(|this| CustomerFlow {
             app: app.as_weak(),
             core,
@@ -95,8 +99,32 @@ impl CustomerFlow {
                 flow.type_key(&text);
             }
         });
+        let weak = Rc::downgrade(&flow);
+        let followed = slint::spawn_local(async move {
+            while updates.changed().await.is_ok() {
+                let config = updates.borrow_and_update().clone();
+                match weak.upgrade() {
+                    Some(flow) => flow.update_config(config),
+                    None => break,
+                }
+            }
+        });
+        if let Err(e) = followed {
+            tracing::warn!("survey changes from HQ will apply after a restart: {e}");
+        }
         flow.reset();
         flow
+    }
+
+    /// A new survey from HQ: shown at once on the welcome screen, otherwise from the next
+    /// customer on. A customer mid-way keeps the chips they were offered.
+    fn update_config(&self, config: KioskConfig) {
+        *self.config.borrow_mut() = config;
+        let mut on_welcome = false;
+        self.with_kiosk(|k| on_welcome = k.get_screen() == Screen::Welcome && !k.get_busy());
+        if on_welcome {
+            self.reset();
+        }
     }
 
     fn with_kiosk(&self, f: impl FnOnce(Kiosk<'_>)) {

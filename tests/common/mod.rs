@@ -25,11 +25,10 @@ impl TestKiosk {
     pub fn start(config: KioskConfig) -> TestKiosk {
         let dir = tempfile::tempdir().expect("temp dir");
         let database = dir.path().join("countertop.db");
-        let (core, thread) =
-            Core::start(database.clone(), config.repeat_window()).expect("core starts");
+        let (core, thread) = Core::start(database.clone(), config).expect("core starts");
         let app = App::new().expect("UI builds");
         app.show().expect("UI shows");
-        let flow = countertop::ui::CustomerFlow::install(&app, core, config);
+        let flow = countertop::ui::CustomerFlow::install(&app, core);
         TestKiosk {
             app,
             flow,

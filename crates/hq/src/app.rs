@@ -1,0 +1,165 @@
+//! Building and running the server: bind (port 0 in tests), open storage, serve until
+//! SIGTERM or Ctrl-C. Shutdown is graceful: the listener closes, requests in flight run
+//! to completion, and since a push answers only after its transaction commits, no event
+//! that was acknowledged as accepted is lost.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::metrics::Metrics;
+use crate::routes::{router, AppState};
+use crate::storage::{open_storage, Storage, StorageError};
+
+/// Limits on what one request may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes on the wire (compressed or not).
+    pub max_body_bytes: usize,
+    /// Bytes after gzip decoding: the defence against gzip bombs.
+    pub max_decoded_bytes: usize,
+    /// Events in one push.
+    pub max_events: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 2 * 1024 * 1024,
+            max_decoded_bytes: 8 * 1024 * 1024,
+            max_events: 1000,
+        }
+    }
+}
+
+/// What the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub database: String,
+    pub limits: Limits,
+    pub request_timeout: Duration,
+}
+
+impl Settings {
+    pub fn new(listen: impl Into<String>, database: impl Into<String>) -> Settings {
+        Settings {
+            listen: listen.into(),
+            database: database.into(),
+            limits: Limits::default(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Errors while starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    timeout: Duration,
+}
+
+impl Application {
+    /// Open storage and bind the listener (use port 0 for any free port).
+    pub async fn build(settings: Settings) -> Result<Application, StartError> {
+        let storage = open_storage(&settings.database).await?;
+        Application::with_storage(settings, storage).await
+    }
+
+    /// Like [`Application::build`], with storage already open.
+    pub async fn with_storage(
+        settings: Settings,
+        storage: Arc<dyn Storage>,
+    ) -> Result<Application, StartError> {
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen.clone(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: settings.listen.clone(),
+            source,
+        })?;
+        Ok(Application {
+            listener,
+            addr,
+            state: AppState {
+                storage,
+                metrics: Arc::new(Metrics::default()),
+                limits: settings.limits,
+            },
+            timeout: settings.request_timeout,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn storage(&self) -> Arc<dyn Storage> {
+        Arc::clone(&self.state.storage)
+    }
+
+    /// Serve until `shutdown` completes, then finish requests in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = router(self.state)
+            .layer(TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                self.timeout,
+            ))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(TraceLayer::new_for_http())
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,183 @@
+//! Turns one pushed batch into rows to store: parses each event on its own (one bad
+//! event never fails the batch), flags device clocks that run ahead, and works out each
+//! rating's local day and hour in the store's time zone.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Timelike, Utc};
+use chrono_tz::Tz;
+use countertop_protocol::{Event, EventBody, EventOutcome};
+use uuid::Uuid;
+
+use crate::storage::{DetailsRow, IngestItem, RatingRow};
+
+/// A device clock more than this far ahead of HQ's is flagged, and HQ's receive time is
+/// used to place the event in a day.
+pub const MAX_CLOCK_LEAD: Duration = Duration::minutes(10);
+
+/// Flag on events whose device time was ahead of HQ's clock.
+pub const FLAG_FUTURE: &str = "device_time_in_future";
+
+/// One event of a batch, after parsing: ready to store, or already decided.
+#[derive(Debug)]
+pub enum Parsed {
+    Store(Box<IngestItem>),
+    Decided(EventOutcome),
+}
+
+/// Parse a batch. Returns, per event, its id (when readable) and what to do with it.
+pub fn parse_batch(
+    events: Vec<serde_json::Value>,
+    timezone: Tz,
+    received_at: DateTime<Utc>,
+) -> Vec<(Option<Uuid>, Parsed)> {
+    let mut seen = HashSet::new();
+    events
+        .into_iter()
+        .map(|value| {
+            let id = Event::peek_id(&value);
+            let parsed = match Event::from_value(value) {
+                Err(e) => Parsed::Decided(EventOutcome::Rejected {
+                    code: e.code().to_owned(),
+                    reason: e.to_string(),
+                }),
+                Ok(event) if !seen.insert(event.id()) => Parsed::Decided(EventOutcome::Duplicate),
+                Ok(event) => match to_item(&event, timezone, received_at) {
+                    Ok(item) => Parsed::Store(Box::new(item)),
+                    Err(outcome) => Parsed::Decided(outcome),
+                },
+            };
+            (id, parsed)
+        })
+        .collect()
+}
+
+fn to_item(event: &Event, tz: Tz, received_at: DateTime<Utc>) -> Result<IngestItem, EventOutcome> {
+    let seq = i64::try_from(event.seq()).map_err(|_| EventOutcome::Rejected {
+        code: "seq_out_of_range".into(),
+        reason: format!("seq {} is larger than {}", event.seq(), i64::MAX),
+    })?;
+    let in_future = event.device_time() > received_at + MAX_CLOCK_LEAD;
+    let occurred_at = if in_future {
+        received_at
+    } else {
+        event.device_time()
+    };
+    let body = match event.body() {
+        EventBody::DeviceHealth(_) => serde_json::to_value(event)
+            .ok()
+            .and_then(|mut v| v.get_mut("body").map(serde_json::Value::take))
+            .map(|b| b.to_string()),
+        EventBody::Rating(_) | EventBody::RatingDetails(_) => None,
+    };
+    let mut item = IngestItem {
+        id: event.id(),
+        seq,
+        kind: event.kind().to_owned(),
+        device_time: event.device_time(),
+        utc_offset_minutes: event.utc_offset_minutes(),
+        received_at,
+        flags: if in_future {
+            FLAG_FUTURE.to_owned()
+        } else {
+            String::new()
+        },
+        body,
+        rating: None,
+        details: None,
+    };
+    match event.body() {
+        EventBody::Rating(r) => {
+            let local = occurred_at.with_timezone(&tz);
+            item.rating = Some(RatingRow {
+                occurred_at,
+                local_date: local.date_naive(),
+                local_hour: local.hour(),
+                touchpoint: r.touchpoint().to_string(),
+                survey_version: r.survey_version(),
+                scale: r.scale().faces(),
+                score: r.score(),
+                satisfied: r.is_satisfied(),
+                nps: r.nps().map(|n| n.value()),
+                suspected_repeat: r.suspected_repeat(),
+                comment: r.comment().map(|c| c.as_str().to_owned()),
+                reasons: r.reasons().iter().map(|s| s.to_string()).collect(),
+            });
+        }
+        EventBody::RatingDetails(d) => {
+            item.details = Some(DetailsRow {
+                rating_id: d.rating_id(),
+                reasons: d.reasons().iter().map(|s| s.to_string()).collect(),
+                comment: d.comment().map(|c| c.as_str().to_owned()),
+            });
+        }
+        EventBody::DeviceHealth(_) => {}
+    }
+    Ok(item)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rating(id: &str, device_time: &str) -> serde_json::Value {
+        json!({
+            "id": id, "seq": 1, "device_time": device_time, "utc_offset_minutes": 0,
+            "kind": "rating",
+            "body": {"survey_version": 1, "touchpoint": "visit", "scale": 5, "score": 4}
+        })
+    }
+
+    #[test]
+    fn local_day_follows_the_store_time_zone() {
+        let received: DateTime<Utc> = "2026-11-23T20:00:00Z".parse().expect("time");
+        let out = parse_batch(
+            vec![rating(
+                "01936b2e-7c4a-7000-8000-000000000001",
+                "2026-11-23T18:30:00Z",
+            )],
+            chrono_tz::Asia::Ho_Chi_Minh,
+            received,
+        );
+        let Parsed::Store(item) = &out[0].1 else {
+            panic!("expected a storable item, got {:?}", out[0].1)
+        };
+        let r = item.rating.as_ref().expect("rating row");
+        // 18:30 UTC is 01:30 the next day in Ho Chi Minh City (UTC+7).
+        assert_eq!(r.local_date.to_string(), "2026-11-24");
+        assert_eq!(r.local_hour, 1);
+    }
+
+    #[test]
+    fn far_future_device_time_is_flagged_and_placed_at_receipt() {
+        let received: DateTime<Utc> = "2026-11-23T20:00:00Z".parse().expect("time");
+        let out = parse_batch(
+            vec![rating(
+                "01936b2e-7c4a-7000-8000-000000000001",
+                "2030-01-01T00:00:00Z",
+            )],
+            chrono_tz::UTC,
+            received,
+        );
+        let Parsed::Store(item) = &out[0].1 else {
+            panic!("expected a storable item")
+        };
+        assert_eq!(item.flags, FLAG_FUTURE);
+        let r = item.rating.as_ref().expect("rating row");
+        assert_eq!(r.occurred_at, received);
+        assert_eq!(item.device_time.to_rfc3339(), "2030-01-01T00:00:00+00:00");
+    }
+
+    #[test]
+    fn repeated_id_within_a_batch_is_a_duplicate() {
+        let received = Utc::now();
+        let e = rating(
+            "01936b2e-7c4a-7000-8000-000000000001",
+            "2026-11-23T18:30:00Z",
+        );
+        let out = parse_batch(vec![e.clone(), e], chrono_tz::UTC, received);
+        assert!(matches!(out[0].1, Parsed::Store(_)));
+        assert!(matches!(out[1].1, Parsed::Decided(EventOutcome::Duplicate)));
+    }
+}

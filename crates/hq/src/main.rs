@@ -1,0 +1,162 @@
+//! `countertop-hq`, the operator's interface: serve the API, add stores, make enrollment
+//! codes and API tokens. Each command prints only its value on stdout, so it scripts
+//! well; logs go to stderr.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use countertop_hq::app::shutdown_signal;
+use countertop_hq::{admin, open_storage, Application, Settings};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(
+    name = "countertop-hq",
+    version,
+    about = "Countertop head-office server"
+)]
+struct Cli {
+    /// Database: sqlite:PATH or postgres://USER@HOST:PORT/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "COUNTERTOP_HQ_DATABASE",
+        default_value = "sqlite:countertop-hq.db"
+    )]
+    database: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API. Prints the address it listens on once ready.
+    Serve {
+        #[arg(long, env = "COUNTERTOP_HQ_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Manage stores.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+    /// Print a one-time enrollment code for a store's kiosk.
+    EnrollCode {
+        #[arg(long)]
+        store: Uuid,
+        /// How long the code stays valid.
+        #[arg(long, default_value_t = 24)]
+        valid_hours: u32,
+    },
+    /// Manage API tokens for reports and admin calls.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Manage enrolled kiosks.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Add a store; prints its id.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// IANA time zone, such as Asia/Ho_Chi_Minh.
+        #[arg(long)]
+        timezone: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token; prints it (shown once: only its hash is kept).
+    Add {
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke an API token by its id.
+    Revoke { id: Uuid },
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    /// Revoke a kiosk's token; it must enroll again.
+    Revoke { id: Uuid },
+}
+
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Serve { listen } => {
+            let app = Application::build(Settings::new(listen, &cli.database))
+                .await
+                .with_context(|| format!("starting HQ on {}", cli.database))?;
+            let storage = app.storage();
+            // The address alone on stdout, so scripts (and tests) can find the port.
+            println!("{}", app.local_addr());
+            tracing::info!(addr = %app.local_addr(), backend = storage.backend(), "serving");
+            app.run_until(shutdown_signal()).await.context("serving")?;
+            tracing::info!("stopped");
+        }
+        Command::Store {
+            command: StoreCommand::Add { name, timezone },
+        } => {
+            let storage = open(&cli.database).await?;
+            let id = admin::add_store(storage.as_ref(), &name, &timezone).await?;
+            println!("{id}");
+        }
+        Command::EnrollCode { store, valid_hours } => {
+            let storage = open(&cli.database).await?;
+            let valid = chrono::Duration::hours(i64::from(valid_hours));
+            let code = admin::issue_enroll_code(storage.as_ref(), store, valid).await?;
+            println!("{code}");
+        }
+        Command::Token {
+            command: TokenCommand::Add { name },
+        } => {
+            let storage = open(&cli.database).await?;
+            let (id, token) = admin::issue_api_token(storage.as_ref(), &name).await?;
+            eprintln!("API token id {id} (use it with 'token revoke')");
+            println!("{token}");
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { id },
+        } => {
+            let storage = open(&cli.database).await?;
+            if !storage.revoke_api_token(id).await? {
+                bail!("no API token with id {id}");
+            }
+        }
+        Command::Device {
+            command: DeviceCommand::Revoke { id },
+        } => {
+            let storage = open(&cli.database).await?;
+            if !storage.revoke_device(id).await? {
+                bail!("no device with id {id}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn open(url: &str) -> Result<std::sync::Arc<dyn countertop_hq::Storage>> {
+    open_storage(url)
+        .await
+        .with_context(|| format!("opening database {url}"))
+}

@@ -1,0 +1,258 @@
+//! Where HQ keeps stores, devices, tokens, events and ratings. One `Storage` trait, two
+//! implementations: SQLite (the embedded default: one file, nothing else to install)
+//! and PostgreSQL (for chains: any number of stateless HQ processes share one database).
+//! Both must pass the same black-box test suite.
+
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use countertop_protocol::SurveyConfig;
+use uuid::Uuid;
+
+pub use postgres::PostgresStorage;
+pub use sqlite::SqliteStorage;
+
+/// What went wrong in the database layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database URL {0:?} is not understood: use sqlite:PATH or postgres://USER@HOST/DB")]
+    BadUrl(String),
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("PostgreSQL connection pool: {0}")]
+    Pool(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("no store with id {0}")]
+    NoSuchStore(Uuid),
+    #[error("the database worker thread failed: {0}")]
+    Worker(String),
+}
+
+/// A store (a shop) and its survey.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreRecord {
+    pub id: Uuid,
+    pub name: String,
+    pub timezone: String,
+    pub config_version: u64,
+    pub config: SurveyConfig,
+}
+
+/// An enrolled kiosk, found by its token hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRecord {
+    pub id: Uuid,
+    pub store_id: Uuid,
+    pub store_timezone: String,
+    pub revoked: bool,
+}
+
+/// The result of trading an enrollment code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redeemed {
+    Enrolled { store_id: Uuid },
+    UnknownCode,
+    AlreadyUsed,
+    Expired,
+}
+
+/// Whether an API token may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    Valid,
+    Revoked,
+    Unknown,
+}
+
+/// A rating ready to store, with its local day and hour already worked out in the
+/// store's time zone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RatingRow {
+    pub occurred_at: DateTime<Utc>,
+    pub local_date: NaiveDate,
+    pub local_hour: u32,
+    pub touchpoint: String,
+    pub survey_version: u32,
+    pub scale: u8,
+    pub score: u8,
+    pub satisfied: bool,
+    pub nps: Option<u8>,
+    pub suspected_repeat: bool,
+    pub comment: Option<String>,
+    pub reasons: Vec<String>,
+}
+
+/// Reasons and a comment added to an earlier rating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetailsRow {
+    pub rating_id: Uuid,
+    pub reasons: Vec<String>,
+    pub comment: Option<String>,
+}
+
+/// One valid event of a push, ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestItem {
+    pub id: Uuid,
+    pub seq: i64,
+    pub kind: String,
+    pub device_time: DateTime<Utc>,
+    pub utc_offset_minutes: i16,
+    pub received_at: DateTime<Utc>,
+    /// Comma-separated flags such as `device_time_in_future`; empty when none.
+    pub flags: String,
+    /// The event body as JSON, for kinds without a table of their own (`device_health`);
+    /// `None` for ratings and rating details, whose rows hold everything.
+    pub body: Option<String>,
+    pub rating: Option<RatingRow>,
+    pub details: Option<DetailsRow>,
+}
+
+/// What storing one item did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Inserted,
+    Duplicate,
+    Rejected { code: String, reason: String },
+}
+
+/// How to slice a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Store,
+    Day,
+    Hour,
+    Touchpoint,
+    Reason,
+}
+
+/// Which ratings a report covers. Dates are local to each store, inclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportQuery {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub store_id: Option<Uuid>,
+    pub group_by: Option<GroupBy>,
+    pub include_repeats: bool,
+}
+
+/// Sums for one group of a report; [`crate::reports`] turns them into percentages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub key: String,
+    pub count: u64,
+    pub satisfied: u64,
+    pub score_sum: u64,
+    /// Ratings with score 1, 2, 3, 4 and 5.
+    pub distribution: [u64; 5],
+    pub nps_responses: u64,
+    pub promoters: u64,
+    pub detractors: u64,
+}
+
+/// Everything HQ asks of a database.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs and metrics.
+    fn backend(&self) -> &'static str;
+    async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError>;
+    async fn store(&self, id: Uuid) -> Result<Option<StoreRecord>, StorageError>;
+    /// Replace a store's survey; returns the new config version.
+    async fn set_config(&self, store_id: Uuid, config: &SurveyConfig) -> Result<u64, StorageError>;
+    async fn create_enroll_code(
+        &self,
+        store_id: Uuid,
+        code_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError>;
+    /// Use an enrollment code, once, and record the device it enrolls.
+    async fn redeem_enroll_code(
+        &self,
+        code_hash: &str,
+        now: DateTime<Utc>,
+        device_id: Uuid,
+        device_name: Option<&str>,
+        token_hash: &str,
+    ) -> Result<Redeemed, StorageError>;
+    async fn device_by_token(&self, token_hash: &str)
+        -> Result<Option<DeviceRecord>, StorageError>;
+    /// Returns false when there is no such device.
+    async fn revoke_device(&self, device_id: Uuid) -> Result<bool, StorageError>;
+    async fn create_api_token(&self, name: &str, token_hash: &str) -> Result<Uuid, StorageError>;
+    async fn api_token_state(&self, token_hash: &str) -> Result<TokenState, StorageError>;
+    async fn revoke_api_token(&self, id: Uuid) -> Result<bool, StorageError>;
+    /// Store a batch from one device, exactly once per event id, in one transaction.
+    /// Returns one outcome per item, in order.
+    async fn ingest(
+        &self,
+        device: &DeviceRecord,
+        items: Vec<IngestItem>,
+    ) -> Result<Vec<Stored>, StorageError>;
+    /// Sums per group (or one row keyed `all` without grouping), ordered by key.
+    async fn report(&self, query: &ReportQuery) -> Result<Vec<Tally>, StorageError>;
+    /// How many events are stored (for tests and the exactly-once checks).
+    async fn count_events(&self) -> Result<u64, StorageError>;
+    /// Whether the database answers (for `/healthz`).
+    async fn ping(&self) -> Result<(), StorageError>;
+}
+
+/// Open (and migrate) the database named by `url`: `sqlite:PATH` or `postgres://...`.
+pub async fn open_storage(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() {
+            return Err(StorageError::BadUrl(url.to_owned()));
+        }
+        Ok(Arc::new(SqliteStorage::open(path.into()).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStorage::connect(url).await?))
+    } else {
+        Err(StorageError::BadUrl(url.to_owned()))
+    }
+}
+
+/// The SQL behind every report, shared by both backends. `p(n)` spells the n-th
+/// placeholder; `repeat_false` is the backend's "false" for `suspected_repeat`.
+pub(crate) fn report_sql(
+    q: &ReportQuery,
+    p: fn(usize) -> String,
+    store_key: &str,
+    repeat_false: &str,
+) -> String {
+    let key = match q.group_by {
+        None => "'all'".to_owned(),
+        Some(GroupBy::Store) => store_key.to_owned(),
+        Some(GroupBy::Day) => "r.local_date".to_owned(),
+        Some(GroupBy::Hour) => "r.local_hour".to_owned(),
+        Some(GroupBy::Touchpoint) => "r.touchpoint".to_owned(),
+        Some(GroupBy::Reason) => "rr.reason".to_owned(),
+    };
+    let join = if q.group_by == Some(GroupBy::Reason) {
+        "JOIN rating_reasons rr ON rr.rating_id = r.id"
+    } else {
+        ""
+    };
+    let mut filters = format!("r.local_date >= {} AND r.local_date <= {}", p(1), p(2));
+    if q.store_id.is_some() {
+        filters.push_str(&format!(" AND r.store_id = {}", p(3)));
+    }
+    if !q.include_repeats {
+        filters.push_str(&format!(" AND r.suspected_repeat = {repeat_false}"));
+    }
+    let dist: String = (1..=5)
+        .map(|s| format!(", SUM(CASE WHEN r.score = {s} THEN 1 ELSE 0 END)"))
+        .collect();
+    format!(
+        "SELECT CAST({key} AS TEXT) AS k, COUNT(*), SUM(r.satisfied), SUM(r.score){dist}, COUNT(r.nps), \
+         SUM(CASE WHEN r.nps >= 9 THEN 1 ELSE 0 END), SUM(CASE WHEN r.nps <= 6 THEN 1 ELSE 0 END) \
+         FROM ratings r {join} WHERE {filters} GROUP BY k ORDER BY k"
+    )
+}

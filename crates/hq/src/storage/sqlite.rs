@@ -1,0 +1,583 @@
+//! The embedded default: one SQLite file in WAL mode, through rusqlite. Blocking calls
+//! run on tokio's blocking pool. One writer connection (SQLite allows one writer at a
+//! time anyway) and one reader connection, so reports never wait behind an ingest.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use countertop_protocol::SurveyConfig;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use uuid::Uuid;
+
+use super::{
+    report_sql, DeviceRecord, IngestItem, Redeemed, ReportQuery, Storage, StorageError,
+    StoreRecord, Stored, Tally, TokenState,
+};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE stores (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    timezone TEXT NOT NULL,
+    config TEXT NOT NULL,
+    config_version INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE enroll_codes (
+    code_hash TEXT PRIMARY KEY,
+    store_id TEXT NOT NULL REFERENCES stores(id),
+    expires_at TEXT NOT NULL,
+    used_at TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    store_id TEXT NOT NULL REFERENCES stores(id),
+    name TEXT,
+    token_hash TEXT NOT NULL UNIQUE,
+    enrolled_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE events (
+    id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    store_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    device_time TEXT NOT NULL,
+    utc_offset_minutes INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    flags TEXT NOT NULL,
+    body TEXT
+);
+CREATE TABLE ratings (
+    id TEXT PRIMARY KEY,
+    store_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    local_date TEXT NOT NULL,
+    local_hour INTEGER NOT NULL,
+    touchpoint TEXT NOT NULL,
+    survey_version INTEGER NOT NULL,
+    scale INTEGER NOT NULL,
+    score INTEGER NOT NULL,
+    satisfied INTEGER NOT NULL,
+    nps INTEGER,
+    suspected_repeat INTEGER NOT NULL,
+    comment TEXT
+);
+CREATE INDEX ratings_store_day ON ratings (store_id, local_date);
+CREATE INDEX ratings_day ON ratings (local_date);
+CREATE TABLE rating_reasons (
+    rating_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (rating_id, reason)
+) WITHOUT ROWID;
+CREATE TABLE rating_comments (
+    rating_id TEXT PRIMARY KEY,
+    comment TEXT NOT NULL
+);
+"#];
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn now() -> String {
+    ts(Utc::now())
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
+    Uuid::parse_str(s).map_err(|e| StorageError::Corrupt(format!("uuid {s:?}: {e}")))
+}
+
+fn open_connection(path: &PathBuf) -> Result<Connection, StorageError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: an event acknowledged as accepted survives a power cut.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i as i64 + 1;
+        if version > current {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", version)?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// SQLite storage: see the module documentation.
+pub struct SqliteStorage {
+    writer: Arc<Mutex<Connection>>,
+    readers: Vec<Arc<Mutex<Connection>>>,
+    next_reader: std::sync::atomic::AtomicUsize,
+}
+
+/// Reader connections: enough for the two cores of a small box and a report at once.
+const READERS: usize = 4;
+
+impl SqliteStorage {
+    /// Open or create the file at `path`, and bring its schema up to date.
+    pub async fn open(path: PathBuf) -> Result<SqliteStorage, StorageError> {
+        tokio::task::spawn_blocking(move || {
+            let mut writer = open_connection(&path)?;
+            migrate(&mut writer)?;
+            let readers = (0..READERS)
+                .map(|_| open_connection(&path).map(|c| Arc::new(Mutex::new(c))))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(SqliteStorage {
+                writer: Arc::new(Mutex::new(writer)),
+                readers,
+                next_reader: std::sync::atomic::AtomicUsize::new(0),
+            })
+        })
+        .await
+        .map_err(|e| StorageError::Worker(e.to_string()))?
+    }
+
+    async fn with<T, F>(conn: &Arc<Mutex<Connection>>, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+    {
+        let conn = Arc::clone(conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StorageError::Worker("a database call panicked earlier".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StorageError::Worker(e.to_string()))?
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+    {
+        Self::with(&self.writer, f).await
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+    {
+        let i = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % self.readers.len();
+        Self::with(&self.readers[i], f).await
+    }
+}
+
+fn ingest_tx(
+    conn: &mut Connection,
+    device: &DeviceRecord,
+    items: &[IngestItem],
+) -> Result<Vec<Stored>, StorageError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let device_id = device.id.to_string();
+    let store_id = device.store_id.to_string();
+    let mut out = Vec::with_capacity(items.len());
+    {
+        let mut find_rating = tx.prepare_cached("SELECT store_id FROM ratings WHERE id = ?1")?;
+        let mut insert_event = tx.prepare_cached(
+            "INSERT INTO events (id, device_id, store_id, seq, kind, device_time, \
+             utc_offset_minutes, received_at, flags, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING",
+        )?;
+        let mut insert_rating = tx.prepare_cached(
+            "INSERT INTO ratings (id, store_id, device_id, occurred_at, local_date, local_hour, \
+             touchpoint, survey_version, scale, score, satisfied, nps, suspected_repeat, comment) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?;
+        let mut insert_reason = tx.prepare_cached(
+            "INSERT INTO rating_reasons (rating_id, reason) VALUES (?1, ?2) \
+             ON CONFLICT DO NOTHING",
+        )?;
+        let mut upsert_comment = tx.prepare_cached(
+            "INSERT INTO rating_comments (rating_id, comment) VALUES (?1, ?2) \
+             ON CONFLICT (rating_id) DO UPDATE SET comment = excluded.comment",
+        )?;
+        for item in items {
+            if let Some(d) = &item.details {
+                let owner: Option<String> = find_rating
+                    .query_row([d.rating_id.to_string()], |r| r.get(0))
+                    .optional()?;
+                if owner.is_some_and(|o| o != store_id) {
+                    out.push(Stored::Rejected {
+                        code: "rating_of_another_store".into(),
+                        reason: "rating_id names a rating recorded in another store".into(),
+                    });
+                    continue;
+                }
+            }
+            let id = item.id.to_string();
+            let n = insert_event.execute(params![
+                id,
+                device_id,
+                store_id,
+                item.seq,
+                item.kind,
+                ts(item.device_time),
+                item.utc_offset_minutes,
+                ts(item.received_at),
+                item.flags,
+                item.body,
+            ])?;
+            if n == 0 {
+                out.push(Stored::Duplicate);
+                continue;
+            }
+            if let Some(r) = &item.rating {
+                insert_rating.execute(params![
+                    id,
+                    store_id,
+                    device_id,
+                    ts(r.occurred_at),
+                    r.local_date.to_string(),
+                    r.local_hour,
+                    r.touchpoint,
+                    r.survey_version,
+                    r.scale,
+                    r.score,
+                    r.satisfied,
+                    r.nps,
+                    r.suspected_repeat,
+                    r.comment,
+                ])?;
+                for reason in &r.reasons {
+                    insert_reason.execute(params![id, reason])?;
+                }
+            }
+            if let Some(d) = &item.details {
+                let rating_id = d.rating_id.to_string();
+                for reason in &d.reasons {
+                    insert_reason.execute(params![rating_id, reason])?;
+                }
+                if let Some(c) = &d.comment {
+                    upsert_comment.execute(params![rating_id, c])?;
+                }
+            }
+            out.push(Stored::Inserted);
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError> {
+        let id = Uuid::now_v7();
+        let config = SurveyConfig {
+            shop_name: name.to_owned(),
+            ..SurveyConfig::default()
+        };
+        let config =
+            serde_json::to_string(&config).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        let (name, timezone) = (name.to_owned(), timezone.to_owned());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO stores (id, name, timezone, config, config_version, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+                params![id.to_string(), name, timezone, config, now()],
+            )?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn store(&self, id: Uuid) -> Result<Option<StoreRecord>, StorageError> {
+        self.read(move |c| {
+            let row = c
+                .query_row(
+                    "SELECT name, timezone, config_version, config FROM stores WHERE id = ?1",
+                    [id.to_string()],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, String>(3)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            row.map(|(name, timezone, version, config)| {
+                Ok(StoreRecord {
+                    id,
+                    name,
+                    timezone,
+                    config_version: version as u64,
+                    config: serde_json::from_str(&config)
+                        .map_err(|e| StorageError::Corrupt(format!("store config: {e}")))?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn set_config(&self, store_id: Uuid, config: &SurveyConfig) -> Result<u64, StorageError> {
+        let mut config = config.clone();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<i64> = tx
+                .query_row(
+                    "SELECT config_version FROM stores WHERE id = ?1",
+                    [store_id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let next = current.ok_or(StorageError::NoSuchStore(store_id))? + 1;
+            config.version = next as u32;
+            let json =
+                serde_json::to_string(&config).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            tx.execute(
+                "UPDATE stores SET config = ?1, config_version = ?2 WHERE id = ?3",
+                params![json, next, store_id.to_string()],
+            )?;
+            tx.commit()?;
+            Ok(next as u64)
+        })
+        .await
+    }
+
+    async fn create_enroll_code(
+        &self,
+        store_id: Uuid,
+        code_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let code_hash = code_hash.to_owned();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO enroll_codes (code_hash, store_id, expires_at, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![code_hash, store_id.to_string(), ts(expires_at), now()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn redeem_enroll_code(
+        &self,
+        code_hash: &str,
+        now: DateTime<Utc>,
+        device_id: Uuid,
+        device_name: Option<&str>,
+        token_hash: &str,
+    ) -> Result<Redeemed, StorageError> {
+        let (code_hash, token_hash) = (code_hash.to_owned(), token_hash.to_owned());
+        let device_name = device_name.map(str::to_owned);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row: Option<(String, String, Option<String>)> = tx
+                .query_row(
+                    "SELECT store_id, expires_at, used_at FROM enroll_codes WHERE code_hash = ?1",
+                    [&code_hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((store_id, expires_at, used_at)) = row else {
+                return Ok(Redeemed::UnknownCode);
+            };
+            if used_at.is_some() {
+                return Ok(Redeemed::AlreadyUsed);
+            }
+            if expires_at <= ts(now) {
+                return Ok(Redeemed::Expired);
+            }
+            tx.execute(
+                "UPDATE enroll_codes SET used_at = ?1 WHERE code_hash = ?2",
+                params![ts(now), code_hash],
+            )?;
+            tx.execute(
+                "INSERT INTO devices (id, store_id, name, token_hash, enrolled_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    device_id.to_string(),
+                    store_id,
+                    device_name,
+                    token_hash,
+                    ts(now)
+                ],
+            )?;
+            tx.commit()?;
+            Ok(Redeemed::Enrolled {
+                store_id: parse_uuid(&store_id)?,
+            })
+        })
+        .await
+    }
+
+    async fn device_by_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<DeviceRecord>, StorageError> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |c| {
+            let row: Option<(String, String, String, bool)> = c
+                .prepare_cached(
+                    "SELECT d.id, d.store_id, s.timezone, d.revoked_at IS NOT NULL \
+                     FROM devices d JOIN stores s ON s.id = d.store_id WHERE d.token_hash = ?1",
+                )?
+                .query_row([token_hash], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            row.map(|(id, store, tz, revoked)| {
+                Ok(DeviceRecord {
+                    id: parse_uuid(&id)?,
+                    store_id: parse_uuid(&store)?,
+                    store_timezone: tz,
+                    revoked,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, device_id: Uuid) -> Result<bool, StorageError> {
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2",
+                params![now(), device_id.to_string()],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn create_api_token(&self, name: &str, token_hash: &str) -> Result<Uuid, StorageError> {
+        let id = Uuid::now_v7();
+        let (name, token_hash) = (name.to_owned(), token_hash.to_owned());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id.to_string(), name, token_hash, now()],
+            )?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn api_token_state(&self, token_hash: &str) -> Result<TokenState, StorageError> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |c| {
+            let revoked: Option<bool> = c
+                .prepare_cached(
+                    "SELECT revoked_at IS NOT NULL FROM api_tokens WHERE token_hash = ?1",
+                )?
+                .query_row([token_hash], |r| r.get(0))
+                .optional()?;
+            Ok(match revoked {
+                None => TokenState::Unknown,
+                Some(true) => TokenState::Revoked,
+                Some(false) => TokenState::Valid,
+            })
+        })
+        .await
+    }
+
+    async fn revoke_api_token(&self, id: Uuid) -> Result<bool, StorageError> {
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2",
+                params![now(), id.to_string()],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn ingest(
+        &self,
+        device: &DeviceRecord,
+        items: Vec<IngestItem>,
+    ) -> Result<Vec<Stored>, StorageError> {
+        let device = device.clone();
+        self.write(move |c| ingest_tx(c, &device, &items)).await
+    }
+
+    async fn report(&self, query: &ReportQuery) -> Result<Vec<Tally>, StorageError> {
+        let query = query.clone();
+        self.read(move |c| {
+            let sql = report_sql(&query, |n| format!("?{n}"), "CAST(r.store_id AS TEXT)", "0");
+            let mut stmt = c.prepare_cached(&sql)?;
+            let from = query.from.to_string();
+            let to = query.to.to_string();
+            let mut params: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(from), Box::new(to)];
+            if let Some(s) = query.store_id {
+                params.push(Box::new(s.to_string()));
+            }
+            let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| {
+                let n = |i: usize| -> rusqlite::Result<u64> {
+                    Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0) as u64)
+                };
+                let key: rusqlite::types::Value = r.get(0)?;
+                let key = match key {
+                    rusqlite::types::Value::Text(s) => s,
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    other => format!("{other:?}"),
+                };
+                Ok(Tally {
+                    key,
+                    count: n(1)?,
+                    satisfied: n(2)?,
+                    score_sum: n(3)?,
+                    distribution: [n(4)?, n(5)?, n(6)?, n(7)?, n(8)?],
+                    nps_responses: n(9)?,
+                    promoters: n(10)?,
+                    detractors: n(11)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn count_events(&self) -> Result<u64, StorageError> {
+        self.read(|c| {
+            let n: i64 = c.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.read(|c| {
+            c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,13 @@
+//! Black-box HTTP tests: the real server on port 0, over real HTTP, against a fresh
+//! SQLite file and a fresh PostgreSQL database. Every test runs on both backends.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod bad_input;
+mod config;
+mod contract;
+mod enroll;
+mod operations;
+mod push;
+mod reports;

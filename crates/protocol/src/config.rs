@@ -1,0 +1,207 @@
+//! The survey configuration that flows down from HQ to every kiosk of a store: the
+//! question and its touchpoint, the number of faces, the reason chips, the languages and
+//! the screen timeouts. `SurveyConfig::default()` is the demo content ("Corner Coffee").
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::values::{ReasonSlug, Scale, Touchpoint, ValidationError};
+
+/// A language tag such as `en` or `vi`.
+pub type Language = String;
+
+/// A text in every language the survey offers, keyed by language tag.
+pub type LocalizedText = BTreeMap<Language, String>;
+
+/// One reason chip: its slug (what is stored) and its label per language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonChip {
+    pub slug: ReasonSlug,
+    pub label: LocalizedText,
+}
+
+/// How long screens stay up, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeouts {
+    /// Back to the question after this long without a touch.
+    pub idle_seconds: u32,
+    /// How long the thank-you screen shows.
+    pub thank_you_seconds: u32,
+    /// Taps on the same kiosk within this window are flagged as suspected repeats.
+    pub repeat_window_seconds: u32,
+}
+
+/// The survey a store's kiosks show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "UncheckedSurveyConfig")]
+pub struct SurveyConfig {
+    /// Increases with every change; ratings record the version they answered.
+    pub version: u32,
+    pub shop_name: String,
+    pub touchpoint: Touchpoint,
+    pub question: LocalizedText,
+    pub scale: Scale,
+    /// When set, the kiosk also asks the 0..=10 recommend question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nps_question: Option<LocalizedText>,
+    pub praise_reasons: Vec<ReasonChip>,
+    pub problem_reasons: Vec<ReasonChip>,
+    /// The first language is the default.
+    pub languages: Vec<Language>,
+    pub timeouts: Timeouts,
+}
+
+#[derive(Deserialize)]
+struct UncheckedSurveyConfig {
+    version: u32,
+    shop_name: String,
+    touchpoint: Touchpoint,
+    question: LocalizedText,
+    scale: Scale,
+    #[serde(default)]
+    nps_question: Option<LocalizedText>,
+    praise_reasons: Vec<ReasonChip>,
+    problem_reasons: Vec<ReasonChip>,
+    languages: Vec<Language>,
+    timeouts: Timeouts,
+}
+
+impl TryFrom<UncheckedSurveyConfig> for SurveyConfig {
+    type Error = ValidationError;
+    fn try_from(u: UncheckedSurveyConfig) -> Result<Self, Self::Error> {
+        let c = SurveyConfig {
+            version: u.version,
+            shop_name: u.shop_name,
+            touchpoint: u.touchpoint,
+            question: u.question,
+            scale: u.scale,
+            nps_question: u.nps_question,
+            praise_reasons: u.praise_reasons,
+            problem_reasons: u.problem_reasons,
+            languages: u.languages,
+            timeouts: u.timeouts,
+        };
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+impl SurveyConfig {
+    /// Check what types alone cannot: every language has every text, timeouts are set.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let bad = |m: String| Err(ValidationError::InvalidConfig(m));
+        if self.languages.is_empty() {
+            return bad("languages must list at least one language".into());
+        }
+        if self.shop_name.trim().is_empty() {
+            return bad("shop_name must not be empty".into());
+        }
+        let t = self.timeouts;
+        if t.idle_seconds == 0 || t.thank_you_seconds == 0 {
+            return bad("idle_seconds and thank_you_seconds must be above zero".into());
+        }
+        for lang in &self.languages {
+            let missing = |text: &LocalizedText| text.get(lang).is_none_or(|s| s.is_empty());
+            if missing(&self.question) {
+                return bad(format!("question has no text for language {lang:?}"));
+            }
+            if self.nps_question.as_ref().is_some_and(missing) {
+                return bad(format!("nps_question has no text for language {lang:?}"));
+            }
+            for chip in self.praise_reasons.iter().chain(&self.problem_reasons) {
+                if missing(&chip.label) {
+                    return bad(format!(
+                        "reason {} has no label for language {lang:?}",
+                        chip.slug
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this survey asks the NPS question.
+    pub fn asks_nps(&self) -> bool {
+        self.nps_question.is_some()
+    }
+}
+
+fn text(en: &str, vi: &str) -> LocalizedText {
+    BTreeMap::from([
+        ("en".to_owned(), en.to_owned()),
+        ("vi".to_owned(), vi.to_owned()),
+    ])
+}
+
+fn chip(slug: &str, en: &str, vi: &str) -> ReasonChip {
+    ReasonChip {
+        // The demo slugs are literals known to be valid.
+        slug: ReasonSlug::new(slug).unwrap_or_else(|_| unreachable!("demo slug {slug}")),
+        label: text(en, vi),
+    }
+}
+
+impl Default for SurveyConfig {
+    /// The demo survey of "Corner Coffee".
+    fn default() -> Self {
+        SurveyConfig {
+            version: 1,
+            shop_name: "Corner Coffee".into(),
+            touchpoint: Touchpoint::new("visit").unwrap_or_else(|_| unreachable!("demo slug")),
+            question: text("How was your visit today?", "Hôm nay bạn thấy thế nào?"),
+            scale: Scale::FIVE,
+            nps_question: None,
+            praise_reasons: vec![
+                chip("fast_service", "Fast service", "Phục vụ nhanh"),
+                chip("tasty", "Tasty", "Ngon"),
+                chip("good_value", "Good value", "Giá hợp lý"),
+                chip("friendly_staff", "Friendly staff", "Nhân viên thân thiện"),
+                chip("nice_place", "Nice place", "Không gian đẹp"),
+            ],
+            problem_reasons: vec![
+                chip("slow_service", "Slow service", "Phục vụ chậm"),
+                chip("quality", "Quality", "Chất lượng"),
+                chip("price", "Price", "Giá cả"),
+                chip("staff", "Staff", "Nhân viên"),
+                chip("cleanliness", "Cleanliness", "Vệ sinh"),
+            ],
+            languages: vec!["en".into(), "vi".into()],
+            timeouts: Timeouts {
+                idle_seconds: 30,
+                thank_you_seconds: 4,
+                repeat_window_seconds: 10,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_config_is_valid_and_round_trips() {
+        let c = SurveyConfig::default();
+        assert_eq!(c.validate(), Ok(()));
+        let json = serde_json::to_string(&c).expect("serializes");
+        let back: SurveyConfig = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(back, c);
+        assert_eq!(c.praise_reasons.len(), 5);
+        assert_eq!(c.problem_reasons.len(), 5);
+    }
+
+    #[test]
+    fn config_missing_a_translation_is_refused() {
+        let mut v = serde_json::to_value(SurveyConfig::default()).expect("serializes");
+        v["languages"] = serde_json::json!(["en", "vi", "fr"]);
+        assert!(serde_json::from_value::<SurveyConfig>(v).is_err());
+    }
+
+    #[test]
+    fn config_with_a_three_face_scale_is_refused() {
+        let mut v = serde_json::to_value(SurveyConfig::default()).expect("serializes");
+        v["scale"] = serde_json::json!(3);
+        assert!(serde_json::from_value::<SurveyConfig>(v).is_err());
+    }
+}

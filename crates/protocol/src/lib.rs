@@ -1,0 +1,28 @@
+//! `countertop-protocol`: every type that crosses the wire between a Countertop kiosk and
+//! head office (HQ), with serde and validation on construction, so that neither side can
+//! hold a value the other would refuse.
+//!
+//! - [`version`]: the protocol version, and the check that refuses an unknown major version.
+//! - [`values`]: small validated values (scale, score, touchpoint, reason, comment).
+//! - [`event`]: the append-only facts a kiosk pushes (`rating`, `rating_details`,
+//!   `device_health`), in an envelope that later kinds extend without a breaking change.
+//! - [`config`]: the survey configuration that flows down to kiosks.
+//! - [`api`]: request and response bodies of the HTTP API.
+
+pub mod api;
+pub mod config;
+pub mod event;
+pub mod values;
+pub mod version;
+
+pub use api::{
+    ConfigResponse, EnrollRequest, EnrollResponse, ErrorBody, EventOutcome, EventResult,
+    PushRequest, PushResponse,
+};
+pub use config::{Language, LocalizedText, ReasonChip, SurveyConfig, Timeouts};
+pub use event::{
+    DeviceHealth, Event, EventBody, EventError, NewDeviceHealth, NewRating, NewRatingDetails,
+    Rating, RatingDetails,
+};
+pub use values::{Comment, Nps, ReasonSlug, Scale, Touchpoint, ValidationError};
+pub use version::{ProtocolVersion, VersionError, PROTOCOL_HEADER, PROTOCOL_VERSION};

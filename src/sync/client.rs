@@ -1,0 +1,223 @@
+//! The kiosk's HTTP client for head office: enroll, push events (gzip), pull config.
+//! Every failure says whether trying again can help, and how long HQ asked us to wait.
+
+use std::io::Write;
+use std::time::Duration;
+
+use countertop_protocol::{
+    ConfigResponse, EnrollRequest, EnrollResponse, ErrorBody, PushResponse, PROTOCOL_VERSION,
+};
+use reqwest::StatusCode;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::store::{HqLink, PendingEvent};
+
+/// Why a call to HQ failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HqError {
+    #[error("cannot reach HQ at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("HQ answered {status}: {message}")]
+    Status {
+        status: StatusCode,
+        code: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("HQ sent an answer this kiosk cannot read: {0}")]
+    BadResponse(String),
+    #[error("{0} is not an HQ address (expected http://host:port or https://host)")]
+    BadUrl(String),
+}
+
+impl HqError {
+    /// True when the network, not HQ, is the problem: worth probing for its return.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, HqError::Unreachable { .. })
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            HqError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// A client bound to one HQ.
+#[derive(Clone)]
+pub struct HqClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+#[derive(Serialize)]
+struct WirePush<'a> {
+    protocol: countertop_protocol::ProtocolVersion,
+    events: Vec<WireEvent<'a>>,
+}
+
+/// An outbox row exactly as HQ reads it. The kiosk does not judge its own events: HQ
+/// accepts or rejects each, and a rejected one is quarantined here with HQ's reason.
+#[derive(Serialize)]
+struct WireEvent<'a> {
+    id: Uuid,
+    seq: i64,
+    device_time: chrono::DateTime<chrono::Utc>,
+    utc_offset_minutes: i32,
+    kind: &'a str,
+    body: &'a serde_json::Value,
+}
+
+impl HqClient {
+    pub fn new(base: &str) -> Result<Self, HqError> {
+        let base = base.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(HqError::BadUrl(base));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("countertop/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HqError::BadUrl(format!("{base} ({e})")))?;
+        Ok(HqClient { http, base })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Trades a one-time enrollment code for this device's identity at HQ.
+    pub async fn enroll(&self, code: &str, device_name: Option<String>) -> Result<HqLink, HqError> {
+        let request = EnrollRequest {
+            protocol: PROTOCOL_VERSION,
+            code: code.trim().to_owned(),
+            device_name,
+        };
+        let response = self
+            .send(
+                self.http
+                    .post(format!("{}/api/v1/enroll", self.base))
+                    .json(&request),
+            )
+            .await?;
+        let enrolled: EnrollResponse = read_json(response).await?;
+        Ok(HqLink {
+            hq_url: self.base.clone(),
+            device_id: enrolled.device_id,
+            store_id: enrolled.store_id,
+            device_token: enrolled.device_token,
+        })
+    }
+
+    /// Pushes a batch of events, gzip-compressed, shifting their times by `correction`
+    /// (HQ's clock minus ours) when the device clock is known to be wrong.
+    pub async fn push(
+        &self,
+        token: &str,
+        events: &[PendingEvent],
+        correction: chrono::Duration,
+    ) -> Result<PushResponse, HqError> {
+        let wire = WirePush {
+            protocol: PROTOCOL_VERSION,
+            events: events
+                .iter()
+                .map(|e| WireEvent {
+                    id: e.id,
+                    seq: e.seq,
+                    device_time: e.device_time + correction,
+                    utc_offset_minutes: e.utc_offset_minutes,
+                    kind: &e.kind,
+                    body: &e.body,
+                })
+                .collect(),
+        };
+        let json = serde_json::to_vec(&wire).map_err(|e| HqError::BadResponse(e.to_string()))?;
+        let compress_error =
+            |e: std::io::Error| HqError::BadResponse(format!("cannot compress: {e}"));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&json).map_err(compress_error)?;
+        let body = gz.finish().map_err(compress_error)?;
+        let request = self
+            .http
+            .post(format!("{}/api/v1/events", self.base))
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_ENCODING, "gzip")
+            .body(body);
+        read_json(self.send(request).await?).await
+    }
+
+    /// The store's survey if it changed since `cursor`.
+    pub async fn pull_config(
+        &self,
+        token: &str,
+        store: Uuid,
+        cursor: u64,
+    ) -> Result<ConfigResponse, HqError> {
+        let response = self
+            .send(
+                self.http
+                    .get(format!("{}/api/v1/stores/{store}/config", self.base))
+                    .query(&[("cursor", cursor)])
+                    .bearer_auth(token),
+            )
+            .await?;
+        read_json(response).await
+    }
+
+    /// Sends a request; a 4xx or 5xx becomes an [`HqError::Status`] with HQ's reason.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, HqError> {
+        let response = request.send().await.map_err(|e| HqError::Unreachable {
+            url: self.base.clone(),
+            reason: describe(&e),
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = response.text().await.unwrap_or_default();
+        let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => (body.error, body.message),
+            Err(_) => (
+                "http_error".to_owned(),
+                text.chars().take(200).collect::<String>(),
+            ),
+        };
+        Err(HqError::Status {
+            status,
+            code,
+            message,
+            retry_after,
+        })
+    }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, HqError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| HqError::BadResponse(describe(&e)))?;
+    serde_json::from_slice(&bytes).map_err(|e| HqError::BadResponse(e.to_string()))
+}
+
+/// reqwest's errors hide their cause; this names it ("connection refused", "timed out").
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
