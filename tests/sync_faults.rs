@@ -1,0 +1,287 @@
+//! Sync keeps its promise through every failure: each scenario runs a real HQ process and
+//! the real kiosk binary (`countertop simulate`), injects a fault, and ends with the set
+//! check: every event the kiosk committed is stored at HQ exactly once, nothing lost,
+//! nothing duplicated, nothing unexpected.
+
+#[path = "common/hq.rs"]
+mod hq;
+#[path = "../crates/hq/tests/common/pg.rs"]
+mod pg;
+#[path = "common/proxy.rs"]
+mod proxy;
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use hq::{assert_exactly_once, Hq, Kiosk};
+
+fn none() -> BTreeSet<String> {
+    BTreeSet::new()
+}
+
+/// HQ on SQLite, serving, with one store and a kiosk enrolled to `url` (HQ's own by default).
+fn enrolled(dir: &std::path::Path, batch: usize) -> (Hq, Kiosk) {
+    let mut hq = Hq::sqlite(dir);
+    hq.start();
+    let (_store, code) = hq.store_and_code();
+    let kiosk = Kiosk::new(&dir.join("kiosk"), batch);
+    kiosk.enroll(&hq.url(), &code);
+    (hq, kiosk)
+}
+
+fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "simulate failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sigkill(child: &mut std::process::Child) {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGKILL);
+    }
+    let _ = child.wait();
+}
+
+#[test]
+fn hq_down_while_ratings_pile_up_then_the_queue_drains_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut hq, kiosk) = enrolled(dir.path(), 25);
+    hq.kill();
+    let simulate = kiosk
+        .command(&["simulate", "--ratings", "60", "--timeout", "90"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("60 ratings queued", Duration::from_secs(30), || {
+        kiosk.store().outbox_status().unwrap().pending >= 60
+    });
+    std::thread::sleep(Duration::from_secs(2)); // several failed rounds
+    assert!(kiosk.store().sync_state().unwrap().last_error.is_some());
+    hq.start(); // no manual step: the kiosk notices on its own
+    assert_success(&simulate.wait_with_output().unwrap());
+    assert_exactly_once(&kiosk, &hq, &none());
+    assert_eq!(kiosk.store().sync_state().unwrap().last_error, None);
+}
+
+#[test]
+fn a_fault_proxy_between_kiosk_and_hq_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hq = Hq::sqlite(dir.path());
+    hq.start();
+    let (_store, code) = hq.store_and_code();
+    let proxy = proxy::FaultProxy::start(hq.port, 45);
+    let kiosk = Kiosk::new(&dir.path().join("kiosk"), 5);
+    kiosk.enroll(&proxy.url(), &code);
+    proxy
+        .enabled
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let out = kiosk.simulate(250, Duration::from_secs(240));
+    assert_success(&out);
+    for fault in [
+        proxy::Fault::Refuse,
+        proxy::Fault::DropMidRequest,
+        proxy::Fault::DropAfterCommit,
+        proxy::Fault::Slow,
+        proxy::Fault::ServerError,
+        proxy::Fault::TooManyRequests,
+    ] {
+        assert!(proxy.fault_count(fault) > 0, "{fault:?} never happened");
+    }
+    assert_exactly_once(&kiosk, &hq, &none());
+}
+
+#[test]
+fn a_kiosk_killed_at_random_moments_during_sync_loses_and_duplicates_nothing() {
+    let cycles: usize = std::env::var("SYNC_KILL_CYCLES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50);
+    let dir = tempfile::tempdir().unwrap();
+    let (hq, kiosk) = enrolled(dir.path(), 10);
+    for _ in 0..cycles {
+        let mut child = kiosk
+            .command(&["simulate", "--ratings", "15"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(10 + fastrand::u64(0..300)));
+        sigkill(&mut child);
+    }
+    let committed = kiosk.store().rating_count().unwrap();
+    assert!(
+        committed > cycles as u64,
+        "the kills left too few ratings ({committed})"
+    );
+    assert_success(&kiosk.simulate(0, Duration::from_secs(90)));
+    assert_exactly_once(&kiosk, &hq, &none());
+}
+
+fn hq_killed_during_ingest(mut hq: Hq) {
+    hq.start();
+    let (_store, code) = hq.store_and_code();
+    let kiosk = Kiosk::new(&hq.dir.join("kiosk"), 25);
+    kiosk.enroll(&hq.url(), &code);
+    let simulate = kiosk
+        .command(&["simulate", "--ratings", "1500", "--timeout", "180"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..8 {
+        std::thread::sleep(Duration::from_millis(100 + fastrand::u64(0..500)));
+        hq.kill();
+        std::thread::sleep(Duration::from_millis(100));
+        hq.start();
+    }
+    assert_success(&simulate.wait_with_output().unwrap());
+    assert_exactly_once(&kiosk, &hq, &none());
+}
+
+#[test]
+fn hq_killed_during_ingest_on_sqlite_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    hq_killed_during_ingest(Hq::sqlite(dir.path()));
+}
+
+#[test]
+fn hq_killed_during_ingest_on_postgresql_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime.block_on(pg::shared().fresh_database());
+    hq_killed_during_ingest(Hq::with_database(dir.path(), url));
+}
+
+#[test]
+fn ratings_made_while_the_device_clock_is_days_off_land_on_the_right_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hq, kiosk) = enrolled(dir.path(), 25);
+    let three_days = 3 * 24 * 3600;
+    let out = kiosk
+        .command(&["simulate", "--ratings", "20", "--timeout", "60"])
+        .env("COUNTERTOP_CLOCK_SKEW_SECS", format!("-{three_days}"))
+        .output()
+        .unwrap();
+    assert_success(&out);
+    // The kiosk's own record keeps its (wrong) clock...
+    let recorded = kiosk.store().ratings().unwrap();
+    let age = chrono::Utc::now() - recorded[0].recorded_at;
+    assert!(age > chrono::Duration::days(2), "the skew was not applied");
+    let offset = kiosk.store().sync_state().unwrap().clock_offset_ms.unwrap();
+    assert!(
+        (offset - three_days * 1000).abs() < 60_000,
+        "offset {offset} ms"
+    );
+    // ...and HQ files every rating under today, in the store's time zone (UTC).
+    let today = chrono::Utc::now().date_naive().to_string();
+    let days: BTreeSet<String> = hq
+        .query("SELECT DISTINCT local_date FROM ratings")
+        .into_iter()
+        .collect();
+    assert_eq!(days, BTreeSet::from([today]));
+    assert_exactly_once(&kiosk, &hq, &none());
+}
+
+#[test]
+fn a_poison_event_is_quarantined_with_its_reason_and_the_rest_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hq, kiosk) = enrolled(dir.path(), 4);
+    let poison = {
+        let mut store = kiosk.store();
+        for score in [5, 4, 3] {
+            store
+                .record_rating(&countertop::store::NewRating::now_for_test(score))
+                .unwrap();
+        }
+        // A rating HQ will always refuse: a score of 9 on five faces.
+        let body = serde_json::json!({
+            "score": 9, "scale": 5, "touchpoint": "visit", "survey_version": 1
+        });
+        let poison = store
+            .queue_event("rating", &body, chrono::Local::now().fixed_offset())
+            .unwrap();
+        for score in [2, 1, 5] {
+            store
+                .record_rating(&countertop::store::NewRating::now_for_test(score))
+                .unwrap();
+        }
+        poison
+    };
+    assert_success(&kiosk.simulate(0, Duration::from_secs(60)));
+    let quarantined = kiosk.store().quarantined().unwrap();
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(quarantined[0].0, poison);
+    assert!(
+        quarantined[0].2.contains("score"),
+        "reason: {}",
+        quarantined[0].2
+    );
+    assert_eq!(kiosk.store().outbox_status().unwrap().quarantined, 1);
+    assert_exactly_once(&kiosk, &hq, &BTreeSet::from([poison.to_string()]));
+}
+
+#[test]
+fn a_new_survey_from_hq_applies_and_queued_answers_keep_their_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hq, kiosk) = enrolled(dir.path(), 25);
+    let store_id = hq.query("SELECT id FROM stores")[0].clone();
+    // Answers queued under the survey the kiosk has (version 1)...
+    {
+        let mut store = kiosk.store();
+        for score in [5, 1] {
+            store
+                .record_rating(&countertop::store::NewRating::now_for_test(score))
+                .unwrap();
+        }
+    }
+    // ...then head office changes the question and the touchpoint.
+    let token = hq.cli(&["token", "add", "--name", "test"]);
+    let mut survey = countertop_protocol::SurveyConfig::default();
+    survey.version = 2;
+    survey.touchpoint = countertop_protocol::Touchpoint::new("wait").unwrap();
+    survey
+        .question
+        .insert("en".into(), "How was the wait?".into());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let put = runtime.block_on(async {
+        reqwest::Client::new()
+            .put(format!("{}/api/v1/stores/{store_id}/config", hq.url()))
+            .bearer_auth(&token)
+            .json(&survey)
+            .send()
+            .await
+            .unwrap()
+    });
+    assert!(put.status().is_success(), "{}", put.status());
+
+    assert_success(&kiosk.simulate(0, Duration::from_secs(60)));
+    let stored = kiosk
+        .store()
+        .hq_survey()
+        .unwrap()
+        .expect("the kiosk kept HQ's survey");
+    let applied: countertop_protocol::SurveyConfig = serde_json::from_str(&stored).unwrap();
+    assert_eq!(applied.question["en"], "How was the wait?");
+    // New taps answer the new survey; the restart only proves it is kept on disk.
+    assert_success(&kiosk.simulate(3, Duration::from_secs(60)));
+    let mut versions = hq.query("SELECT survey_version || ':' || touchpoint FROM ratings");
+    versions.sort();
+    let new = format!("{}:wait", applied.version);
+    assert_ne!(applied.version, 1);
+    assert_eq!(versions, ["1:visit", "1:visit", &new, &new, &new]);
+    assert_exactly_once(&kiosk, &hq, &none());
+}
