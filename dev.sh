@@ -41,7 +41,7 @@ run_demo() {
         display_packages=(xvfb xauth)
     fi
     install_packages "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}" "${display_packages[@]}"
-    cargo build --release --locked --bin countertop --bin countertop-hq
+    cargo build --release --locked -p countertop -p countertop-hq --bins
 
     local state=demo
     mkdir -p "$state"

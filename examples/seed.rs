@@ -1,6 +1,9 @@
 //! Fills a kiosk database with synthetic ratings, for start-up and scale benchmarks.
 //!
-//! `cargo run --release --example seed -- DATA_DIR 1000000`
+//! `cargo run --release --example seed -- DATA_DIR 1000000 [--pending]`
+//!
+//! With `--pending` the ratings wait in the outbox as if never synced (a backlog);
+//! otherwise they are marked as acknowledged by HQ.
 //!
 //! It opens the database through the real store (so the schema is current), then bulk
 //! inserts ratings and their outbox rows in one transaction. Not a kiosk code path: a tap
@@ -13,6 +16,11 @@ fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().context("usage: seed DATA_DIR COUNT")?;
     let count: i64 = args.next().context("usage: seed DATA_DIR COUNT")?.parse()?;
+    let state = if args.next().as_deref() == Some("--pending") {
+        "pending"
+    } else {
+        "acked"
+    };
     let path = std::path::Path::new(&dir).join("countertop.db");
     drop(countertop::store::Store::open(&path)?);
 
@@ -29,7 +37,7 @@ fn main() -> Result<()> {
         )?;
         let mut outbox = tx.prepare(
             "INSERT INTO outbox (seq, event_id, kind, device_time, utc_offset_minutes, body, state)
-             VALUES (?1, ?2, 'rating', ?3, 420, ?4, 'acked')",
+             VALUES (?1, ?2, 'rating', ?3, 420, ?4, ?5)",
         )?;
         for i in 0..count {
             let seq = first + i;
@@ -41,7 +49,7 @@ fn main() -> Result<()> {
             let body = format!(
                 r#"{{"score":{score},"scale":5,"touchpoint":"visit","survey_version":1,"suspected_repeat":false}}"#
             );
-            outbox.execute(params![seq, id, at, body])?;
+            outbox.execute(params![seq, id, at, body, state])?;
         }
     }
     tx.execute("UPDATE device SET next_seq = ?1", [first + count])?;

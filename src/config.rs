@@ -25,6 +25,17 @@ pub struct KioskConfig {
     pub languages: Languages,
     pub window: WindowConfig,
     pub sync: SyncConfig,
+    pub store: StoreConfig,
+}
+
+/// The local database.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Cap on the database size in MB, so a small SD card never fills up; 0 for no cap.
+    /// At the cap new taps fail like on a full disk: the customer is still thanked, staff
+    /// see a red mark, and everything stored before is kept.
+    pub max_size_mb: f64,
 }
 
 /// How the kiosk syncs with head office. The HQ address itself comes from enrollment.
@@ -213,6 +224,7 @@ impl Default for KioskConfig {
             languages: Languages::default(),
             window: WindowConfig::default(),
             sync: SyncConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -314,6 +326,9 @@ impl KioskConfig {
             if !secs.is_finite() || !(0.01..=86_400.0).contains(&secs) {
                 return invalid(format!("{name} must be between 0.01 and 86400 seconds"));
             }
+        }
+        if !self.store.max_size_mb.is_finite() || self.store.max_size_mb < 0.0 {
+            return invalid("store.max_size_mb must be 0 (no cap) or more".into());
         }
         if self.window.width < 320 || self.window.height < 320 {
             return invalid("window.width and window.height must be at least 320".into());

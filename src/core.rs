@@ -184,7 +184,7 @@ fn core_thread(
             return;
         }
     };
-    let store = match Store::open(&database) {
+    let store = match Store::open_capped(&database, config.store.max_size_mb) {
         Ok(store) => store,
         Err(e) => {
             let _ = opened.send(Err(e.into()));

@@ -75,6 +75,10 @@ enum Command {
         /// (0: wait for ever).
         #[arg(long, default_value_t = 0)]
         timeout: u64,
+        /// Pace the ratings this many seconds apart, syncing meanwhile, as a real
+        /// counter would (0: as fast as they commit).
+        #[arg(long, default_value_t = 0.0)]
+        every: f64,
     },
     /// Open the store, render one frame off screen, and exit: for start-up benchmarks.
     #[command(hide = true)]
@@ -142,7 +146,8 @@ fn main() -> Result<()> {
             enroll: code,
             ratings,
             timeout,
-        } => simulate(config, hq, code, ratings, timeout),
+            every,
+        } => simulate(config, hq, code, ratings, timeout, every),
         Command::FirstFrame { size } => first_frame(config, size),
         Command::RecordRatings { count } => record_ratings(config, count),
     }
@@ -197,6 +202,7 @@ fn simulate(
     code: Option<String>,
     ratings: u64,
     timeout: u64,
+    every: f64,
 ) -> Result<()> {
     use countertop::core::Tap;
     use countertop::feedback::Score;
@@ -227,6 +233,9 @@ fn simulate(
                 survey_version: survey.version,
             })
             .await?;
+            if every > 0.0 {
+                tokio::time::sleep(std::time::Duration::from_secs_f64(every)).await;
+            }
         }
         // Only a report published after the last rating was recorded counts.
         let mut status = core.sync_status();

@@ -23,6 +23,7 @@ fn customer_flow_through_the_real_ui() {
     a_quick_second_rating_is_flagged_as_a_suspected_repeat();
     language_switches_and_resets_to_the_default_after_the_customer();
     four_faces_have_no_neutral_face_and_accessible_labels();
+    a_full_disk_keeps_the_customer_screen_working_and_loses_nothing_stored();
 }
 
 fn a_tap_becomes_a_committed_rating_before_the_screen_moves_on() {
@@ -233,4 +234,44 @@ fn four_faces_have_no_neutral_face_and_accessible_labels() {
         kiosk.app.global::<Kiosk>().get_happy(),
         "3 of 4 is a top-two score"
     );
+}
+
+fn a_full_disk_keeps_the_customer_screen_working_and_loses_nothing_stored() {
+    let mut config = KioskConfig::default();
+    config.timeouts.repeat_secs = 0.0;
+    // A cap a few pages above the empty schema: the "disk" fills after some taps.
+    config.store.max_size_mb = 0.07;
+    let kiosk = TestKiosk::start(config);
+    let adapter = kiosk.app.global::<Kiosk>();
+    let mut stored: u64 = 0;
+    for _ in 0..500 {
+        kiosk.tap("Very happy");
+        kiosk.pump_until("the tap to settle", |k| !k.app.global::<Kiosk>().get_busy());
+        if adapter.get_save_failed() {
+            break;
+        }
+        stored += 1;
+        kiosk.tap("Done");
+        mock_elapsed_time(Duration::from_secs(4));
+    }
+    assert!(
+        adapter.get_save_failed(),
+        "the capped database never filled"
+    );
+    assert!(stored > 0);
+    // The customer is thanked, never stuck; staff see the red mark.
+    assert_eq!(kiosk.screen(), Screen::ThankYou);
+    assert!(kiosk.app.global::<Kiosk>().get_save_failed());
+    mock_elapsed_time(Duration::from_secs(4));
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+    kiosk.tap("Unhappy");
+    kiosk.pump_until("the second failed tap to settle", |k| {
+        !k.app.global::<Kiosk>().get_busy()
+    });
+    assert_eq!(kiosk.screen(), Screen::ThankYou, "still answering taps");
+    // Everything stored before the disk filled is intact.
+    let store = countertop::store::Store::open(&kiosk.database).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    assert_eq!(store.rating_count().unwrap(), stored);
+    assert_eq!(store.outbox().unwrap().len() as u64, stored);
 }

@@ -51,6 +51,12 @@ impl Store {
     /// Opens (or creates) the database at `path`, applying pragmas and migrations.
     /// A new file and its directory are created private to this user.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_capped(path, 0.0)
+    }
+
+    /// Like [`Store::open`], with the file capped at `max_mb` megabytes (0: no cap). At
+    /// the cap writes fail as on a full disk, and nothing already stored is touched.
+    pub fn open_capped(path: &Path, max_mb: f64) -> Result<Self> {
         let io = |source| StoreError::Io {
             path: path.to_owned(),
             source,
@@ -80,6 +86,14 @@ impl Store {
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         migrations::apply(&mut conn)?;
+        if max_mb > 0.0 {
+            let page_size: f64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let pages = (max_mb * 1024.0 * 1024.0 / page_size).ceil() as i64;
+            // Answers with the limit in force; never below the file's current size.
+            let _: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get(0)
+            })?;
+        }
         Ok(Store {
             conn,
             path: path.to_owned(),

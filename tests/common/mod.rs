@@ -16,6 +16,7 @@ pub struct TestKiosk {
     pub app: App,
     pub flow: std::rc::Rc<countertop::ui::CustomerFlow>,
     pub database: PathBuf,
+    pub core: Core,
     // Dropped last: the core finishes every command before the temp dir goes.
     _core: CoreThread,
     _dir: tempfile::TempDir,
@@ -25,14 +26,24 @@ impl TestKiosk {
     pub fn start(config: KioskConfig) -> TestKiosk {
         let dir = tempfile::tempdir().expect("temp dir");
         let database = dir.path().join("countertop.db");
+        Self::start_with_database(dir, database, config)
+    }
+
+    /// A kiosk on an existing database (say, one enrolled at HQ beforehand).
+    pub fn start_with_database(
+        dir: tempfile::TempDir,
+        database: PathBuf,
+        config: KioskConfig,
+    ) -> TestKiosk {
         let (core, thread) = Core::start(database.clone(), config).expect("core starts");
         let app = App::new().expect("UI builds");
         app.show().expect("UI shows");
-        let flow = countertop::ui::CustomerFlow::install(&app, core);
+        let flow = countertop::ui::CustomerFlow::install(&app, core.clone());
         TestKiosk {
             app,
             flow,
             database,
+            core,
             _core: thread,
             _dir: dir,
         }

@@ -25,10 +25,17 @@ pub struct PgCluster {
 }
 
 fn bin_dir() -> Result<PathBuf, String> {
-    if let Ok(dir) = std::env::var("COUNTERTOP_PG_BINDIR") {
-        return Ok(PathBuf::from(dir));
-    }
     let has_all = |d: &Path| d.join("initdb").is_file() && d.join("postgres").is_file();
+    if let Ok(dir) = std::env::var("COUNTERTOP_PG_BINDIR") {
+        let dir = PathBuf::from(dir);
+        if has_all(&dir) {
+            return Ok(dir);
+        }
+        return Err(format!(
+            "COUNTERTOP_PG_BINDIR={} has no initdb and postgres",
+            dir.display()
+        ));
+    }
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
         let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         if has_all(&dir) {
