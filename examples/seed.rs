@@ -36,8 +36,9 @@ fn main() -> Result<()> {
              VALUES (?1, ?2, ?3, 420, 1, 'visit', 5, ?4, 0)",
         )?;
         let mut outbox = tx.prepare(
-            "INSERT INTO outbox (seq, event_id, kind, device_time, utc_offset_minutes, body, state)
-             VALUES (?1, ?2, 'rating', ?3, 420, ?4, ?5)",
+            "INSERT INTO outbox (seq, event_id, kind, device_time, utc_offset_minutes, body, state,
+                                 rating_id)
+             VALUES (?1, ?2, 'rating', ?3, 420, ?4, ?5, ?2)",
         )?;
         for i in 0..count {
             let seq = first + i;

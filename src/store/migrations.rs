@@ -63,7 +63,14 @@ const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY CHECK (id = 1),
         config TEXT NOT NULL
      );
-     ALTER TABLE outbox ADD COLUMN settled_at TEXT;",
+     ALTER TABLE outbox ADD COLUMN settled_at TEXT;
+     -- The rating an event is about (its own id for `rating`), so pruning finds a
+     -- rating's events by index instead of scanning the outbox.
+     ALTER TABLE outbox ADD COLUMN rating_id TEXT;
+     UPDATE outbox SET rating_id = CASE kind
+         WHEN 'rating' THEN event_id
+         WHEN 'rating_details' THEN json_extract(body, '$.rating_id') END;
+     CREATE INDEX outbox_by_rating ON outbox (rating_id) WHERE rating_id IS NOT NULL;",
 ];
 
 /// The schema version this build writes.

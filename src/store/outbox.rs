@@ -189,7 +189,7 @@ impl Store {
         let id = Uuid::now_v7();
         let tx = self.conn.transaction()?;
         let seq = super::ratings::next_seq(&tx)?;
-        super::ratings::queue_event(&tx, seq, id, kind, &at, body)?;
+        super::ratings::queue_event(&tx, seq, id, kind, &at, body, None)?;
         tx.commit()?;
         Ok(id)
     }
@@ -201,8 +201,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let ratings = tx.execute(
             "DELETE FROM ratings WHERE recorded_at < ?1 AND NOT EXISTS (
-                SELECT 1 FROM outbox WHERE state != 'acked'
-                  AND (event_id = ratings.id OR json_extract(body, '$.rating_id') = ratings.id))",
+                SELECT 1 FROM outbox WHERE outbox.rating_id = ratings.id AND state != 'acked')",
             [&cutoff],
         )?;
         tx.execute(

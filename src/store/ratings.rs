@@ -152,18 +152,20 @@ pub(super) fn queue_event(
     kind: &str,
     at: &DateTime<FixedOffset>,
     body: &impl Serialize,
+    rating_id: Option<Uuid>,
 ) -> Result<()> {
     let body = serde_json::to_string(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.execute(
-        "INSERT INTO outbox (seq, event_id, kind, device_time, utc_offset_minutes, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO outbox (seq, event_id, kind, device_time, utc_offset_minutes, body, rating_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             seq,
             event_id.to_string(),
             kind,
             device_time(at),
             at.offset().local_minus_utc() / 60,
-            body
+            body,
+            rating_id.map(|id| id.to_string()),
         ],
     )?;
     Ok(())
@@ -211,7 +213,7 @@ impl Store {
             survey_version: rating.survey_version,
             suspected_repeat: rating.suspected_repeat,
         };
-        queue_event(&tx, seq, id, "rating", &rating.at, &body)?;
+        queue_event(&tx, seq, id, "rating", &rating.at, &body, Some(id))?;
         tx.commit()?;
         Ok(RecordedRating { id, seq })
     }
@@ -241,7 +243,15 @@ impl Store {
             reasons,
             comment,
         };
-        queue_event(&tx, seq, Uuid::now_v7(), "rating_details", &at, &body)?;
+        queue_event(
+            &tx,
+            seq,
+            Uuid::now_v7(),
+            "rating_details",
+            &at,
+            &body,
+            Some(rating),
+        )?;
         tx.commit()?;
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! Load generator and benchmarks for HQ (not timed tests: numbers go in BENCHES.md).
+//! Load generator and benchmarks for HQ (not timed tests: numbers go in benches/README.md at the workspace root).
 //!
 //! ```text
 //! cargo bench -p countertop-hq --bench load -- --backend sqlite   --scenario ingest
