@@ -250,9 +250,11 @@ fn a_new_survey_from_hq_applies_and_queued_answers_keep_their_version() {
     }
     // ...then head office changes the question and the touchpoint.
     let token = hq.cli(&["token", "add", "--name", "test"]);
-    let mut survey = countertop_protocol::SurveyConfig::default();
-    survey.version = 2;
-    survey.touchpoint = countertop_protocol::Touchpoint::new("wait").unwrap();
+    let mut survey = countertop_protocol::SurveyConfig {
+        version: 2,
+        touchpoint: countertop_protocol::Touchpoint::new("wait").unwrap(),
+        ..Default::default()
+    };
     survey
         .question
         .insert("en".into(), "How was the wait?".into());

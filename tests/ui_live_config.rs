@@ -29,9 +29,11 @@ fn a_new_question_and_scale_from_hq_apply_live() {
     assert_eq!(adapter.get_faces().row_count(), 5);
 
     let token = hq.cli(&["token", "add", "--name", "test"]);
-    let mut survey = countertop_protocol::SurveyConfig::default();
-    survey.version = 2;
-    survey.scale = countertop_protocol::Scale::FOUR;
+    let mut survey = countertop_protocol::SurveyConfig {
+        version: 2,
+        scale: countertop_protocol::Scale::FOUR,
+        ..Default::default()
+    };
     survey
         .question
         .insert("en".into(), "How was the wait?".into());
