@@ -143,64 +143,72 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-fn text(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(lang, text)| (lang.to_string(), text.to_string()))
-        .collect()
-}
-
-fn chip(id: &str, en: &str, vi: &str) -> ReasonChip {
-    ReasonChip {
-        id: id.into(),
-        label: text(&[("en", en), ("vi", vi)]),
-    }
+/// The demo survey ("Corner Coffee"): one definition, in the wire protocol, that HQ gives a
+/// new store and a kiosk uses before it has heard from HQ.
+fn demo() -> countertop_protocol::SurveyConfig {
+    countertop_protocol::SurveyConfig::default()
 }
 
 impl Default for SurveyConfig {
     fn default() -> Self {
-        Self {
-            version: 1,
-            touchpoint: "visit".into(),
-            question: text(&[
-                ("en", "How was your visit today?"),
-                ("vi", "Hôm nay bạn thấy quán thế nào?"),
-            ]),
-            scale: Scale::Five,
-            praise: vec![
-                chip("fast_service", "Fast service", "Phục vụ nhanh"),
-                chip("tasty", "Tasty", "Ngon"),
-                chip("good_value", "Good value", "Giá hợp lý"),
-                chip("friendly_staff", "Friendly staff", "Nhân viên thân thiện"),
-                chip("nice_place", "Nice place", "Không gian đẹp"),
-            ],
-            problems: vec![
-                chip("slow_service", "Slow service", "Phục vụ chậm"),
-                chip("quality", "Quality", "Chất lượng"),
-                chip("price", "Price", "Giá cả"),
-                chip("staff", "Staff", "Nhân viên"),
-                chip("cleanliness", "Cleanliness", "Vệ sinh"),
-            ],
-        }
+        SurveyConfig::from_hq(&demo())
     }
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self {
-            idle_secs: 20.0,
-            thank_you_secs: 3.0,
-            repeat_secs: 4.0,
-        }
+        Timeouts::from_hq(&demo().timeouts)
     }
 }
 
 impl Default for Languages {
     fn default() -> Self {
-        Self {
+        Languages::from_hq(&demo().languages).unwrap_or_else(|| Languages {
             default: "en".into(),
-            available: vec!["en".into(), "vi".into()],
+            available: vec!["en".into()],
+        })
+    }
+}
+
+impl SurveyConfig {
+    fn from_hq(hq: &countertop_protocol::SurveyConfig) -> Self {
+        let chips = |chips: &[countertop_protocol::ReasonChip]| {
+            chips
+                .iter()
+                .map(|c| ReasonChip {
+                    id: c.slug.as_str().to_owned(),
+                    label: c.label.clone(),
+                })
+                .collect()
+        };
+        SurveyConfig {
+            version: hq.version,
+            touchpoint: hq.touchpoint.as_str().to_owned(),
+            question: hq.question.clone(),
+            scale: Scale::try_from(hq.scale.faces()).unwrap_or(Scale::Five),
+            praise: chips(&hq.praise_reasons),
+            problems: chips(&hq.problem_reasons),
         }
+    }
+}
+
+impl Timeouts {
+    fn from_hq(hq: &countertop_protocol::Timeouts) -> Self {
+        Timeouts {
+            idle_secs: f64::from(hq.idle_seconds.max(3)),
+            thank_you_secs: f64::from(hq.thank_you_seconds),
+            repeat_secs: f64::from(hq.repeat_window_seconds),
+        }
+    }
+}
+
+impl Languages {
+    /// The first language HQ lists is the default.
+    fn from_hq(hq: &[String]) -> Option<Self> {
+        hq.first().map(|first| Languages {
+            default: first.clone(),
+            available: hq.to_vec(),
+        })
     }
 }
 
@@ -217,7 +225,7 @@ impl Default for WindowConfig {
 impl Default for KioskConfig {
     fn default() -> Self {
         Self {
-            shop_name: "Corner Coffee".into(),
+            shop_name: demo().shop_name,
             data_dir: default_data_dir(),
             survey: SurveyConfig::default(),
             timeouts: Timeouts::default(),
@@ -352,35 +360,12 @@ impl KioskConfig {
     /// reasons, languages and timeouts come from HQ; the rest stays local.
     pub fn with_hq_survey(&self, hq: &countertop_protocol::SurveyConfig) -> KioskConfig {
         let mut config = self.clone();
-        let chips = |chips: &[countertop_protocol::ReasonChip]| {
-            chips
-                .iter()
-                .map(|c| ReasonChip {
-                    id: c.slug.as_str().to_owned(),
-                    label: c.label.clone(),
-                })
-                .collect()
-        };
         config.shop_name = hq.shop_name.clone();
-        config.survey = SurveyConfig {
-            version: hq.version,
-            touchpoint: hq.touchpoint.as_str().to_owned(),
-            question: hq.question.clone(),
-            scale: Scale::try_from(hq.scale.faces()).unwrap_or(Scale::Five),
-            praise: chips(&hq.praise_reasons),
-            problems: chips(&hq.problem_reasons),
-        };
-        if let Some(first) = hq.languages.first() {
-            config.languages = Languages {
-                default: first.clone(),
-                available: hq.languages.clone(),
-            };
+        config.survey = SurveyConfig::from_hq(hq);
+        if let Some(languages) = Languages::from_hq(&hq.languages) {
+            config.languages = languages;
         }
-        config.timeouts = Timeouts {
-            idle_secs: f64::from(hq.timeouts.idle_seconds.max(3)),
-            thank_you_secs: f64::from(hq.timeouts.thank_you_seconds),
-            repeat_secs: f64::from(hq.timeouts.repeat_window_seconds),
-        };
+        config.timeouts = Timeouts::from_hq(&hq.timeouts);
         config
     }
 
@@ -435,6 +420,13 @@ mod tests {
         );
         assert_eq!(config.survey.praise.len(), 5);
         assert_eq!(config.survey.problems.len(), 5);
+        assert_eq!(config.survey.scale, Scale::Five);
+        assert_eq!(config.idle_timeout(), Duration::from_secs(20));
+        assert_eq!(config.thank_you_timeout(), Duration::from_secs(3));
+        assert_eq!(config.repeat_window(), Duration::from_secs(4));
+        // A kiosk that has heard from a new store's HQ keeps the same demo survey.
+        let from_hq = config.with_hq_survey(&countertop_protocol::SurveyConfig::default());
+        assert_eq!(from_hq, config);
     }
 
     #[test]

@@ -75,6 +75,11 @@ fn hq_down_while_ratings_pile_up_then_the_queue_drains_on_its_own() {
     assert_success(&simulate.wait_with_output().unwrap());
     assert_exactly_once(&kiosk, &hq, &none());
     assert_eq!(kiosk.store().sync_state().unwrap().last_error, None);
+    // Head office heard how the kiosk was doing.
+    let health: u64 = hq.query("SELECT count(*) FROM events WHERE kind = 'device_health'")[0]
+        .parse()
+        .unwrap();
+    assert!(health >= 1, "no device_health event reached HQ");
 }
 
 #[test]

@@ -149,7 +149,7 @@ impl Default for SurveyConfig {
             version: 1,
             shop_name: "Corner Coffee".into(),
             touchpoint: Touchpoint::new("visit").unwrap_or_else(|_| unreachable!("demo slug")),
-            question: text("How was your visit today?", "Hôm nay bạn thấy thế nào?"),
+            question: text("How was your visit today?", "Hôm nay bạn thấy quán thế nào?"),
             scale: Scale::FIVE,
             nps_question: None,
             praise_reasons: vec![
@@ -167,10 +167,12 @@ impl Default for SurveyConfig {
                 chip("cleanliness", "Cleanliness", "Vệ sinh"),
             ],
             languages: vec!["en".into(), "vi".into()],
+            // The kiosk's own defaults: back to the question after 20 s idle, thanks for
+            // 3 s, and a second tap within 4 s is a suspected repeat.
             timeouts: Timeouts {
-                idle_seconds: 30,
-                thank_you_seconds: 4,
-                repeat_window_seconds: 10,
+                idle_seconds: 20,
+                thank_you_seconds: 3,
+                repeat_window_seconds: 4,
             },
         }
     }
