@@ -149,7 +149,10 @@ impl Default for SurveyConfig {
             version: 1,
             shop_name: "Corner Coffee".into(),
             touchpoint: Touchpoint::new("visit").unwrap_or_else(|_| unreachable!("demo slug")),
-            question: text("How was your visit today?", "Hôm nay bạn thấy quán thế nào?"),
+            question: text(
+                "How was your visit today?",
+                "Hôm nay bạn thấy quán thế nào?",
+            ),
             scale: Scale::FIVE,
             nps_question: None,
             praise_reasons: vec![
