@@ -254,7 +254,6 @@ fn a_new_survey_from_hq_applies_and_queued_answers_keep_their_version() {
         }
     }
     // ...then head office changes the question and the touchpoint.
-    let token = hq.cli(&["token", "add", "--name", "test"]);
     let mut survey = countertop_protocol::SurveyConfig {
         version: 2,
         touchpoint: countertop_protocol::Touchpoint::new("wait").unwrap(),
@@ -263,17 +262,7 @@ fn a_new_survey_from_hq_applies_and_queued_answers_keep_their_version() {
     survey
         .question
         .insert("en".into(), "How was the wait?".into());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let put = runtime.block_on(async {
-        reqwest::Client::new()
-            .put(format!("{}/api/v1/stores/{store_id}/config", hq.url()))
-            .bearer_auth(&token)
-            .json(&survey)
-            .send()
-            .await
-            .unwrap()
-    });
-    assert!(put.status().is_success(), "{}", put.status());
+    hq.put_survey(&store_id, &survey);
 
     assert_success(&kiosk.simulate(0, Duration::from_secs(60)));
     let stored = kiosk

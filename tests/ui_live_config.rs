@@ -28,7 +28,6 @@ fn a_new_question_and_scale_from_hq_apply_live() {
     assert_eq!(adapter.get_question(), "How was your visit today?");
     assert_eq!(adapter.get_faces().row_count(), 5);
 
-    let token = hq.cli(&["token", "add", "--name", "test"]);
     let mut survey = countertop_protocol::SurveyConfig {
         version: 2,
         scale: countertop_protocol::Scale::FOUR,
@@ -40,18 +39,7 @@ fn a_new_question_and_scale_from_hq_apply_live() {
     survey
         .question
         .insert("vi".into(), "Bạn chờ có lâu không?".into());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let status = runtime.block_on(async {
-        reqwest::Client::new()
-            .put(format!("{}/api/v1/stores/{store_id}/config", hq.url()))
-            .bearer_auth(&token)
-            .json(&survey)
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
-    assert!(status.is_success(), "{status}");
+    hq.put_survey(&store_id, &survey);
     kiosk.core.sync_now();
 
     kiosk.pump_until("HQ's question on screen", |k| {

@@ -91,6 +91,25 @@ impl Hq {
         (store, code)
     }
 
+    /// Replaces a store's survey the way head office does: `PUT` with an API token.
+    pub fn put_survey(&self, store_id: &str, survey: &countertop_protocol::SurveyConfig) {
+        let token = self.cli(&["token", "add", "--name", "test"]);
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let status = runtime.block_on(async {
+            reqwest::Client::new()
+                .put(format!("{}/api/v1/stores/{store_id}/config", self.url()))
+                .bearer_auth(&token)
+                .json(survey)
+                .send()
+                .await
+                .map(|r| r.status())
+        });
+        match status {
+            Ok(status) => assert!(status.is_success(), "PUT config answered {status}"),
+            Err(e) => panic!("PUT config failed: {e}"),
+        }
+    }
+
     /// Starts serving on the fixed port, waiting until it answers.
     pub fn start(&mut self) {
         assert!(self.server.is_none(), "HQ already running");
