@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::clock;
 use crate::config::KioskConfig;
 use crate::feedback::{Details, RepeatFilter, Score};
-use crate::store::{NewRating, RecordedRating, Store, StoreError, Summary};
+use crate::store::{NewRating, PinCheck, RecordedRating, Store, StoreError, Summary};
 use crate::sync::{self, SyncStatus, Wake};
 
 /// What went wrong on the core thread, as the UI sees it.
@@ -53,6 +53,8 @@ enum Command {
     Rate(Tap, Instant, Reply<Rated>),
     AttachDetails(Uuid, Details, Reply<()>),
     Summary(DateTime<Utc>, DateTime<Utc>, Reply<Summary>),
+    /// A PIN typed on the staff pad. Hashing is slow on purpose, so it runs here.
+    CheckPin(String, Reply<PinCheck>),
     SyncNow,
     /// Finish what came before, then stop.
     Shutdown,
@@ -126,6 +128,12 @@ impl Core {
             .send(make(reply))
             .map_err(|_| CoreError::Stopped)?;
         answer.await.map_err(|_| CoreError::Stopped)?
+    }
+
+    /// Checks a PIN typed on the staff pad against the stored hashes and the lockout,
+    /// using the wall clock. The PIN is never logged.
+    pub async fn check_pin(&self, pin: String) -> Result<PinCheck, CoreError> {
+        self.ask(|reply| Command::CheckPin(pin, reply)).await
     }
 
     /// Records a tap; resolves once it is on disk.
@@ -283,7 +291,52 @@ fn handle_command(state: &CoreState, command: Command) {
                     .map_err(CoreError::from),
             );
         }
+        Command::CheckPin(pin, reply) => {
+            let result = state.store.borrow_mut().check_pin(&pin, Utc::now());
+            if let Err(e) = &result {
+                tracing::error!("a staff PIN could not be checked: {e}");
+            }
+            let _ = reply.send(result.map_err(CoreError::from));
+        }
         Command::SyncNow => state.wake.sync_now.notify_one(),
         Command::Shutdown => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StaffRole;
+
+    #[test]
+    fn pins_are_checked_on_the_core_thread_and_wrong_ones_count_towards_a_lockout() {
+        let dir = tempfile::tempdir().unwrap();
+        let (core, _thread) =
+            Core::start(dir.path().join("kiosk.db"), KioskConfig::default()).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            assert_eq!(
+                core.check_pin("1234".into()).await.unwrap(),
+                PinCheck::Granted(StaffRole::Manager)
+            );
+            for _ in 0..2 {
+                assert_eq!(
+                    core.check_pin("1111".into()).await.unwrap(),
+                    PinCheck::Wrong { locked_for: None }
+                );
+            }
+            assert_eq!(
+                core.check_pin("1111".into()).await.unwrap(),
+                PinCheck::Wrong {
+                    locked_for: Some(std::time::Duration::from_secs(30))
+                }
+            );
+            assert!(matches!(
+                core.check_pin("1234".into()).await.unwrap(),
+                PinCheck::Locked { .. }
+            ));
+        });
     }
 }

@@ -71,6 +71,18 @@ const MIGRATIONS: &[&str] = &[
          WHEN 'rating' THEN event_id
          WHEN 'rating_details' THEN json_extract(body, '$.rating_id') END;
      CREATE INDEX outbox_by_rating ON outbox (rating_id) WHERE rating_id IS NOT NULL;",
+    // 3: staff PIN hashes (argon2, PHC strings) and the PIN pad's lockout, which
+    // survives a restart. A role without a row still has its default PIN.
+    "CREATE TABLE staff_pins (
+        role TEXT PRIMARY KEY CHECK (role IN ('barista', 'manager')),
+        hash TEXT NOT NULL
+     );
+     CREATE TABLE pin_lockout (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT
+     );
+     INSERT INTO pin_lockout (id) VALUES (1);",
 ];
 
 /// The schema version this build writes.

@@ -8,6 +8,7 @@
 mod migrations;
 mod outbox;
 mod ratings;
+mod staff;
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -17,6 +18,7 @@ use rusqlite::Connection;
 
 pub use outbox::{HqLink, OutboxStatus, PendingEvent, Settlement, SyncState};
 pub use ratings::{NewRating, RatingRow, RecordedRating, Summary};
+pub use staff::{hash_pin, lockout_for, verify_pin, PinCheck, StaffRole};
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]

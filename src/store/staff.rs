@@ -1,0 +1,271 @@
+//! Staff PINs and the PIN pad's lockout.
+//!
+//! PINs are kept only as argon2 hashes with a random salt. A role with no stored hash
+//! still answers to its default PIN (manager `1234`, barista `0000`); the first time the
+//! default is used its hash is stored, so the plain default never sits in the database.
+//! Wrong PINs lock the pad for growing periods, and the lockout is stored so a restart
+//! does not clear it. Nothing here ever logs a PIN.
+
+use std::time::Duration;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, OptionalExtension};
+
+use super::{Result, Store, StoreError};
+
+/// Who a PIN lets in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffRole {
+    Barista,
+    Manager,
+}
+
+impl StaffRole {
+    /// Checked in this order, so a PIN shared by both roles opens the manager's view.
+    const ALL: [StaffRole; 2] = [StaffRole::Manager, StaffRole::Barista];
+
+    fn key(self) -> &'static str {
+        match self {
+            StaffRole::Barista => "barista",
+            StaffRole::Manager => "manager",
+        }
+    }
+
+    /// The PIN a role answers to until one is set. The README says to change them.
+    fn default_pin(self) -> &'static str {
+        match self {
+            StaffRole::Barista => "0000",
+            StaffRole::Manager => "1234",
+        }
+    }
+}
+
+/// What the PIN pad made of an entered PIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinCheck {
+    Granted(StaffRole),
+    /// Wrong PIN; `locked_for` is set when this try started a lockout.
+    Wrong {
+        locked_for: Option<Duration>,
+    },
+    /// The pad is locked; the PIN was not even looked at.
+    Locked {
+        remaining: Duration,
+    },
+}
+
+/// Wrong tries allowed before the pad locks.
+const FREE_TRIES: u32 = 3;
+const FIRST_LOCKOUT: Duration = Duration::from_secs(30);
+const LONGEST_LOCKOUT: Duration = Duration::from_secs(15 * 60);
+
+/// How long the pad locks after `failures` wrong tries in a row: nothing before the
+/// third, then 30 s, doubling with each further wrong try, at most 15 minutes.
+pub fn lockout_for(failures: u32) -> Option<Duration> {
+    if failures < FREE_TRIES {
+        return None;
+    }
+    let doublings = (failures - FREE_TRIES).min(16);
+    Some((FIRST_LOCKOUT * 2u32.pow(doublings)).min(LONGEST_LOCKOUT))
+}
+
+/// An argon2 hash of `pin` with a fresh random salt, as a PHC string.
+pub fn hash_pin(pin: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(pin.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| StoreError::Corrupt(format!("cannot hash a PIN: {e}")))
+}
+
+/// Whether `pin` matches a stored PHC hash. A malformed hash matches nothing.
+pub fn verify_pin(pin: &str, hash: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(pin.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn time_text(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl Store {
+    /// Checks an entered PIN at `now`, counting wrong tries and locking the pad.
+    pub fn check_pin(&mut self, pin: &str, now: DateTime<Utc>) -> Result<PinCheck> {
+        let (failures, locked_until): (u32, Option<String>) = self.conn.query_row(
+            "SELECT failed_attempts, locked_until FROM pin_lockout WHERE id = 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        if let Some(until) = locked_until {
+            let until = DateTime::parse_from_rfc3339(&until)
+                .map_err(|e| StoreError::Corrupt(format!("pin lockout time: {e}")))?
+                .with_timezone(&Utc);
+            if until > now {
+                let remaining = (until - now).to_std().unwrap_or(Duration::ZERO);
+                return Ok(PinCheck::Locked { remaining });
+            }
+        }
+        for role in StaffRole::ALL {
+            if self.pin_matches(role, pin)? {
+                self.conn.execute(
+                    "UPDATE pin_lockout SET failed_attempts = 0, locked_until = NULL WHERE id = 1",
+                    [],
+                )?;
+                return Ok(PinCheck::Granted(role));
+            }
+        }
+        let failures = failures.saturating_add(1);
+        let locked_for = lockout_for(failures);
+        let until = match locked_for.map(chrono::Duration::from_std) {
+            Some(Ok(period)) => Some(time_text(now + period)),
+            _ => None,
+        };
+        self.conn.execute(
+            "UPDATE pin_lockout SET failed_attempts = ?1, locked_until = ?2 WHERE id = 1",
+            params![failures, until],
+        )?;
+        Ok(PinCheck::Wrong { locked_for })
+    }
+
+    /// Whether `pin` is `role`'s PIN; a role with no stored hash takes its default,
+    /// whose hash is stored the first time it is used.
+    fn pin_matches(&mut self, role: StaffRole, pin: &str) -> Result<bool> {
+        let stored: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT hash FROM staff_pins WHERE role = ?1",
+                [role.key()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        match stored {
+            Some(hash) => Ok(verify_pin(pin, &hash)),
+            None if pin == role.default_pin() => {
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO staff_pins (role, hash) VALUES (?1, ?2)",
+                    params![role.key(), hash_pin(pin)?],
+                )?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_790_000_000 + seconds, 0).unwrap()
+    }
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("kiosk.db")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn the_pad_locks_from_the_third_wrong_try_doubling_up_to_fifteen_minutes() {
+        assert_eq!(lockout_for(0), None);
+        assert_eq!(lockout_for(2), None);
+        assert_eq!(lockout_for(3), Some(Duration::from_secs(30)));
+        assert_eq!(lockout_for(4), Some(Duration::from_secs(60)));
+        assert_eq!(lockout_for(5), Some(Duration::from_secs(120)));
+        assert_eq!(lockout_for(7), Some(Duration::from_secs(480)));
+        assert_eq!(lockout_for(8), Some(Duration::from_secs(900)));
+        assert_eq!(lockout_for(9), Some(Duration::from_secs(900)));
+        assert_eq!(lockout_for(u32::MAX), Some(Duration::from_secs(900)));
+    }
+
+    #[test]
+    fn a_pin_hash_is_salted_and_verifies_only_the_same_pin() {
+        let hash = hash_pin("4711").unwrap();
+        assert!(!hash.contains("4711"));
+        assert_ne!(
+            hash,
+            hash_pin("4711").unwrap(),
+            "each hash has its own salt"
+        );
+        assert!(verify_pin("4711", &hash));
+        assert!(!verify_pin("4712", &hash));
+        assert!(!verify_pin("4711", "not a hash"));
+    }
+
+    #[test]
+    fn default_pins_open_their_roles_and_are_stored_only_as_hashes() {
+        let (_dir, mut store) = open();
+        assert_eq!(
+            store.check_pin("1234", at(0)).unwrap(),
+            PinCheck::Granted(StaffRole::Manager)
+        );
+        assert_eq!(
+            store.check_pin("0000", at(1)).unwrap(),
+            PinCheck::Granted(StaffRole::Barista)
+        );
+        let hashes: Vec<String> = store
+            .conn
+            .prepare("SELECT hash FROM staff_pins ORDER BY role")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(hashes.len(), 2);
+        assert!(hashes.iter().all(|h| h.starts_with("$argon2")));
+    }
+
+    #[test]
+    fn three_wrong_pins_lock_the_pad_even_for_the_right_pin_until_the_period_ends() {
+        let (dir, mut store) = open();
+        let wrong = PinCheck::Wrong { locked_for: None };
+        assert_eq!(store.check_pin("9999", at(0)).unwrap(), wrong);
+        assert_eq!(store.check_pin("9998", at(1)).unwrap(), wrong);
+        assert_eq!(
+            store.check_pin("9997", at(2)).unwrap(),
+            PinCheck::Wrong {
+                locked_for: Some(Duration::from_secs(30))
+            }
+        );
+        assert_eq!(
+            store.check_pin("1234", at(12)).unwrap(),
+            PinCheck::Locked {
+                remaining: Duration::from_secs(20)
+            }
+        );
+
+        // The lockout survives a restart.
+        drop(store);
+        let mut store = Store::open(&dir.path().join("kiosk.db")).unwrap();
+        assert!(matches!(
+            store.check_pin("1234", at(31)).unwrap(),
+            PinCheck::Locked { .. }
+        ));
+
+        // Once it ends, a fourth wrong try locks for twice as long...
+        assert_eq!(
+            store.check_pin("9996", at(33)).unwrap(),
+            PinCheck::Wrong {
+                locked_for: Some(Duration::from_secs(60))
+            }
+        );
+        // ...and the right PIN afterwards resets the count.
+        assert_eq!(
+            store.check_pin("1234", at(100)).unwrap(),
+            PinCheck::Granted(StaffRole::Manager)
+        );
+        assert_eq!(
+            store.check_pin("9999", at(101)).unwrap(),
+            PinCheck::Wrong { locked_for: None }
+        );
+    }
+}
