@@ -139,6 +139,14 @@ fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// A store in a fresh temp dir, for the store's unit tests.
+#[cfg(test)]
+pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&dir.path().join("countertop.db")).expect("store opens");
+    (dir, store)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

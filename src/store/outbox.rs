@@ -331,13 +331,8 @@ impl Store {
 mod tests {
     use super::*;
     use crate::feedback::Details;
+    use crate::store::temp_store as store;
     use crate::store::NewRating;
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("countertop.db")).unwrap();
-        (dir, store)
-    }
 
     #[test]
     fn settled_events_leave_the_batch_and_quarantined_ones_keep_their_reason() {

@@ -367,13 +367,8 @@ impl Store {
 mod tests {
     use super::*;
     use crate::feedback::{Comment, Reason, Scale};
+    use crate::store::temp_store as store;
     use chrono::{Duration, TimeZone};
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("countertop.db")).unwrap();
-        (dir, store)
-    }
 
     #[test]
     fn a_rating_and_its_outbox_event_are_written_together() {

@@ -162,16 +162,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::temp_store as open;
     use chrono::TimeZone;
 
     fn at(seconds: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_790_000_000 + seconds, 0).unwrap()
-    }
-
-    fn open() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("kiosk.db")).unwrap();
-        (dir, store)
     }
 
     #[test]
@@ -245,7 +240,7 @@ mod tests {
 
         // The lockout survives a restart.
         drop(store);
-        let mut store = Store::open(&dir.path().join("kiosk.db")).unwrap();
+        let mut store = Store::open(&dir.path().join("countertop.db")).unwrap();
         assert!(matches!(
             store.check_pin("1234", at(31)).unwrap(),
             PinCheck::Locked { .. }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{language, App, Chip, Face, Kiosk, Screen};
 use crate::config::{KioskConfig, ReasonChip};
 use crate::core::{Core, Tap};
-use crate::feedback::{self, Comment, Details, Reason, Score, Sentiment};
+use crate::feedback::{self, Comment, Details, Reason, Scale, Score, Sentiment};
 
 /// What one customer has given so far. Cleared when they are done or walk away.
 #[derive(Default)]
@@ -309,23 +309,10 @@ impl CustomerFlow {
             language: default_language,
             ..Session::default()
         };
-        let faces: Vec<Face> = {
-            let config = self.config.borrow();
-            config
-                .survey
-                .scale
-                .moods()
-                .iter()
-                .enumerate()
-                .map(|(i, mood)| Face {
-                    score: i as i32 + 1,
-                    mood: i32::from(*mood),
-                })
-                .collect()
-        };
+        let faces = face_models(self.config.borrow().survey.scale);
         let shop = self.config.borrow().shop_name.clone();
         self.with_kiosk(|k| {
-            k.set_faces(ModelRc::new(VecModel::from(faces)));
+            k.set_faces(faces);
             k.set_shop_name(shop.into());
             k.set_comment(SharedString::new());
             k.set_chips(ModelRc::default());
@@ -382,6 +369,20 @@ impl CustomerFlow {
     pub fn language(&self) -> String {
         self.session.borrow().language.clone()
     }
+}
+
+/// The faces of a scale, worst first, each with the mood it is drawn with.
+pub(crate) fn face_models(scale: Scale) -> ModelRc<Face> {
+    let faces: Vec<Face> = scale
+        .moods()
+        .iter()
+        .enumerate()
+        .map(|(i, mood)| Face {
+            score: i as i32 + 1,
+            mood: i32::from(*mood),
+        })
+        .collect();
+    ModelRc::new(VecModel::from(faces))
 }
 
 /// The chips as the screen shows them, labelled in `lang`.

@@ -10,8 +10,8 @@ use slint::platform::{Platform, PlatformError, WindowAdapter};
 use slint::Rgb8Pixel;
 use slint::{ComponentHandle, ModelRc, PhysicalSize, VecModel};
 
-use super::customer::chip_models;
-use super::{language, App, Face, Kiosk, Screen};
+use super::customer::{chip_models, face_models};
+use super::{language, App, Kiosk, Screen};
 use crate::config::KioskConfig;
 use crate::feedback::Sentiment;
 
@@ -132,18 +132,7 @@ pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Re
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let headless = Headless::new()?;
     let kiosk = headless.app.global::<Kiosk>();
-    let faces: Vec<Face> = config
-        .survey
-        .scale
-        .moods()
-        .iter()
-        .enumerate()
-        .map(|(i, mood)| Face {
-            score: i as i32 + 1,
-            mood: i32::from(*mood),
-        })
-        .collect();
-    kiosk.set_faces(ModelRc::new(VecModel::from(faces)));
+    kiosk.set_faces(face_models(config.survey.scale));
     kiosk.set_shop_name(config.shop_name.as_str().into());
     let fallback = &config.languages.default;
     let mut written = Vec::new();
