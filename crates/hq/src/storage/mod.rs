@@ -158,6 +158,15 @@ pub struct Tally {
     pub detractors: u64,
 }
 
+/// The survey a new store starts with: the demo survey under the store's own name.
+/// Both backends use it, so a store starts the same on SQLite and PostgreSQL.
+pub(crate) fn new_store_survey(name: &str) -> SurveyConfig {
+    SurveyConfig {
+        shop_name: name.to_owned(),
+        ..SurveyConfig::default()
+    }
+}
+
 /// Everything HQ asks of a database.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {

@@ -384,12 +384,8 @@ impl Storage for PostgresStorage {
 
     async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError> {
         let id = Uuid::now_v7();
-        let config = SurveyConfig {
-            shop_name: name.to_owned(),
-            ..SurveyConfig::default()
-        };
-        let config =
-            serde_json::to_value(&config).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        let config = serde_json::to_value(super::new_store_survey(name))
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
         self.client()
             .await?
             .execute(

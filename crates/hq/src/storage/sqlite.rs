@@ -295,12 +295,8 @@ impl Storage for SqliteStorage {
 
     async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError> {
         let id = Uuid::now_v7();
-        let config = SurveyConfig {
-            shop_name: name.to_owned(),
-            ..SurveyConfig::default()
-        };
-        let config =
-            serde_json::to_string(&config).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        let config = serde_json::to_string(&super::new_store_survey(name))
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
         let (name, timezone) = (name.to_owned(), timezone.to_owned());
         self.write(move |c| {
             c.execute(
