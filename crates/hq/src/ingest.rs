@@ -57,6 +57,16 @@ fn to_item(event: &Event, tz: Tz, received_at: DateTime<Utc>) -> Result<IngestIt
         code: "seq_out_of_range".into(),
         reason: format!("seq {} is larger than {}", event.seq(), i64::MAX),
     })?;
+    if matches!(
+        event.body(),
+        EventBody::RegularUpserted(_) | EventBody::Visit(_) | EventBody::RegularErased(_)
+    ) {
+        // Regulars are not stored by HQ yet: refuse them one by one, like an unknown kind.
+        return Err(EventOutcome::Rejected {
+            code: "unknown_kind".into(),
+            reason: format!("this HQ does not store {} events yet", event.kind()),
+        });
+    }
     let in_future = event.device_time() > received_at + MAX_CLOCK_LEAD;
     let occurred_at = if in_future {
         received_at
@@ -68,7 +78,7 @@ fn to_item(event: &Event, tz: Tz, received_at: DateTime<Utc>) -> Result<IngestIt
             .ok()
             .and_then(|mut v| v.get_mut("body").map(serde_json::Value::take))
             .map(|b| b.to_string()),
-        EventBody::Rating(_) | EventBody::RatingDetails(_) => None,
+        _ => None,
     };
     let mut item = IngestItem {
         id: event.id(),
@@ -111,7 +121,7 @@ fn to_item(event: &Event, tz: Tz, received_at: DateTime<Utc>) -> Result<IngestIt
                 comment: d.comment().map(|c| c.as_str().to_owned()),
             });
         }
-        EventBody::DeviceHealth(_) => {}
+        _ => {}
     }
     Ok(item)
 }

@@ -6,6 +6,7 @@
 //! | `POST /api/v1/enroll` | [`EnrollRequest`] | [`EnrollResponse`] |
 //! | `POST /api/v1/events` (bearer device token, gzip or plain) | [`PushRequest`] | [`PushResponse`] |
 //! | `GET /api/v1/stores/{store_id}/config?cursor=N` (bearer device token, optional `X-Countertop-Protocol: 1.0`) | — | [`ConfigResponse`] |
+//! | `GET /api/v1/stores/{store_id}/regulars?cursor=N` (bearer device token of that store) | — | [`RegularsResponse`] |
 //!
 //! Every error is an [`ErrorBody`] with a 4xx or 5xx status.
 
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use crate::config::SurveyConfig;
 use crate::event::Event;
+use crate::regular::{Regular, RegularErased, VisitRecord};
 use crate::version::ProtocolVersion;
 
 /// Trade a one-time enrollment code for a device identity.
@@ -92,6 +94,23 @@ pub struct ConfigResponse {
     pub cursor: u64,
     /// `None` when nothing changed since the cursor given.
     pub config: Option<SurveyConfig>,
+    pub server_time: DateTime<Utc>,
+}
+
+/// A page of regular profiles, visits and erasures a kiosk may see, changed since its
+/// cursor (`GET /api/v1/stores/{store_id}/regulars?cursor=N`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegularsResponse {
+    pub protocol: ProtocolVersion,
+    /// Pass back as `?cursor=` next time.
+    pub cursor: u64,
+    /// When true, call again at once with the new cursor: this page was full.
+    pub more: bool,
+    /// Each profile as HQ holds it now (the last writer on the hybrid logical clock).
+    pub profiles: Vec<Regular>,
+    pub visits: Vec<VisitRecord>,
+    /// Ids to purge. Tombstones carry no personal data, so every kiosk gets all of them.
+    pub erased: Vec<RegularErased>,
     pub server_time: DateTime<Utc>,
 }
 

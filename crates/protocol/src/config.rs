@@ -50,6 +50,57 @@ pub struct SurveyConfig {
     /// The first language is the default.
     pub languages: Vec<Language>,
     pub timeouts: Timeouts,
+    /// The "remember me" offer, its consent text and the menu for usual orders.
+    #[serde(default)]
+    pub remember_me: RememberMe,
+}
+
+/// One choice on the menu: a slug (what is stored) and its label per language.
+pub type MenuOption = ReasonChip;
+
+/// The shop's menu, from which a regular's usual order is built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Menu {
+    pub items: Vec<MenuOption>,
+    #[serde(default)]
+    pub sizes: Vec<MenuOption>,
+    #[serde(default)]
+    pub milks: Vec<MenuOption>,
+    #[serde(default)]
+    pub extras: Vec<MenuOption>,
+}
+
+impl Menu {
+    /// Every option of every group, items first.
+    pub fn options(&self) -> impl Iterator<Item = &MenuOption> {
+        self.items
+            .iter()
+            .chain(&self.sizes)
+            .chain(&self.milks)
+            .chain(&self.extras)
+    }
+
+    /// The label of `slug` in `lang`, falling back to the slug itself for an option the
+    /// menu no longer has.
+    pub fn label(&self, slug: &str, lang: &str) -> String {
+        self.options()
+            .find(|o| o.slug.as_str() == slug)
+            .and_then(|o| o.label.get(lang))
+            .cloned()
+            .unwrap_or_else(|| slug.replace('_', " "))
+    }
+}
+
+/// The "remember me" offer shown after the feedback flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RememberMe {
+    pub enabled: bool,
+    /// Raised whenever the consent text changes; each consent records the version shown.
+    pub consent_version: u32,
+    pub consent_text: LocalizedText,
+    /// The separate consent for dietary or allergy notes.
+    pub dietary_consent_text: LocalizedText,
+    pub menu: Menu,
 }
 
 #[derive(Deserialize)]
@@ -65,6 +116,8 @@ struct UncheckedSurveyConfig {
     problem_reasons: Vec<ReasonChip>,
     languages: Vec<Language>,
     timeouts: Timeouts,
+    #[serde(default)]
+    remember_me: RememberMe,
 }
 
 impl TryFrom<UncheckedSurveyConfig> for SurveyConfig {
@@ -81,6 +134,7 @@ impl TryFrom<UncheckedSurveyConfig> for SurveyConfig {
             problem_reasons: u.problem_reasons,
             languages: u.languages,
             timeouts: u.timeouts,
+            remember_me: u.remember_me,
         };
         c.validate()?;
         Ok(c)
@@ -117,6 +171,23 @@ impl SurveyConfig {
                     ));
                 }
             }
+            let r = &self.remember_me;
+            if r.enabled {
+                if missing(&r.consent_text) || missing(&r.dietary_consent_text) {
+                    return bad(format!(
+                        "remember_me has no consent text for language {lang:?}"
+                    ));
+                }
+                if let Some(o) = r.menu.options().find(|o| missing(&o.label)) {
+                    return bad(format!(
+                        "menu option {} has no label for language {lang:?}",
+                        o.slug
+                    ));
+                }
+            }
+        }
+        if self.remember_me.enabled && self.remember_me.menu.items.is_empty() {
+            return bad("remember_me needs at least one menu item".into());
         }
         Ok(())
     }
@@ -176,6 +247,55 @@ impl Default for SurveyConfig {
                 idle_seconds: 20,
                 thank_you_seconds: 3,
                 repeat_window_seconds: 4,
+            },
+            remember_me: RememberMe::default(),
+        }
+    }
+}
+
+impl Default for RememberMe {
+    /// The demo offer and menu of "Corner Coffee".
+    fn default() -> Self {
+        RememberMe {
+            enabled: true,
+            consent_version: 1,
+            consent_text: text(
+                "Corner Coffee keeps your name, phone and usual order so our staff can \
+                 greet you and start your drink. Only this shop's staff see it. You can \
+                 change or erase it here at any time.",
+                "Corner Coffee lưu tên, số điện thoại và món quen của bạn để nhân viên \
+                 chào bạn và pha sẵn đồ uống. Chỉ nhân viên của quán xem được. Bạn có thể \
+                 sửa hoặc xóa bất cứ lúc nào tại đây.",
+            ),
+            dietary_consent_text: text(
+                "Also keep my dietary or allergy notes.",
+                "Lưu cả ghi chú ăn kiêng hoặc dị ứng của tôi.",
+            ),
+            menu: Menu {
+                items: vec![
+                    chip("espresso", "Espresso", "Espresso"),
+                    chip("latte", "Latte", "Latte"),
+                    chip("cappuccino", "Cappuccino", "Cappuccino"),
+                    chip("iced_coffee", "Iced coffee", "Cà phê đá"),
+                    chip("tea", "Tea", "Trà"),
+                ],
+                sizes: vec![
+                    chip("small", "Small", "Nhỏ"),
+                    chip("medium", "Medium", "Vừa"),
+                    chip("large", "Large", "Lớn"),
+                ],
+                milks: vec![
+                    chip("whole", "Whole milk", "Sữa tươi"),
+                    chip("oat", "Oat", "Sữa yến mạch"),
+                    chip("soy", "Soy", "Sữa đậu nành"),
+                    chip("no_milk", "No milk", "Không sữa"),
+                ],
+                extras: vec![
+                    chip("extra_shot", "Extra shot", "Thêm shot"),
+                    chip("less_sugar", "Less sugar", "Ít đường"),
+                    chip("less_ice", "Less ice", "Ít đá"),
+                    chip("vanilla", "Vanilla", "Vani"),
+                ],
             },
         }
     }

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::regular::{NewRegular, Regular, RegularErased, Visit};
 use crate::values::{
     Comment, Nps, ReasonSlug, Scale, Touchpoint, ValidationError, MAX_COMMENT_CHARS, MAX_REASONS,
 };
@@ -67,6 +68,9 @@ pub enum EventBody {
     Rating(Rating),
     RatingDetails(RatingDetails),
     DeviceHealth(DeviceHealth),
+    RegularUpserted(Regular),
+    Visit(Visit),
+    RegularErased(RegularErased),
 }
 
 impl EventBody {
@@ -76,6 +80,9 @@ impl EventBody {
             EventBody::Rating(_) => "rating",
             EventBody::RatingDetails(_) => "rating_details",
             EventBody::DeviceHealth(_) => "device_health",
+            EventBody::RegularUpserted(_) => "regular_upserted",
+            EventBody::Visit(_) => "visit",
+            EventBody::RegularErased(_) => "regular_erased",
         }
     }
 }
@@ -163,6 +170,11 @@ impl TryFrom<WireEvent> for Event {
             "device_health" => {
                 EventBody::DeviceHealth(DeviceHealth::new(body_from::<NewDeviceHealth>(w.body)?)?)
             }
+            "regular_upserted" => {
+                EventBody::RegularUpserted(Regular::new(body_from::<NewRegular>(w.body)?)?)
+            }
+            "visit" => EventBody::Visit(body_from::<Visit>(w.body)?),
+            "regular_erased" => EventBody::RegularErased(body_from::<RegularErased>(w.body)?),
             other => {
                 return Err(EventError::UnknownKind(other.chars().take(64).collect()));
             }
@@ -180,6 +192,9 @@ impl From<Event> for WireEvent {
             EventBody::Rating(r) => serde_json::to_value(NewRating::from(r)),
             EventBody::RatingDetails(d) => serde_json::to_value(NewRatingDetails::from(d)),
             EventBody::DeviceHealth(h) => serde_json::to_value(NewDeviceHealth::from(h)),
+            EventBody::RegularUpserted(r) => serde_json::to_value(NewRegular::from(r)),
+            EventBody::Visit(v) => serde_json::to_value(v),
+            EventBody::RegularErased(e) => serde_json::to_value(e),
         }
         // Serializing plain structs of strings and numbers to a Value cannot fail.
         .unwrap_or(serde_json::Value::Null);
@@ -478,7 +493,7 @@ mod tests {
     #[test]
     fn unknown_kind_is_rejected_by_itself() {
         let mut v = rating_json(5, 5);
-        v["kind"] = json!("regular_upserted");
+        v["kind"] = json!("loyalty_stamp");
         let err = Event::from_value(v.clone()).expect_err("unknown kind");
         assert_eq!(err.code(), "unknown_kind");
         assert_eq!(

@@ -39,6 +39,8 @@ pub enum ValidationError {
     },
     #[error("{0}")]
     InvalidConfig(String),
+    #[error("{0}")]
+    InvalidRegular(String),
 }
 
 impl ValidationError {
@@ -53,6 +55,7 @@ impl ValidationError {
             ValidationError::TooManyReasons { .. } => "too_many_reasons",
             ValidationError::TooLong { .. } => "field_too_long",
             ValidationError::InvalidConfig(_) => "invalid_config",
+            ValidationError::InvalidRegular(_) => "invalid_regular",
         }
     }
 }

@@ -79,7 +79,7 @@ async fn one_bad_event_never_fails_the_batch(backend: Backend) {
     let mut bad_score = rating(5);
     bad_score["body"]["score"] = json!(9);
     let mut unknown_kind = rating(5);
-    unknown_kind["kind"] = json!("regular_upserted");
+    unknown_kind["kind"] = json!("loyalty_stamp");
     let no_id = json!({"seq": 1, "kind": "rating"});
     let also_good = rating(4);
     let body = app
