@@ -84,6 +84,9 @@ pub struct SurveyConfig {
     pub praise: Vec<ReasonChip>,
     /// Chips offered after an unhappy rating.
     pub problems: Vec<ReasonChip>,
+    /// The "remember me" offer after the feedback flow: on or off, its consent texts
+    /// (versioned) and the menu a usual order is built from.
+    pub remember_me: countertop_protocol::RememberMe,
 }
 
 /// One "what stood out?" chip: a stable id and its label in each language.
@@ -188,6 +191,7 @@ impl SurveyConfig {
             scale: Scale::try_from(hq.scale.faces()).unwrap_or(Scale::Five),
             praise: chips(&hq.praise_reasons),
             problems: chips(&hq.problem_reasons),
+            remember_me: hq.remember_me.clone(),
         }
     }
 }
