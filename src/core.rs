@@ -18,18 +18,51 @@ use uuid::Uuid;
 use crate::clock;
 use crate::config::KioskConfig;
 use crate::feedback::{Details, RepeatFilter, Score};
+pub use crate::regulars::{DayReport, LatestComment, LocalSettings, RegularCard, RegularEdit};
+pub use crate::store::StaffRole;
 use crate::store::{NewRating, PinCheck, RecordedRating, Store, StoreError, Summary};
+use crate::sync::client::{HqClient, HqError};
 use crate::sync::{self, SyncStatus, Wake};
 
 /// What went wrong on the core thread, as the UI sees it.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+    /// Input refused. The message is for the person at the kiosk: plain words, no
+    /// internals.
+    #[error("{0}")]
+    Invalid(String),
+    /// Head office could not be reached or answered with an error.
+    #[error(transparent)]
+    Hq(HqError),
     #[error("the kiosk core has stopped")]
     Stopped,
     #[error("cannot start the kiosk core: {0}")]
     Start(String),
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(message) => CoreError::Invalid(message),
+            other => CoreError::Store(other),
+        }
+    }
+}
+
+impl From<HqError> for CoreError {
+    /// HQ refusing what was sent (a wrong code, a bad address) is the user's to fix, so
+    /// it comes back as [`CoreError::Invalid`] with HQ's own explanation.
+    fn from(e: HqError) -> Self {
+        match e {
+            HqError::Status {
+                status, message, ..
+            } if status.is_client_error() => CoreError::Invalid(format!("HQ refused: {message}")),
+            HqError::BadUrl(_) => CoreError::Invalid(e.to_string()),
+            other => CoreError::Hq(other),
+        }
+    }
 }
 
 /// A tap as the UI reports it: the score, and the survey it was given under.
@@ -48,6 +81,7 @@ pub struct Rated {
 }
 
 type Reply<T> = oneshot::Sender<Result<T, CoreError>>;
+type Job = Box<dyn FnOnce(&CoreState) + Send>;
 
 enum Command {
     Rate(Tap, Instant, Reply<Rated>),
@@ -55,6 +89,10 @@ enum Command {
     Summary(DateTime<Utc>, DateTime<Utc>, Reply<Summary>),
     /// A PIN typed on the staff pad. Hashing is slow on purpose, so it runs here.
     CheckPin(String, Reply<PinCheck>),
+    /// Work on the core's state that completes without waiting (store reads and writes).
+    Job(Job),
+    /// Trade an enrollment code at HQ: `(hq_url, code, device_name)`.
+    Enroll(String, String, Option<String>, Reply<()>),
     SyncNow,
     /// Finish what came before, then stop.
     Shutdown,
@@ -89,6 +127,9 @@ struct CoreState {
     store: Rc<RefCell<Store>>,
     repeats: RefCell<RepeatFilter>,
     wake: Rc<Wake>,
+    /// The local configuration, before HQ's survey and the local settings.
+    base: KioskConfig,
+    config: Rc<watch::Sender<KioskConfig>>,
 }
 
 impl Core {
@@ -157,6 +198,132 @@ impl Core {
         self.ask(|reply| Command::Summary(from, to, reply)).await
     }
 
+    /// Runs `work` on the core thread and returns its answer.
+    async fn job<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&CoreState) -> Result<T, CoreError> + Send + 'static,
+    ) -> Result<T, CoreError> {
+        self.ask(|reply| {
+            Command::Job(Box::new(move |state: &CoreState| {
+                let _ = reply.send(work(state));
+            }))
+        })
+        .await
+    }
+
+    /// Up to `limit` regulars matching what was typed (name words or phone digits), most
+    /// recently seen first; an empty query gives the most recently seen.
+    pub async fn search_regulars(
+        &self,
+        query: String,
+        limit: usize,
+    ) -> Result<Vec<RegularCard>, CoreError> {
+        self.job(move |s| Ok(s.store.borrow().search_regulars(&query, limit)?))
+            .await
+    }
+
+    /// The regular with exactly this phone number, if any.
+    pub async fn find_by_phone(&self, phone: String) -> Result<Option<RegularCard>, CoreError> {
+        self.job(move |s| Ok(s.store.borrow().find_by_phone(&phone)?))
+            .await
+    }
+
+    /// Creates (`id: None`) or edits a regular's profile; refused input comes back as
+    /// [`CoreError::Invalid`].
+    pub async fn save_regular(&self, edit: RegularEdit) -> Result<RegularCard, CoreError> {
+        self.job(move |s| {
+            let card = s
+                .store
+                .borrow_mut()
+                .save_regular(&edit, clock::local_now())?;
+            s.wake.new_rating.notify_one();
+            Ok(card)
+        })
+        .await
+    }
+
+    /// Logs a visit by `regular`, with the rating given on it, if any (`unhappy` set for
+    /// one of the two lowest faces).
+    pub async fn log_visit(
+        &self,
+        regular: Uuid,
+        rating: Option<(Uuid, bool)>,
+    ) -> Result<(), CoreError> {
+        self.job(move |s| {
+            s.store
+                .borrow_mut()
+                .log_visit(regular, rating, clock::local_now())?;
+            s.wake.new_rating.notify_one();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Forgets a regular on this kiosk now, and everywhere once synced.
+    pub async fn erase_regular(&self, regular: Uuid) -> Result<(), CoreError> {
+        self.job(move |s| {
+            s.store
+                .borrow_mut()
+                .erase_regular(regular, clock::local_now())?;
+            s.wake.new_rating.notify_one();
+            Ok(())
+        })
+        .await
+    }
+
+    /// How many regulars this kiosk holds.
+    pub async fn regular_count(&self) -> Result<u64, CoreError> {
+        self.job(|s| Ok(s.store.borrow().regular_count()?)).await
+    }
+
+    /// Sets a staff role's PIN: 4 to 8 digits, not the other role's.
+    pub async fn set_pin(&self, role: StaffRole, pin: String) -> Result<(), CoreError> {
+        self.job(move |s| Ok(s.store.borrow_mut().set_pin(role, &pin)?))
+            .await
+    }
+
+    /// Writes ratings made in `[from, to)` to a CSV file; returns the number of rows.
+    pub async fn export_csv(
+        &self,
+        path: PathBuf,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<u64, CoreError> {
+        self.job(move |s| Ok(s.store.borrow().export_csv(&path, from, to)?))
+            .await
+    }
+
+    /// The manager's report over `[from, to)`.
+    pub async fn day_report(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<DayReport, CoreError> {
+        self.job(move |s| Ok(s.store.borrow().day_report(from, to)?))
+            .await
+    }
+
+    /// Enrolls this kiosk at head office with a one-time code; sync starts at once.
+    pub async fn enroll(
+        &self,
+        hq_url: String,
+        code: String,
+        device_name: Option<String>,
+    ) -> Result<(), CoreError> {
+        self.ask(|reply| Command::Enroll(hq_url, code, device_name, reply))
+            .await
+    }
+
+    /// The kiosk's own settings.
+    pub async fn settings(&self) -> Result<LocalSettings, CoreError> {
+        self.job(|s| Ok(s.store.borrow().local_settings()?)).await
+    }
+
+    /// Saves the kiosk's own settings and applies them to [`Core::config`] at once.
+    pub async fn save_settings(&self, settings: LocalSettings) -> Result<(), CoreError> {
+        self.job(move |s| s.save_settings(&settings)).await
+    }
+
     /// Wakes the sync loop now, even while it waits to retry.
     pub fn sync_now(&self) {
         let _ = self.commands.send(Command::SyncNow);
@@ -199,22 +366,17 @@ fn core_thread(
             return;
         }
     };
-    // A survey HQ sent before a restart is in force from the first screen.
-    let in_force = match store.hq_survey() {
-        Ok(Some(json)) => match serde_json::from_str(&json) {
-            Ok(hq) => config.with_hq_survey(&hq),
-            Err(e) => {
-                tracing::warn!("ignoring the stored HQ survey: {e}");
-                config.clone()
-            }
-        },
-        _ => config.clone(),
-    };
+    // A survey HQ sent before a restart, and the local settings, are in force from the
+    // first screen.
+    let in_force = sync::config_in_force(&config, &store);
     let (config_tx, config_rx) = watch::channel(in_force.clone());
+    let config_tx = Rc::new(config_tx);
     let state = Rc::new(CoreState {
         store: Rc::new(RefCell::new(store)),
         repeats: RefCell::new(RepeatFilter::new(in_force.repeat_window())),
         wake: Rc::new(Wake::default()),
+        base: config.clone(),
+        config: config_tx.clone(),
     });
     sync::publish(&state.store, &status, false);
     let _ = opened.send(Ok(config_rx.clone()));
@@ -298,8 +460,77 @@ fn handle_command(state: &CoreState, command: Command) {
             }
             let _ = reply.send(result.map_err(CoreError::from));
         }
+        Command::Job(job) => job(state),
+        Command::Enroll(hq_url, code, device_name, reply) => {
+            let store = state.store.clone();
+            let wake = state.wake.clone();
+            tokio::task::spawn_local(async move {
+                let result = enroll(&store, &hq_url, &code, device_name).await;
+                if result.is_ok() {
+                    wake.sync_now.notify_one();
+                }
+                let _ = reply.send(result);
+            });
+        }
         Command::SyncNow => state.wake.sync_now.notify_one(),
         Command::Shutdown => {}
+    }
+}
+
+/// Enrolls at HQ with a one-time code and saves the link; sync starts over with it.
+async fn enroll(
+    store: &Rc<RefCell<Store>>,
+    hq_url: &str,
+    code: &str,
+    device_name: Option<String>,
+) -> Result<(), CoreError> {
+    if code.trim().is_empty() {
+        return Err(CoreError::Invalid(
+            "enter the enrollment code from HQ".into(),
+        ));
+    }
+    let client = HqClient::new(hq_url.trim())?;
+    let link = client.enroll(code, device_name).await?;
+    store.borrow_mut().set_hq_link(&link)?;
+    tracing::info!(
+        "enrolled at {} as device {} of store {}",
+        link.hq_url,
+        link.device_id,
+        link.store_id
+    );
+    Ok(())
+}
+
+/// Refuses local settings the kiosk could not run with, in words for the manager.
+fn check_settings(settings: &LocalSettings, config: &KioskConfig) -> Result<(), CoreError> {
+    if let Some(lang) = &settings.default_language {
+        if !config.languages.available.contains(lang) {
+            return Err(CoreError::Invalid(format!(
+                "the language \"{lang}\" is not offered on this kiosk (offered: {})",
+                config.languages.available.join(", ")
+            )));
+        }
+    }
+    if let Some(idle) = settings.idle_secs {
+        if !idle.is_finite() || !(3.0..=3600.0).contains(&idle) {
+            return Err(CoreError::Invalid(
+                "the idle time must be between 3 and 3600 seconds".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl CoreState {
+    /// Saves the local settings and puts them in force at once.
+    fn save_settings(&self, settings: &LocalSettings) -> Result<(), CoreError> {
+        let without_local = sync::config_in_force(&self.base, &self.store.borrow())
+            .with_local_settings(&LocalSettings::default());
+        check_settings(settings, &without_local)?;
+        self.store.borrow_mut().set_local_settings(settings)?;
+        let in_force = sync::config_in_force(&self.base, &self.store.borrow());
+        self.config.send_replace(in_force);
+        Ok(())
     }
 }
 
