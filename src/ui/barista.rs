@@ -49,7 +49,11 @@ impl BaristaPanel {
                 }
             }
         };
-        b.on_backspace(with(|p| p.change_query(|q| drop(q.pop()))));
+        b.on_backspace(with(|p| {
+            p.change_query(|q| {
+                q.pop();
+            })
+        }));
         b.on_clear_query(with(|p| p.change_query(String::clear)));
         b.on_back_to_search(with(|p| p.select(-1)));
         b.on_served_usual(with(BaristaPanel::served_usual));
@@ -209,7 +213,9 @@ impl BaristaPanel {
 
     fn edit(&self) {
         let Some(card) = self.selected() else { return };
-        let Some(app) = self.app.upgrade() else { return };
+        let Some(app) = self.app.upgrade() else {
+            return;
+        };
         let lang = self.core.config().borrow().languages.default.clone();
         let staff = app.as_weak();
         let touch = move || {

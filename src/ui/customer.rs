@@ -267,7 +267,11 @@ impl CustomerFlow {
 
     fn done(&self) {
         self.save_details();
-        let offered = self.after_feedback.borrow().as_ref().is_some_and(|offer| offer());
+        let offered = self
+            .after_feedback
+            .borrow()
+            .as_ref()
+            .is_some_and(|offer| offer());
         if !offered {
             self.thank_and_return();
         }

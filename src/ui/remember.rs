@@ -114,7 +114,11 @@ impl RememberFlow {
         r.on_toggle_dietary_consent(with(|f| {
             f.edit(|form| form.dietary_consent = !form.dietary_consent)
         }));
-        r.on_lookup_backspace(with(|f| f.edit(|form| drop(form.lookup.pop()))));
+        r.on_lookup_backspace(with(|f| {
+            f.edit(|form| {
+                form.lookup.pop();
+            })
+        }));
         r.on_lookup_go(with(RememberFlow::lookup));
         r.on_count_visit(with(RememberFlow::count_visit));
         r.on_change_mine(with(RememberFlow::change_mine));
@@ -345,7 +349,8 @@ impl RememberFlow {
             match form.step {
                 STEP_NAME if form.name.trim().is_empty() => None,
                 STEP_PHONE
-                    if !form.phone.is_empty() && !PHONE_DIGITS_RANGE.contains(&form.phone.len()) =>
+                    if !form.phone.is_empty()
+                        && !PHONE_DIGITS_RANGE.contains(&form.phone.len()) =>
                 {
                     Some(FormProblem::PhoneTooShort)
                 }
@@ -452,9 +457,7 @@ impl RememberFlow {
             } else {
                 None
             },
-            consent_version: form
-                .kept_consent_version
-                .unwrap_or(config.consent_version),
+            consent_version: form.kept_consent_version.unwrap_or(config.consent_version),
             dietary_consent: form.dietary_consent,
         }
     }
@@ -568,9 +571,10 @@ impl RememberFlow {
     }
 
     fn cancel(&self) {
-        let confirming = self.app.upgrade().is_some_and(|app| {
-            app.global::<Remember>().get_confirm_forget()
-        });
+        let confirming = self
+            .app
+            .upgrade()
+            .is_some_and(|app| app.global::<Remember>().get_confirm_forget());
         if confirming {
             self.with_remember(|r| r.set_confirm_forget(false));
             return;

@@ -136,7 +136,10 @@ impl StaffMode {
     fn pin_digit(&self, digit: &str) {
         let len = {
             let mut pin = self.pin.borrow_mut();
-            if pin.len() < MAX_PIN_DIGITS && digit.len() == 1 && digit.bytes().all(|b| b.is_ascii_digit()) {
+            if pin.len() < MAX_PIN_DIGITS
+                && digit.len() == 1
+                && digit.bytes().all(|b| b.is_ascii_digit())
+            {
                 pin.push_str(digit);
             }
             pin.len()

@@ -15,6 +15,7 @@ use slint::ComponentHandle;
 pub struct TestKiosk {
     pub app: App,
     pub flow: std::rc::Rc<countertop::ui::CustomerFlow>,
+    pub flows: countertop::ui::Flows,
     pub database: PathBuf,
     pub core: Core,
     // Dropped last: the core finishes every command before the temp dir goes.
@@ -38,10 +39,11 @@ impl TestKiosk {
         let (core, thread) = Core::start(database.clone(), config).expect("core starts");
         let app = App::new().expect("UI builds");
         app.show().expect("UI shows");
-        let flow = countertop::ui::CustomerFlow::install(&app, core.clone());
+        let flows = countertop::ui::install(&app, core.clone());
         TestKiosk {
             app,
-            flow,
+            flow: flows.customer.clone(),
+            flows,
             database,
             core,
             _core: thread,
