@@ -27,9 +27,10 @@ const MAX_EXTRAS: usize = countertop_protocol::regular::MAX_EXTRAS;
 const STEP_NAME: i32 = 0;
 const STEP_PHONE: i32 = 1;
 const STEP_USUAL: i32 = 2;
-const STEP_NOTE: i32 = 3;
-const STEP_CONSENT: i32 = 4;
-const STEP_DIETARY: i32 = 5;
+const STEP_EXTRAS: i32 = 3;
+const STEP_NOTE: i32 = 4;
+const STEP_CONSENT: i32 = 5;
+const STEP_DIETARY: i32 = 6;
 
 /// What the form holds while it is filled in.
 #[derive(Default)]
@@ -51,6 +52,8 @@ struct Form {
     /// The consent version of the record staff edit, kept as it was.
     kept_consent_version: Option<u32>,
     language: String,
+    /// On the "find my details" screen: the keys type the phone number to find.
+    finding: bool,
     /// The phone number typed to find one's own record, and what it found.
     lookup: String,
     found: Option<RegularCard>,
@@ -114,11 +117,6 @@ impl RememberFlow {
         r.on_toggle_dietary_consent(with(|f| {
             f.edit(|form| form.dietary_consent = !form.dietary_consent)
         }));
-        r.on_lookup_backspace(with(|f| {
-            f.edit(|form| {
-                form.lookup.pop();
-            })
-        }));
         r.on_lookup_go(with(RememberFlow::lookup));
         r.on_count_visit(with(RememberFlow::count_visit));
         r.on_change_mine(with(RememberFlow::change_mine));
@@ -129,16 +127,6 @@ impl RememberFlow {
         r.on_type_key(move |text| {
             if let Some(flow) = weak.upgrade() {
                 flow.type_key(&text);
-            }
-        });
-        let weak = Rc::downgrade(&flow);
-        r.on_lookup_digit(move |digit| {
-            if let Some(flow) = weak.upgrade() {
-                flow.edit(|form| {
-                    if form.lookup.len() < *PHONE_DIGITS_RANGE.end() {
-                        form.lookup.push_str(&digits_of(&digit));
-                    }
-                });
             }
         });
         let weak = Rc::downgrade(&flow);
@@ -214,6 +202,7 @@ impl RememberFlow {
         let language = self.customer.language();
         *self.form.borrow_mut() = Form {
             language,
+            finding: true,
             ..Form::default()
         };
         self.publish();
@@ -271,6 +260,12 @@ impl RememberFlow {
 
     fn type_key(&self, key: &str) {
         self.edit(|form| {
+            if form.finding {
+                if form.lookup.len() < *PHONE_DIGITS_RANGE.end() {
+                    form.lookup.push_str(&digits_of(key));
+                }
+                return;
+            }
             let (field, limit) = match form.step {
                 STEP_NAME => (&mut form.name, NAME_LIMIT),
                 STEP_PHONE => {
@@ -295,6 +290,10 @@ impl RememberFlow {
 
     fn backspace(&self) {
         self.edit(|form| {
+            if form.finding {
+                form.lookup.pop();
+                return;
+            }
             match form.step {
                 STEP_NAME => form.name.pop(),
                 STEP_PHONE => form.phone.pop(),
@@ -354,7 +353,7 @@ impl RememberFlow {
                 {
                     Some(FormProblem::PhoneTooShort)
                 }
-                STEP_NAME | STEP_PHONE | STEP_USUAL => {
+                STEP_NAME | STEP_PHONE | STEP_USUAL | STEP_EXTRAS => {
                     form.step += 1;
                     None
                 }
