@@ -450,7 +450,7 @@ pub(crate) fn regulars_visits_sql(p: fn(usize) -> String) -> String {
 
 /// One row of a pull, before paging.
 pub(crate) enum PullEntry {
-    Profile(Regular),
+    Profile(Box<Regular>),
     Visit(VisitRecord),
     Erased(RegularErased),
 }
@@ -480,7 +480,7 @@ pub(crate) fn page_of(
     };
     for (_, entry) in rows {
         match entry {
-            PullEntry::Profile(p) => page.profiles.push(p),
+            PullEntry::Profile(p) => page.profiles.push(*p),
             PullEntry::Visit(v) => page.visits.push(v),
             PullEntry::Erased(e) => page.erased.push(e),
         }

@@ -696,10 +696,10 @@ impl Storage for PostgresStorage {
             let json: String = r.get(0);
             rows.push((
                 r.get(1),
-                PullEntry::Profile(
+                PullEntry::Profile(Box::new(
                     serde_json::from_str(&json)
                         .map_err(|e| StorageError::Corrupt(format!("profile: {e}")))?,
-                ),
+                )),
             ));
         }
         let sql = super::regulars_visits_sql(|n| format!("${n}"));

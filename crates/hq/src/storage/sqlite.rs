@@ -531,7 +531,9 @@ fn pull_tx(
             let (seq, json) = f?;
             rows.push((
                 seq,
-                Entry::Profile(serde_json::from_str(&json).map_err(corrupt("profile"))?),
+                Entry::Profile(Box::new(
+                    serde_json::from_str(&json).map_err(corrupt("profile"))?,
+                )),
             ));
         }
         let mut stmt = tx.prepare_cached(&super::regulars_visits_sql(|n| format!("?{n}")))?;
