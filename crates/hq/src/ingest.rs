@@ -213,4 +213,34 @@ mod tests {
         assert!(matches!(out[0].1, Parsed::Store(_)));
         assert!(matches!(out[1].1, Parsed::Decided(EventOutcome::Duplicate)));
     }
+
+    #[test]
+    fn a_profile_keeps_no_body_and_never_shows_in_debug() {
+        let event = json!({
+            "id": "01936b2e-7c4a-7000-8000-000000000002", "seq": 1,
+            "device_time": "2026-11-23T18:30:00Z", "utc_offset_minutes": 0,
+            "kind": "regular_upserted",
+            "body": {
+                "regular_id": "01936b2e-7c4a-7000-8000-0000000000aa",
+                "hlc": {"wall_ms": 5, "counter": 1, "node": "01936b2e-7c4a-7000-8000-0000000000bb"},
+                "name": "Quillon", "phone": "0901234567",
+                "consent": {"version": 1, "given_at": "2026-11-23T18:00:00Z"}
+            }
+        });
+        let out = parse_batch(vec![event], chrono_tz::UTC, Utc::now());
+        let Parsed::Store(item) = &out[0].1 else {
+            panic!("expected a storable item")
+        };
+        assert_eq!(item.body, None, "the events table never holds a profile");
+        let Some(RegularOp::Upsert { hlc, profile, .. }) = &item.regular else {
+            panic!("expected an upsert")
+        };
+        assert!(hlc.starts_with("000000000000005-0000000001-"));
+        assert!(profile.0.contains("Quillon"));
+        let shown = format!("{out:?}");
+        assert!(
+            !shown.contains("Quillon") && !shown.contains("0901234567"),
+            "{shown}"
+        );
+    }
 }
