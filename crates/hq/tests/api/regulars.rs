@@ -463,6 +463,70 @@ async fn regulars_report_counts_without_personal_data(backend: Backend) {
     assert_eq!(resp.status(), 401, "a device token is not an API token");
 }
 
+async fn a_puller_misses_nothing_while_pushes_commit_concurrently(backend: Backend) {
+    let app = std::sync::Arc::new(spawn_app(backend).await);
+    let k = app.kiosk().await;
+    let r = Uuid::now_v7();
+    app.push_ok(
+        &k.token,
+        &[profile_event(r, 1000, k.device_id, "Lan", "0901234567")],
+    )
+    .await;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut pushers = Vec::new();
+    for _ in 0..4 {
+        let (app, token) = (std::sync::Arc::clone(&app), k.token.clone());
+        pushers.push(tokio::spawn(async move {
+            let mut ids = std::collections::HashSet::new();
+            for _ in 0..20 {
+                let batch: Vec<Value> = (0..3).map(|_| visit_event(r, None)).collect();
+                let resp = app.push_ok(&token, &batch).await;
+                assert_eq!(resp["accepted"], 3);
+                ids.extend(
+                    batch
+                        .iter()
+                        .map(|e| e["id"].as_str().expect("id").to_owned()),
+                );
+            }
+            ids
+        }));
+    }
+    let puller = {
+        let (app, k, done) = (
+            std::sync::Arc::clone(&app),
+            k.clone(),
+            std::sync::Arc::clone(&done),
+        );
+        tokio::spawn(async move {
+            let mut seen = std::collections::HashSet::new();
+            let mut cursor = 0;
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let page = pull(&app, &k, cursor).await;
+                cursor = page["cursor"].as_u64().expect("cursor");
+                for v in page["visits"].as_array().expect("visits") {
+                    seen.insert(v["id"].as_str().expect("id").to_owned());
+                }
+                if finished && page["more"] == false {
+                    return seen;
+                }
+            }
+        })
+    };
+    let mut pushed = std::collections::HashSet::new();
+    for p in pushers {
+        pushed.extend(p.await.expect("pusher"));
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = puller.await.expect("puller");
+    let missed: Vec<_> = pushed.difference(&seen).collect();
+    assert!(
+        missed.is_empty(),
+        "a cursor puller skipped {} visits",
+        missed.len()
+    );
+}
+
 /// Whether `needle` occurs in `hay`.
 fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
@@ -628,4 +692,5 @@ crate::on_both_backends!(
     malformed_profile_is_rejected_by_itself,
     regulars_report_counts_without_personal_data,
     erased_regular_leaves_no_trace,
+    a_puller_misses_nothing_while_pushes_commit_concurrently,
 );
