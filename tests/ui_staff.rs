@@ -167,7 +167,9 @@ fn a_barista_finds_the_regular_and_logs_the_usual(kiosk: &TestKiosk) {
     let barista = kiosk.app.global::<Barista>();
     // Two keystrokes find her.
     kiosk.type_on_keyboard("la");
-    kiosk.pump_until("results for \"la\"", |_| barista.get_results().row_count() == 1);
+    kiosk.pump_until("results for \"la\"", |_| {
+        barista.get_results().row_count() == 1
+    });
     let row = barista.get_results().row_data(0).expect("a row");
     assert_eq!(row.name, "Lan");
     assert_eq!(row.phone_tail, "4567");
@@ -182,9 +184,11 @@ fn a_barista_finds_the_regular_and_logs_the_usual(kiosk: &TestKiosk) {
     });
     kiosk.tap("Lan");
     assert_eq!(barista.get_selected(), 0);
-    assert!(ElementHandle::find_by_accessible_label(&kiosk.app, "Last visit unhappy")
-        .next()
-        .is_some());
+    assert!(
+        ElementHandle::find_by_accessible_label(&kiosk.app, "Last visit unhappy")
+            .next()
+            .is_some()
+    );
     kiosk.tap("Served the usual");
     kiosk.pump_until("the visit logged", |_| {
         barista.get_note() == countertop::ui::BaristaNote::VisitLogged

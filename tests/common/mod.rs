@@ -101,6 +101,14 @@ impl TestKiosk {
         }
     }
 
+    /// Taps "Done" and, when the "remember me" offer follows, declines it.
+    pub fn done(&self) {
+        self.tap("Done");
+        if self.screen() == Screen::RememberOffer {
+            self.tap("No, thanks");
+        }
+    }
+
     /// Taps a face and waits until its rating is committed and the follow-up shows.
     pub fn rate(&self, face: &str) {
         self.tap(face);
