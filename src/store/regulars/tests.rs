@@ -173,7 +173,7 @@ fn names_match_by_word_prefix_without_case_or_diacritics_most_recent_visit_first
 #[test]
 fn common_prefixes_are_walked_by_recency_and_still_ranked_right() {
     let (_dir, mut store) = temp_store();
-    let n = DRIVER_LIMIT as i64 + 50;
+    let n = DRIVER_LIMIT + 50;
     let tx = store.conn.transaction().unwrap();
     for i in 0..n {
         let regular = Regular::new(NewRegular {
@@ -232,9 +232,9 @@ fn digits_find_phones_ending_with_them_first_then_containing_them() {
         names(&store.search_regulars("+84 567", 10).unwrap()),
         Vec::<&str>::new()
     );
-    let card = store.find_by_phone("090-123-4567".into()).unwrap().unwrap();
+    let card = store.find_by_phone("090-123-4567").unwrap().unwrap();
     assert_eq!(card.regular.name(), "Ends");
-    assert!(store.find_by_phone("1234567".into()).unwrap().is_none());
+    assert!(store.find_by_phone("1234567").unwrap().is_none());
 }
 
 #[test]
