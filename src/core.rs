@@ -570,4 +570,173 @@ mod tests {
             ));
         });
     }
+
+    fn started() -> (tempfile::TempDir, Core, CoreThread, tokio::runtime::Runtime) {
+        let dir = tempfile::tempdir().unwrap();
+        let (core, thread) =
+            Core::start(dir.path().join("kiosk.db"), KioskConfig::default()).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        (dir, core, thread, runtime)
+    }
+
+    fn edit(name: &str, phone: Option<&str>) -> RegularEdit {
+        RegularEdit {
+            id: None,
+            name: name.into(),
+            phone: phone.map(Into::into),
+            usual: Default::default(),
+            dietary: None,
+            consent_version: 1,
+            dietary_consent: false,
+        }
+    }
+
+    #[test]
+    fn regulars_are_saved_found_visited_and_erased_through_the_core() {
+        let (_dir, core, _thread, runtime) = started();
+        runtime.block_on(async {
+            let lan = core
+                .save_regular(edit("Nguyễn Lan", Some("0901 234 567")))
+                .await
+                .unwrap();
+            core.save_regular(edit("Trần Mai", None)).await.unwrap();
+            assert_eq!(core.regular_count().await.unwrap(), 2);
+            let found = core.search_regulars("nguyen".into(), 10).await.unwrap();
+            assert_eq!(found.len(), 1);
+            assert_eq!(found[0].regular.id(), lan.regular.id());
+            let by_phone = core.find_by_phone("0901234567".into()).await.unwrap();
+            assert_eq!(by_phone.map(|c| c.regular.id()), Some(lan.regular.id()));
+            core.log_visit(lan.regular.id(), Some((Uuid::now_v7(), true)))
+                .await
+                .unwrap();
+            let card = &core.search_regulars("".into(), 1).await.unwrap()[0];
+            assert_eq!(card.visit_count, 1);
+            assert!(card.last_rating_unhappy);
+            assert!(!format!("{card:?}").contains("Lan"), "Debug hides the name");
+            core.erase_regular(lan.regular.id()).await.unwrap();
+            assert_eq!(core.regular_count().await.unwrap(), 1);
+            assert!(core
+                .search_regulars("0901".into(), 10)
+                .await
+                .unwrap()
+                .is_empty());
+        });
+    }
+
+    #[test]
+    fn refused_input_comes_back_as_invalid_with_a_plain_message() {
+        let (dir, core, _thread, runtime) = started();
+        runtime.block_on(async {
+            let invalid = |r: Result<(), CoreError>| match r {
+                Err(CoreError::Invalid(m)) => m,
+                other => panic!("expected Invalid, got {other:?}"),
+            };
+            let m = invalid(core.save_regular(edit(" ", None)).await.map(|_| ()));
+            assert_eq!(m, "a regular needs a name or nickname");
+            let m = invalid(core.set_pin(StaffRole::Manager, "12".into()).await);
+            assert_eq!(m, "a PIN has 4 to 8 digits");
+            core.set_pin(StaffRole::Manager, "4321".into())
+                .await
+                .unwrap();
+            assert_eq!(
+                core.check_pin("4321".into()).await.unwrap(),
+                PinCheck::Granted(StaffRole::Manager)
+            );
+            let m = invalid(core.log_visit(Uuid::now_v7(), None).await);
+            assert!(m.contains("no longer"), "{m}");
+            let m = invalid(
+                core.enroll("http://127.0.0.1:9".into(), " ".into(), None)
+                    .await,
+            );
+            assert!(m.contains("enrollment code"), "{m}");
+            let m = invalid(core.enroll("ftp://hq".into(), "abc".into(), None).await);
+            assert!(m.contains("not an HQ address"), "{m}");
+            let unreachable = core
+                .enroll("http://127.0.0.1:9".into(), "abc".into(), None)
+                .await;
+            assert!(
+                matches!(unreachable, Err(CoreError::Hq(_))),
+                "{unreachable:?}"
+            );
+            let now = Utc::now();
+            let m = invalid(
+                core.export_csv(dir.path().join("missing/x.csv"), now, now)
+                    .await
+                    .map(|_| ()),
+            );
+            assert!(m.contains("does not exist"), "{m}");
+            let m = invalid(
+                core.save_settings(LocalSettings {
+                    default_language: Some("fr".into()),
+                    ..Default::default()
+                })
+                .await,
+            );
+            assert!(m.contains("\"fr\" is not offered"), "{m}");
+            let m = invalid(
+                core.save_settings(LocalSettings {
+                    idle_secs: Some(1.0),
+                    ..Default::default()
+                })
+                .await,
+            );
+            assert!(m.contains("idle time"), "{m}");
+        });
+    }
+
+    #[test]
+    fn local_settings_are_kept_and_put_in_force_at_once_and_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiosk.db");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let settings = LocalSettings {
+            default_language: Some("vi".into()),
+            idle_secs: Some(42.0),
+            remember_me: Some(false),
+        };
+        {
+            let (core, _thread) = Core::start(path.clone(), KioskConfig::default()).unwrap();
+            let config = core.config();
+            runtime.block_on(async {
+                assert_eq!(core.settings().await.unwrap(), LocalSettings::default());
+                core.save_settings(settings.clone()).await.unwrap();
+                assert_eq!(core.settings().await.unwrap(), settings);
+            });
+            let now = config.borrow().clone();
+            assert_eq!(now.languages.default, "vi");
+            assert_eq!(now.timeouts.idle_secs, 42.0);
+            assert!(!now.survey.remember_me.enabled);
+        }
+        let (core, _thread) = Core::start(path, KioskConfig::default()).unwrap();
+        let restarted = core.config().borrow().clone();
+        assert_eq!(restarted.languages.default, "vi");
+        assert_eq!(restarted.timeouts.idle_secs, 42.0);
+    }
+
+    #[test]
+    fn the_day_report_and_export_run_through_the_core() {
+        let (dir, core, _thread, runtime) = started();
+        runtime.block_on(async {
+            let tap = Tap {
+                score: Score::new(2, crate::feedback::Scale::Five).unwrap(),
+                touchpoint: "visit".into(),
+                survey_version: 1,
+            };
+            core.rate(tap).await.unwrap();
+            let from = Utc::now() - chrono::Duration::hours(1);
+            let to = Utc::now() + chrono::Duration::hours(1);
+            let report = core.day_report(from, to).await.unwrap();
+            assert_eq!(report.summary.count, 1);
+            assert_eq!(report.by_hour.iter().sum::<u64>(), 1);
+            let path = dir.path().join("ratings.csv");
+            assert_eq!(core.export_csv(path.clone(), from, to).await.unwrap(), 1);
+            assert!(std::fs::read_to_string(path)
+                .unwrap()
+                .contains(",visit,5,2,"));
+        });
+    }
 }
