@@ -127,7 +127,7 @@ fn main() -> anyhow::Result<()> {
     report("phone-digit keystrokes", digits);
     report("all keystrokes", all);
     println!("(name keystrokes with no match: {empty_results})");
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     let worst: Vec<String> = slowest
         .iter()
         .take(8)
