@@ -100,22 +100,24 @@ fn main() -> anyhow::Result<()> {
     let mut names = Vec::new();
     let mut digits = Vec::new();
     let mut empty_results = 0;
+    let mut slowest: Vec<(Duration, String)> = Vec::new();
     for _ in 0..rounds {
         for name in typed_names {
             for query in keystrokes(name) {
                 let (took, found) = search(&query)?;
                 empty_results += usize::from(found == 0);
                 names.push(took);
+                slowest.push((took, query));
             }
         }
         for _ in 0..5 {
             let phone = &phones[rng.usize(..phones.len())];
             // Staff type the last digits first ("ends with"), and some type from the start.
-            for query in keystrokes(&phone[phone.len() - 4..]) {
-                digits.push(search(&query)?.0);
-            }
-            for query in keystrokes(&phone[..7]) {
-                digits.push(search(&query)?.0);
+            let last_four = keystrokes(&phone[phone.len() - 4..]);
+            for query in last_four.into_iter().chain(keystrokes(&phone[..7])) {
+                let took = search(&query)?.0;
+                digits.push(took);
+                slowest.push((took, query));
             }
         }
     }
@@ -125,5 +127,12 @@ fn main() -> anyhow::Result<()> {
     report("phone-digit keystrokes", digits);
     report("all keystrokes", all);
     println!("(name keystrokes with no match: {empty_results})");
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let worst: Vec<String> = slowest
+        .iter()
+        .take(8)
+        .map(|(d, q)| format!("{q:?} {:.2} ms", d.as_secs_f64() * 1000.0))
+        .collect();
+    println!("slowest keystrokes: {}", worst.join(", "));
     Ok(())
 }

@@ -75,8 +75,8 @@ pub fn seed(store: &mut Store, count: usize, seed: u64) -> anyhow::Result<Vec<St
     let node = Uuid::now_v7();
     let now = Utc::now();
     let mut phones = Vec::new();
-    let mut cursor = store.regulars_cursor()?;
-    for start in (0..count).step_by(PAGE) {
+    let first_cursor = store.regulars_cursor()? + 1;
+    for (cursor, start) in (first_cursor..).zip((0..count).step_by(PAGE)) {
         let mut profiles = Vec::with_capacity(PAGE);
         let mut visits = Vec::with_capacity(PAGE);
         for i in start..(start + PAGE).min(count) {
@@ -109,7 +109,6 @@ pub fn seed(store: &mut Store, count: usize, seed: u64) -> anyhow::Result<Vec<St
             });
             profiles.push(regular);
         }
-        cursor += 1;
         store.apply_regulars(&RegularsResponse {
             protocol: PROTOCOL_VERSION,
             cursor,
