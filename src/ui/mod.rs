@@ -2,9 +2,11 @@
 //! no HTTP here; adapters talk to the core thread through [`crate::core::Core`].
 
 mod customer;
+mod manager;
 pub mod headless;
 pub mod language;
 
 slint::include_modules!();
 
 pub use customer::CustomerFlow;
+pub use manager::ManagerPanel;
