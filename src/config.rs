@@ -373,6 +373,26 @@ impl KioskConfig {
         config
     }
 
+    /// This configuration with the manager's local settings on top: each one set wins
+    /// over both `kiosk.toml` and HQ's survey. A default language this configuration does
+    /// not offer is ignored, so a survey from HQ that drops it cannot leave the kiosk
+    /// without a valid language.
+    pub fn with_local_settings(&self, local: &crate::regulars::LocalSettings) -> KioskConfig {
+        let mut config = self.clone();
+        if let Some(lang) = &local.default_language {
+            if config.languages.available.contains(lang) {
+                config.languages.default = lang.clone();
+            }
+        }
+        if let Some(idle) = local.idle_secs.filter(|s| s.is_finite()) {
+            config.timeouts.idle_secs = idle.clamp(3.0, 3600.0);
+        }
+        if let Some(enabled) = local.remember_me {
+            config.survey.remember_me.enabled = enabled;
+        }
+        config
+    }
+
     /// The database file inside the data directory.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("countertop.db")
@@ -461,6 +481,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("idle_secs"), "{err}");
+    }
+
+    #[test]
+    fn local_settings_win_over_the_file_and_hq_but_only_with_a_language_on_offer() {
+        let base = KioskConfig::default();
+        let mut hq = countertop_protocol::SurveyConfig::default();
+        hq.timeouts.idle_seconds = 60;
+        let local = crate::regulars::LocalSettings {
+            default_language: Some("vi".into()),
+            idle_secs: Some(45.0),
+            remember_me: Some(false),
+        };
+        let config = base.with_hq_survey(&hq).with_local_settings(&local);
+        assert_eq!(config.languages.default, "vi");
+        assert_eq!(config.idle_timeout(), Duration::from_secs(45));
+        assert!(!config.survey.remember_me.enabled);
+        config.validate().unwrap();
+        let unset = base
+            .with_hq_survey(&hq)
+            .with_local_settings(&Default::default());
+        assert_eq!(unset, base.with_hq_survey(&hq));
+        let french = crate::regulars::LocalSettings {
+            default_language: Some("fr".into()),
+            ..Default::default()
+        };
+        assert_eq!(base.with_local_settings(&french).languages.default, "en");
     }
 
     #[test]

@@ -18,18 +18,51 @@ use uuid::Uuid;
 use crate::clock;
 use crate::config::KioskConfig;
 use crate::feedback::{Details, RepeatFilter, Score};
+pub use crate::regulars::{DayReport, LatestComment, LocalSettings, RegularCard, RegularEdit};
+pub use crate::store::StaffRole;
 use crate::store::{NewRating, PinCheck, RecordedRating, Store, StoreError, Summary};
+use crate::sync::client::{HqClient, HqError};
 use crate::sync::{self, SyncStatus, Wake};
 
 /// What went wrong on the core thread, as the UI sees it.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+    /// Input refused. The message is for the person at the kiosk: plain words, no
+    /// internals.
+    #[error("{0}")]
+    Invalid(String),
+    /// Head office could not be reached or answered with an error.
+    #[error(transparent)]
+    Hq(HqError),
     #[error("the kiosk core has stopped")]
     Stopped,
     #[error("cannot start the kiosk core: {0}")]
     Start(String),
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(message) => CoreError::Invalid(message),
+            other => CoreError::Store(other),
+        }
+    }
+}
+
+impl From<HqError> for CoreError {
+    /// HQ refusing what was sent (a wrong code, a bad address) is the user's to fix, so
+    /// it comes back as [`CoreError::Invalid`] with HQ's own explanation.
+    fn from(e: HqError) -> Self {
+        match e {
+            HqError::Status {
+                status, message, ..
+            } if status.is_client_error() => CoreError::Invalid(format!("HQ refused: {message}")),
+            HqError::BadUrl(_) => CoreError::Invalid(e.to_string()),
+            other => CoreError::Hq(other),
+        }
+    }
 }
 
 /// A tap as the UI reports it: the score, and the survey it was given under.
@@ -48,6 +81,7 @@ pub struct Rated {
 }
 
 type Reply<T> = oneshot::Sender<Result<T, CoreError>>;
+type Job = Box<dyn FnOnce(&CoreState) + Send>;
 
 enum Command {
     Rate(Tap, Instant, Reply<Rated>),
@@ -55,6 +89,10 @@ enum Command {
     Summary(DateTime<Utc>, DateTime<Utc>, Reply<Summary>),
     /// A PIN typed on the staff pad. Hashing is slow on purpose, so it runs here.
     CheckPin(String, Reply<PinCheck>),
+    /// Work on the core's state that completes without waiting (store reads and writes).
+    Job(Job),
+    /// Trade an enrollment code at HQ: `(hq_url, code, device_name)`.
+    Enroll(String, String, Option<String>, Reply<()>),
     SyncNow,
     /// Finish what came before, then stop.
     Shutdown,
@@ -89,6 +127,9 @@ struct CoreState {
     store: Rc<RefCell<Store>>,
     repeats: RefCell<RepeatFilter>,
     wake: Rc<Wake>,
+    /// The local configuration, before HQ's survey and the local settings.
+    base: KioskConfig,
+    config: Rc<watch::Sender<KioskConfig>>,
 }
 
 impl Core {
@@ -157,6 +198,132 @@ impl Core {
         self.ask(|reply| Command::Summary(from, to, reply)).await
     }
 
+    /// Runs `work` on the core thread and returns its answer.
+    async fn job<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&CoreState) -> Result<T, CoreError> + Send + 'static,
+    ) -> Result<T, CoreError> {
+        self.ask(|reply| {
+            Command::Job(Box::new(move |state: &CoreState| {
+                let _ = reply.send(work(state));
+            }))
+        })
+        .await
+    }
+
+    /// Up to `limit` regulars matching what was typed (name words or phone digits), most
+    /// recently seen first; an empty query gives the most recently seen.
+    pub async fn search_regulars(
+        &self,
+        query: String,
+        limit: usize,
+    ) -> Result<Vec<RegularCard>, CoreError> {
+        self.job(move |s| Ok(s.store.borrow().search_regulars(&query, limit)?))
+            .await
+    }
+
+    /// The regular with exactly this phone number, if any.
+    pub async fn find_by_phone(&self, phone: String) -> Result<Option<RegularCard>, CoreError> {
+        self.job(move |s| Ok(s.store.borrow().find_by_phone(&phone)?))
+            .await
+    }
+
+    /// Creates (`id: None`) or edits a regular's profile; refused input comes back as
+    /// [`CoreError::Invalid`].
+    pub async fn save_regular(&self, edit: RegularEdit) -> Result<RegularCard, CoreError> {
+        self.job(move |s| {
+            let card = s
+                .store
+                .borrow_mut()
+                .save_regular(&edit, clock::local_now())?;
+            s.wake.new_rating.notify_one();
+            Ok(card)
+        })
+        .await
+    }
+
+    /// Logs a visit by `regular`, with the rating given on it, if any (`unhappy` set for
+    /// one of the two lowest faces).
+    pub async fn log_visit(
+        &self,
+        regular: Uuid,
+        rating: Option<(Uuid, bool)>,
+    ) -> Result<(), CoreError> {
+        self.job(move |s| {
+            s.store
+                .borrow_mut()
+                .log_visit(regular, rating, clock::local_now())?;
+            s.wake.new_rating.notify_one();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Forgets a regular on this kiosk now, and everywhere once synced.
+    pub async fn erase_regular(&self, regular: Uuid) -> Result<(), CoreError> {
+        self.job(move |s| {
+            s.store
+                .borrow_mut()
+                .erase_regular(regular, clock::local_now())?;
+            s.wake.new_rating.notify_one();
+            Ok(())
+        })
+        .await
+    }
+
+    /// How many regulars this kiosk holds.
+    pub async fn regular_count(&self) -> Result<u64, CoreError> {
+        self.job(|s| Ok(s.store.borrow().regular_count()?)).await
+    }
+
+    /// Sets a staff role's PIN: 4 to 8 digits, not the other role's.
+    pub async fn set_pin(&self, role: StaffRole, pin: String) -> Result<(), CoreError> {
+        self.job(move |s| Ok(s.store.borrow_mut().set_pin(role, &pin)?))
+            .await
+    }
+
+    /// Writes ratings made in `[from, to)` to a CSV file; returns the number of rows.
+    pub async fn export_csv(
+        &self,
+        path: PathBuf,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<u64, CoreError> {
+        self.job(move |s| Ok(s.store.borrow().export_csv(&path, from, to)?))
+            .await
+    }
+
+    /// The manager's report over `[from, to)`.
+    pub async fn day_report(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<DayReport, CoreError> {
+        self.job(move |s| Ok(s.store.borrow().day_report(from, to)?))
+            .await
+    }
+
+    /// Enrolls this kiosk at head office with a one-time code; sync starts at once.
+    pub async fn enroll(
+        &self,
+        hq_url: String,
+        code: String,
+        device_name: Option<String>,
+    ) -> Result<(), CoreError> {
+        self.ask(|reply| Command::Enroll(hq_url, code, device_name, reply))
+            .await
+    }
+
+    /// The kiosk's own settings.
+    pub async fn settings(&self) -> Result<LocalSettings, CoreError> {
+        self.job(|s| Ok(s.store.borrow().local_settings()?)).await
+    }
+
+    /// Saves the kiosk's own settings and applies them to [`Core::config`] at once.
+    pub async fn save_settings(&self, settings: LocalSettings) -> Result<(), CoreError> {
+        self.job(move |s| s.save_settings(&settings)).await
+    }
+
     /// Wakes the sync loop now, even while it waits to retry.
     pub fn sync_now(&self) {
         let _ = self.commands.send(Command::SyncNow);
@@ -199,22 +366,17 @@ fn core_thread(
             return;
         }
     };
-    // A survey HQ sent before a restart is in force from the first screen.
-    let in_force = match store.hq_survey() {
-        Ok(Some(json)) => match serde_json::from_str(&json) {
-            Ok(hq) => config.with_hq_survey(&hq),
-            Err(e) => {
-                tracing::warn!("ignoring the stored HQ survey: {e}");
-                config.clone()
-            }
-        },
-        _ => config.clone(),
-    };
+    // A survey HQ sent before a restart, and the local settings, are in force from the
+    // first screen.
+    let in_force = sync::config_in_force(&config, &store);
     let (config_tx, config_rx) = watch::channel(in_force.clone());
+    let config_tx = Rc::new(config_tx);
     let state = Rc::new(CoreState {
         store: Rc::new(RefCell::new(store)),
         repeats: RefCell::new(RepeatFilter::new(in_force.repeat_window())),
         wake: Rc::new(Wake::default()),
+        base: config.clone(),
+        config: config_tx.clone(),
     });
     sync::publish(&state.store, &status, false);
     let _ = opened.send(Ok(config_rx.clone()));
@@ -298,8 +460,77 @@ fn handle_command(state: &CoreState, command: Command) {
             }
             let _ = reply.send(result.map_err(CoreError::from));
         }
+        Command::Job(job) => job(state),
+        Command::Enroll(hq_url, code, device_name, reply) => {
+            let store = state.store.clone();
+            let wake = state.wake.clone();
+            tokio::task::spawn_local(async move {
+                let result = enroll(&store, &hq_url, &code, device_name).await;
+                if result.is_ok() {
+                    wake.sync_now.notify_one();
+                }
+                let _ = reply.send(result);
+            });
+        }
         Command::SyncNow => state.wake.sync_now.notify_one(),
         Command::Shutdown => {}
+    }
+}
+
+/// Enrolls at HQ with a one-time code and saves the link; sync starts over with it.
+async fn enroll(
+    store: &Rc<RefCell<Store>>,
+    hq_url: &str,
+    code: &str,
+    device_name: Option<String>,
+) -> Result<(), CoreError> {
+    if code.trim().is_empty() {
+        return Err(CoreError::Invalid(
+            "enter the enrollment code from HQ".into(),
+        ));
+    }
+    let client = HqClient::new(hq_url.trim())?;
+    let link = client.enroll(code, device_name).await?;
+    store.borrow_mut().set_hq_link(&link)?;
+    tracing::info!(
+        "enrolled at {} as device {} of store {}",
+        link.hq_url,
+        link.device_id,
+        link.store_id
+    );
+    Ok(())
+}
+
+/// Refuses local settings the kiosk could not run with, in words for the manager.
+fn check_settings(settings: &LocalSettings, config: &KioskConfig) -> Result<(), CoreError> {
+    if let Some(lang) = &settings.default_language {
+        if !config.languages.available.contains(lang) {
+            return Err(CoreError::Invalid(format!(
+                "the language \"{lang}\" is not offered on this kiosk (offered: {})",
+                config.languages.available.join(", ")
+            )));
+        }
+    }
+    if let Some(idle) = settings.idle_secs {
+        if !idle.is_finite() || !(3.0..=3600.0).contains(&idle) {
+            return Err(CoreError::Invalid(
+                "the idle time must be between 3 and 3600 seconds".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl CoreState {
+    /// Saves the local settings and puts them in force at once.
+    fn save_settings(&self, settings: &LocalSettings) -> Result<(), CoreError> {
+        let without_local = sync::config_in_force(&self.base, &self.store.borrow())
+            .with_local_settings(&LocalSettings::default());
+        check_settings(settings, &without_local)?;
+        self.store.borrow_mut().set_local_settings(settings)?;
+        let in_force = sync::config_in_force(&self.base, &self.store.borrow());
+        self.config.send_replace(in_force);
+        Ok(())
     }
 }
 
@@ -337,6 +568,175 @@ mod tests {
                 core.check_pin("1234".into()).await.unwrap(),
                 PinCheck::Locked { .. }
             ));
+        });
+    }
+
+    fn started() -> (tempfile::TempDir, Core, CoreThread, tokio::runtime::Runtime) {
+        let dir = tempfile::tempdir().unwrap();
+        let (core, thread) =
+            Core::start(dir.path().join("kiosk.db"), KioskConfig::default()).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        (dir, core, thread, runtime)
+    }
+
+    fn edit(name: &str, phone: Option<&str>) -> RegularEdit {
+        RegularEdit {
+            id: None,
+            name: name.into(),
+            phone: phone.map(Into::into),
+            usual: Default::default(),
+            dietary: None,
+            consent_version: 1,
+            dietary_consent: false,
+        }
+    }
+
+    #[test]
+    fn regulars_are_saved_found_visited_and_erased_through_the_core() {
+        let (_dir, core, _thread, runtime) = started();
+        runtime.block_on(async {
+            let lan = core
+                .save_regular(edit("Nguyễn Lan", Some("0901 234 567")))
+                .await
+                .unwrap();
+            core.save_regular(edit("Trần Mai", None)).await.unwrap();
+            assert_eq!(core.regular_count().await.unwrap(), 2);
+            let found = core.search_regulars("nguyen".into(), 10).await.unwrap();
+            assert_eq!(found.len(), 1);
+            assert_eq!(found[0].regular.id(), lan.regular.id());
+            let by_phone = core.find_by_phone("0901234567".into()).await.unwrap();
+            assert_eq!(by_phone.map(|c| c.regular.id()), Some(lan.regular.id()));
+            core.log_visit(lan.regular.id(), Some((Uuid::now_v7(), true)))
+                .await
+                .unwrap();
+            let card = &core.search_regulars("".into(), 1).await.unwrap()[0];
+            assert_eq!(card.visit_count, 1);
+            assert!(card.last_rating_unhappy);
+            assert!(!format!("{card:?}").contains("Lan"), "Debug hides the name");
+            core.erase_regular(lan.regular.id()).await.unwrap();
+            assert_eq!(core.regular_count().await.unwrap(), 1);
+            assert!(core
+                .search_regulars("0901".into(), 10)
+                .await
+                .unwrap()
+                .is_empty());
+        });
+    }
+
+    #[test]
+    fn refused_input_comes_back_as_invalid_with_a_plain_message() {
+        let (dir, core, _thread, runtime) = started();
+        runtime.block_on(async {
+            let invalid = |r: Result<(), CoreError>| match r {
+                Err(CoreError::Invalid(m)) => m,
+                other => panic!("expected Invalid, got {other:?}"),
+            };
+            let m = invalid(core.save_regular(edit(" ", None)).await.map(|_| ()));
+            assert_eq!(m, "a regular needs a name or nickname");
+            let m = invalid(core.set_pin(StaffRole::Manager, "12".into()).await);
+            assert_eq!(m, "a PIN has 4 to 8 digits");
+            core.set_pin(StaffRole::Manager, "4321".into())
+                .await
+                .unwrap();
+            assert_eq!(
+                core.check_pin("4321".into()).await.unwrap(),
+                PinCheck::Granted(StaffRole::Manager)
+            );
+            let m = invalid(core.log_visit(Uuid::now_v7(), None).await);
+            assert!(m.contains("no longer"), "{m}");
+            let m = invalid(
+                core.enroll("http://127.0.0.1:9".into(), " ".into(), None)
+                    .await,
+            );
+            assert!(m.contains("enrollment code"), "{m}");
+            let m = invalid(core.enroll("ftp://hq".into(), "abc".into(), None).await);
+            assert!(m.contains("not an HQ address"), "{m}");
+            let unreachable = core
+                .enroll("http://127.0.0.1:9".into(), "abc".into(), None)
+                .await;
+            assert!(
+                matches!(unreachable, Err(CoreError::Hq(_))),
+                "{unreachable:?}"
+            );
+            let now = Utc::now();
+            let m = invalid(
+                core.export_csv(dir.path().join("missing/x.csv"), now, now)
+                    .await
+                    .map(|_| ()),
+            );
+            assert!(m.contains("does not exist"), "{m}");
+            let m = invalid(
+                core.save_settings(LocalSettings {
+                    default_language: Some("fr".into()),
+                    ..Default::default()
+                })
+                .await,
+            );
+            assert!(m.contains("\"fr\" is not offered"), "{m}");
+            let m = invalid(
+                core.save_settings(LocalSettings {
+                    idle_secs: Some(1.0),
+                    ..Default::default()
+                })
+                .await,
+            );
+            assert!(m.contains("idle time"), "{m}");
+        });
+    }
+
+    #[test]
+    fn local_settings_are_kept_and_put_in_force_at_once_and_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiosk.db");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let settings = LocalSettings {
+            default_language: Some("vi".into()),
+            idle_secs: Some(42.0),
+            remember_me: Some(false),
+        };
+        {
+            let (core, _thread) = Core::start(path.clone(), KioskConfig::default()).unwrap();
+            let config = core.config();
+            runtime.block_on(async {
+                assert_eq!(core.settings().await.unwrap(), LocalSettings::default());
+                core.save_settings(settings.clone()).await.unwrap();
+                assert_eq!(core.settings().await.unwrap(), settings);
+            });
+            let now = config.borrow().clone();
+            assert_eq!(now.languages.default, "vi");
+            assert_eq!(now.timeouts.idle_secs, 42.0);
+            assert!(!now.survey.remember_me.enabled);
+        }
+        let (core, _thread) = Core::start(path, KioskConfig::default()).unwrap();
+        let restarted = core.config().borrow().clone();
+        assert_eq!(restarted.languages.default, "vi");
+        assert_eq!(restarted.timeouts.idle_secs, 42.0);
+    }
+
+    #[test]
+    fn the_day_report_and_export_run_through_the_core() {
+        let (dir, core, _thread, runtime) = started();
+        runtime.block_on(async {
+            let tap = Tap {
+                score: Score::new(2, crate::feedback::Scale::Five).unwrap(),
+                touchpoint: "visit".into(),
+                survey_version: 1,
+            };
+            core.rate(tap).await.unwrap();
+            let from = Utc::now() - chrono::Duration::hours(1);
+            let to = Utc::now() + chrono::Duration::hours(1);
+            let report = core.day_report(from, to).await.unwrap();
+            assert_eq!(report.summary.count, 1);
+            assert_eq!(report.by_hour.iter().sum::<u64>(), 1);
+            let path = dir.path().join("ratings.csv");
+            assert_eq!(core.export_csv(path.clone(), from, to).await.unwrap(), 1);
+            assert!(std::fs::read_to_string(path)
+                .unwrap()
+                .contains(",visit,5,2,"));
         });
     }
 }

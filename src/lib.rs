@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod core;
 pub mod feedback;
+pub mod regulars;
 pub mod store;
 pub mod sync;
 pub mod ui;

@@ -83,6 +83,59 @@ const MIGRATIONS: &[&str] = &[
         locked_until TEXT
      );
      INSERT INTO pin_lockout (id) VALUES (1);",
+    // 4: regulars. `key` is a compact integer that the search tables point at; `folded`
+    // holds the name's words folded (no case, no diacritics) for the search's checks.
+    // `regular_words` drives prefix search on name words and `regular_phones` holds every
+    // suffix of each phone's digits, so "ends with" is an exact match and "contains" a
+    // prefix range, both by index. `last_seen` orders results by the latest visit.
+    // Visits keep the id of their `visit` event, so visits pulled back from HQ dedupe by
+    // id. Tombstones carry only the id and the time. `outbox.regular_id` names the regular
+    // an event carries, so an erasure finds every copy of its data in the queue by index.
+    "CREATE TABLE regulars (
+        key INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        hlc TEXT NOT NULL,
+        name TEXT NOT NULL,
+        phone TEXT,
+        usual TEXT NOT NULL DEFAULT '{}',
+        dietary TEXT,
+        consent TEXT NOT NULL,
+        folded TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_seen TEXT NOT NULL
+     );
+     CREATE INDEX regulars_by_seen ON regulars (last_seen);
+     CREATE TABLE regular_words (
+        word TEXT NOT NULL,
+        regular INTEGER NOT NULL,
+        PRIMARY KEY (word, regular)
+     ) WITHOUT ROWID;
+     CREATE TABLE regular_phones (
+        suffix TEXT NOT NULL,
+        regular INTEGER NOT NULL,
+        PRIMARY KEY (suffix, regular)
+     ) WITHOUT ROWID;
+     CREATE TABLE visits (
+        id TEXT PRIMARY KEY,
+        regular_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        rating_id TEXT,
+        unhappy INTEGER
+     ) WITHOUT ROWID;
+     CREATE INDEX visits_by_regular ON visits (regular_id, at);
+     CREATE TABLE regular_tombstones (
+        regular_id TEXT PRIMARY KEY,
+        erased_at TEXT NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+     ) WITHOUT ROWID;
+     ALTER TABLE device ADD COLUMN last_hlc TEXT;
+     ALTER TABLE sync_state ADD COLUMN regulars_cursor INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE outbox ADD COLUMN regular_id TEXT;
+     CREATE INDEX outbox_by_regular ON outbox (regular_id) WHERE regular_id IS NOT NULL;",
 ];
 
 /// The schema version this build writes.

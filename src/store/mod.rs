@@ -8,6 +8,8 @@
 mod migrations;
 mod outbox;
 mod ratings;
+mod regulars;
+mod reports;
 mod staff;
 
 use std::fs::{DirBuilder, OpenOptions};
@@ -18,6 +20,7 @@ use rusqlite::Connection;
 
 pub use outbox::{HqLink, OutboxStatus, PendingEvent, Settlement, SyncState};
 pub use ratings::{NewRating, RatingRow, RecordedRating, Summary};
+pub use regulars::PullApplied;
 pub use staff::{hash_pin, lockout_for, verify_pin, PinCheck, StaffRole};
 
 /// Why the store could not do what was asked.
@@ -39,6 +42,9 @@ pub enum StoreError {
     UnknownRating(uuid::Uuid),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Input refused; the message is meant for the person at the kiosk.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -256,7 +256,8 @@ impl Store {
             ],
         )?;
         tx.execute(
-            "UPDATE sync_state SET config_cursor = 0, last_error = NULL WHERE id = 1",
+            "UPDATE sync_state SET config_cursor = 0, regulars_cursor = 0, last_error = NULL
+             WHERE id = 1",
             [],
         )?;
         tx.commit()?;

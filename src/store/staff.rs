@@ -134,6 +134,41 @@ impl Store {
         Ok(PinCheck::Wrong { locked_for })
     }
 
+    /// Sets `role`'s PIN (stored only as a hash). Refused unless it has 4 to 8 digits, or
+    /// when it is the other role's PIN: the pad could not tell the two apart.
+    pub fn set_pin(&mut self, role: StaffRole, pin: &str) -> Result<()> {
+        crate::regulars::check_pin_format(pin).map_err(StoreError::Invalid)?;
+        for other in StaffRole::ALL.into_iter().filter(|r| *r != role) {
+            if self.pin_is(other, pin)? {
+                return Err(StoreError::Invalid(format!(
+                    "that PIN is already the {}'s; choose another",
+                    other.key()
+                )));
+            }
+        }
+        self.conn.execute(
+            "INSERT OR REPLACE INTO staff_pins (role, hash) VALUES (?1, ?2)",
+            params![role.key(), hash_pin(pin)?],
+        )?;
+        Ok(())
+    }
+
+    /// Whether `pin` is `role`'s PIN, without storing a default's hash.
+    fn pin_is(&self, role: StaffRole, pin: &str) -> Result<bool> {
+        let stored: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT hash FROM staff_pins WHERE role = ?1",
+                [role.key()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(match stored {
+            Some(hash) => verify_pin(pin, &hash),
+            None => pin == role.default_pin(),
+        })
+    }
+
     /// Whether `pin` is `role`'s PIN; a role with no stored hash takes its default,
     /// whose hash is stored the first time it is used.
     fn pin_matches(&mut self, role: StaffRole, pin: &str) -> Result<bool> {
@@ -217,6 +252,32 @@ mod tests {
             .unwrap();
         assert_eq!(hashes.len(), 2);
         assert!(hashes.iter().all(|h| h.starts_with("$argon2")));
+    }
+
+    #[test]
+    fn a_new_pin_replaces_the_default_and_bad_or_shared_pins_are_refused() {
+        let (_dir, mut store) = open();
+        store.set_pin(StaffRole::Manager, "9876").unwrap();
+        assert_eq!(
+            store.check_pin("1234", at(0)).unwrap(),
+            PinCheck::Wrong { locked_for: None }
+        );
+        assert_eq!(
+            store.check_pin("9876", at(1)).unwrap(),
+            PinCheck::Granted(StaffRole::Manager)
+        );
+        for bad in ["123", "123456789", "12ab"] {
+            let err = store.set_pin(StaffRole::Barista, bad).unwrap_err();
+            assert_eq!(err.to_string(), "a PIN has 4 to 8 digits");
+        }
+        let err = store.set_pin(StaffRole::Barista, "9876").unwrap_err();
+        assert!(err.to_string().contains("manager"), "{err}");
+        assert!(matches!(err, StoreError::Invalid(_)));
+        store.set_pin(StaffRole::Barista, "55555").unwrap();
+        assert_eq!(
+            store.check_pin("55555", at(2)).unwrap(),
+            PinCheck::Granted(StaffRole::Barista)
+        );
     }
 
     #[test]

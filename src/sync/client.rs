@@ -5,7 +5,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use countertop_protocol::{
-    ConfigResponse, EnrollRequest, EnrollResponse, ErrorBody, PushResponse, PROTOCOL_VERSION,
+    ConfigResponse, EnrollRequest, EnrollResponse, ErrorBody, PushResponse, RegularsResponse,
+    PROTOCOL_VERSION,
 };
 use reqwest::StatusCode;
 use serde::Serialize;
@@ -161,6 +162,24 @@ impl HqClient {
             .send(
                 self.http
                     .get(format!("{}/api/v1/stores/{store}/config", self.base))
+                    .query(&[("cursor", cursor)])
+                    .bearer_auth(token),
+            )
+            .await?;
+        read_json(response).await
+    }
+
+    /// Regular profiles, visits and erasures changed since `cursor`, one page.
+    pub async fn pull_regulars(
+        &self,
+        token: &str,
+        store: Uuid,
+        cursor: u64,
+    ) -> Result<RegularsResponse, HqError> {
+        let response = self
+            .send(
+                self.http
+                    .get(format!("{}/api/v1/stores/{store}/regulars", self.base))
                     .query(&[("cursor", cursor)])
                     .bearer_auth(token),
             )

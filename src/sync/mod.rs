@@ -3,7 +3,7 @@
 //! The loop runs on the core thread beside the command loop and shares its store. It
 //! wakes on a new rating, on a timer, on "sync now", or when a lost network comes back.
 //! Each round pulls the survey config (which also measures the clock offset), pushes the
-//! outbox in gzip batches, and settles each event by HQ's verdict: acknowledged events
+//! outbox in gzip batches, pulls regulars' profiles, visits and erasures, and settles each event by HQ's verdict: acknowledged events
 //! are done, rejected ones are quarantined with the reason, and the rest flow on. Failures
 //! back off exponentially with jitter, capped at a few minutes, honouring `Retry-After`.
 //! Nothing is deleted until HQ has acknowledged it.
@@ -21,7 +21,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::clock;
 use crate::config::{KioskConfig, SyncConfig};
-use crate::store::{Settlement, Store, StoreError};
+use crate::store::{HqLink, Settlement, Store, StoreError};
 use backoff::Backoff;
 use client::{HqClient, HqError};
 
@@ -72,7 +72,7 @@ pub async fn run(
     wake: Rc<Wake>,
     base: KioskConfig,
     status: watch::Sender<SyncStatus>,
-    survey: watch::Sender<KioskConfig>,
+    survey: Rc<watch::Sender<KioskConfig>>,
 ) {
     let settings = base.sync.clone();
     let mut backoff = Backoff::new(
@@ -134,7 +134,7 @@ async fn round(
     store: &Rc<RefCell<Store>>,
     settings: &SyncConfig,
     base: &KioskConfig,
-    survey: &watch::Sender<KioskConfig>,
+    survey: &Rc<watch::Sender<KioskConfig>>,
     batch_size: &mut usize,
 ) -> Result<Round, RoundError> {
     let Some(link) = store.borrow().hq_link()? else {
@@ -156,10 +156,12 @@ async fn round(
             serde_json::to_string(&config).map_err(|e| HqError::BadResponse(e.to_string()))?;
         store.borrow_mut().set_hq_survey(&json, pulled.cursor)?;
         tracing::info!("survey version {} from HQ applied", config.version);
-        survey.send_replace(base.with_hq_survey(&config));
+        survey.send_replace(config_in_force(base, &store.borrow()));
     }
     state.config_cursor = pulled.cursor;
     store.borrow_mut().set_sync_state(&state)?;
+
+    pull_regulars(store, &client, &link).await?;
 
     queue_health_if_due(store, settings, &mut state)?;
 
@@ -182,6 +184,7 @@ async fn round(
             other => other?,
         };
         let mut outcomes = Vec::with_capacity(pushed.results.len());
+        let mut erased_elsewhere = Vec::new();
         for result in &pushed.results {
             let Some(event) = batch.get(result.index) else {
                 continue;
@@ -197,6 +200,9 @@ async fn round(
                     }
                     EventOutcome::Rejected { code, reason } => {
                         tracing::warn!("HQ rejected event {} ({code}); quarantined", event.id);
+                        if code == ERASED_CODE {
+                            erased_elsewhere.push(event.id);
+                        }
                         Settlement::Quarantined {
                             reason: format!("{code}: {reason}"),
                         }
@@ -208,11 +214,92 @@ async fn round(
             return Err(HqError::BadResponse("HQ settled none of the batch".into()).into());
         }
         store.borrow_mut().settle(&outcomes)?;
+        purge_erased_elsewhere(store, &erased_elsewhere)?;
     }
     state.last_success = Some(Utc::now());
     state.last_error = None;
     store.borrow_mut().set_sync_state(&state)?;
     Ok(Round::Synced)
+}
+
+/// HQ's rejection code for an upload about a regular who was erased.
+const ERASED_CODE: &str = "regular_erased";
+
+/// Pulls regulars' changes page by page until HQ has no more. An HQ from before regulars
+/// answers 404: nothing to pull, so the round goes on quietly.
+async fn pull_regulars(
+    store: &Rc<RefCell<Store>>,
+    client: &HqClient,
+    link: &HqLink,
+) -> Result<(), RoundError> {
+    loop {
+        let cursor = store.borrow().regulars_cursor()?;
+        let page = match client
+            .pull_regulars(&link.device_token, link.store_id, cursor)
+            .await
+        {
+            Err(HqError::Status { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => {
+                tracing::debug!("HQ does not serve regulars yet; skipped");
+                return Ok(());
+            }
+            other => other?,
+        };
+        let applied = store.borrow_mut().apply_regulars(&page)?;
+        if applied != Default::default() {
+            tracing::info!(
+                "regulars from HQ: {} profiles, {} visits, {} erasures applied",
+                applied.profiles,
+                applied.visits,
+                applied.erased
+            );
+        }
+        // A full page that does not move the cursor would loop for ever.
+        if !page.more || page.cursor <= cursor {
+            return Ok(());
+        }
+    }
+}
+
+/// Purges the regulars named by events HQ refused because the regular was erased: the
+/// erasure happened elsewhere, and this kiosk must not keep what it was about to send.
+fn purge_erased_elsewhere(
+    store: &Rc<RefCell<Store>>,
+    events: &[uuid::Uuid],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let regulars = store.borrow().regulars_of_events(events)?;
+    for regular in regulars {
+        store.borrow_mut().purge_regular(regular, Utc::now())?;
+    }
+    Ok(())
+}
+
+/// The configuration in force: the local file, HQ's survey once it has sent one, and the
+/// manager's local settings on top.
+pub(crate) fn config_in_force(base: &KioskConfig, store: &Store) -> KioskConfig {
+    let with_hq = match store.hq_survey() {
+        Ok(Some(json)) => match serde_json::from_str(&json) {
+            Ok(hq) => base.with_hq_survey(&hq),
+            Err(e) => {
+                tracing::warn!("ignoring the stored HQ survey: {e}");
+                base.clone()
+            }
+        },
+        Ok(None) => base.clone(),
+        Err(e) => {
+            tracing::warn!("cannot read the stored HQ survey: {e}");
+            base.clone()
+        }
+    };
+    match store.local_settings() {
+        Ok(local) => with_hq.with_local_settings(&local),
+        Err(e) => {
+            tracing::warn!("ignoring the local settings: {e}");
+            with_hq
+        }
+    }
 }
 
 /// Queues a `device_health` event every `health_interval_secs`, unless one still waits.

@@ -1,0 +1,677 @@
+//! Regulars: profiles with their search index, visits, erasures, and the merge with what
+//! head office sends down.
+//!
+//! A profile, its index rows and its outbox event are written in one transaction, so the
+//! search never finds a profile HQ will not hear of. An erasure deletes every copy of a
+//! regular's data the kiosk holds (profile, index, visits, queued events) in one
+//! transaction, with `secure_delete` on, then checkpoints the WAL so no old page keeps it.
+//! Nothing here logs a personal field: tracing lines carry ids only.
+
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use countertop_protocol::{
+    Consent, Hlc, NewRegular, Regular, RegularErased, RegularsResponse, Visit,
+};
+use rusqlite::{params, params_from_iter, OptionalExtension, Transaction};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{Result, Store, StoreError};
+use crate::regulars::{prefix_upper_bound, words, Query, RegularCard, RegularEdit};
+
+/// Above this many index matches for a query's rarest term, the search walks regulars
+/// from the most recently seen and checks each, which finds a page of common-prefix
+/// matches in a few hundred rows; below it, it ranks the matches themselves.
+const DRIVER_LIMIT: i64 = 1500;
+
+const COLUMNS: &str = "r.id, r.hlc, r.name, r.phone, r.usual, r.dietary, r.consent";
+
+fn time_text(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("time {text:?}: {e}")))
+}
+
+fn to_json(value: &impl Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// What one page pulled from HQ changed here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PullApplied {
+    pub profiles: usize,
+    pub visits: usize,
+    pub erased: usize,
+}
+
+/// One search condition: index rows that can drive the search (`candidates`, selecting
+/// regular keys) and the same condition checked on a regulars row `r` (`check`).
+struct Filter {
+    candidates: String,
+    candidate_params: Vec<String>,
+    check: String,
+    check_params: Vec<String>,
+}
+
+impl Filter {
+    fn word(prefix: &str) -> Filter {
+        Filter {
+            candidates: "SELECT regular FROM regular_words WHERE word >= ? AND word < ?".into(),
+            candidate_params: vec![prefix.to_owned(), prefix_upper_bound(prefix)],
+            check: "instr(' ' || r.folded, ?) > 0".into(),
+            check_params: vec![format!(" {prefix}")],
+        }
+    }
+
+    fn phone_ends_with(digits: &str) -> Filter {
+        Filter {
+            candidates: "SELECT regular FROM regular_phones WHERE suffix = ?".into(),
+            candidate_params: vec![digits.to_owned()],
+            check: "substr(r.phone, -length(?)) = ?".into(),
+            check_params: vec![digits.to_owned(), digits.to_owned()],
+        }
+    }
+
+    fn phone_contains(digits: &str) -> Filter {
+        Filter {
+            candidates: "SELECT regular FROM regular_phones WHERE suffix >= ? AND suffix < ?"
+                .into(),
+            candidate_params: vec![digits.to_owned(), prefix_upper_bound(digits)],
+            check: "instr(r.phone, ?) > 0".into(),
+            check_params: vec![digits.to_owned()],
+        }
+    }
+}
+
+/// A regulars row before its JSON columns are parsed.
+struct RawRegular {
+    id: String,
+    hlc: String,
+    name: String,
+    phone: Option<String>,
+    usual: String,
+    dietary: Option<String>,
+    consent: String,
+}
+
+impl RawRegular {
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RawRegular {
+            id: row.get(0)?,
+            hlc: row.get(1)?,
+            name: row.get(2)?,
+            phone: row.get(3)?,
+            usual: row.get(4)?,
+            dietary: row.get(5)?,
+            consent: row.get(6)?,
+        })
+    }
+
+    /// The profile, validated again: a row that no longer validates is corrupt. The error
+    /// names the id only.
+    fn parse(self) -> Result<Regular> {
+        let id = self.id;
+        let corrupt = |what: &str| StoreError::Corrupt(format!("regular {id}: bad {what}"));
+        let new = NewRegular {
+            regular_id: Uuid::parse_str(&id).map_err(|_| corrupt("id"))?,
+            hlc: Hlc::from_sortable(&self.hlc).ok_or_else(|| corrupt("clock"))?,
+            name: self.name,
+            phone: self.phone,
+            usual: serde_json::from_str(&self.usual).map_err(|_| corrupt("usual order"))?,
+            dietary: self.dietary,
+            consent: serde_json::from_str(&self.consent).map_err(|_| corrupt("consent"))?,
+        };
+        Regular::new(new).map_err(|_| corrupt("profile"))
+    }
+}
+
+/// The suffixes of a phone's digits, longest first: "ends with" is an exact match on one,
+/// "contains" a prefix match on any.
+fn suffixes(digits: &str) -> impl Iterator<Item = &str> {
+    (0..digits.len()).map(move |i| &digits[i..])
+}
+
+/// The device's id, which is the node of every clock stamp it makes.
+fn device_uuid(tx: &Transaction<'_>) -> Result<Uuid> {
+    let text: String = tx.query_row("SELECT device_uuid FROM device WHERE id = 1", [], |r| {
+        r.get(0)
+    })?;
+    Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(format!("device id: {e}")))
+}
+
+fn last_hlc(tx: &Transaction<'_>) -> Result<Option<Hlc>> {
+    let text: Option<String> =
+        tx.query_row("SELECT last_hlc FROM device WHERE id = 1", [], |r| r.get(0))?;
+    Ok(text.as_deref().and_then(Hlc::from_sortable))
+}
+
+fn set_last_hlc(tx: &Transaction<'_>, hlc: Hlc) -> Result<()> {
+    tx.execute(
+        "UPDATE device SET last_hlc = ?1 WHERE id = 1",
+        [hlc.to_sortable()],
+    )?;
+    Ok(())
+}
+
+fn is_tombstoned(tx: &rusqlite::Connection, id: Uuid) -> Result<bool> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM regular_tombstones WHERE regular_id = ?1",
+            [id.to_string()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Reads a stored profile.
+fn load(conn: &rusqlite::Connection, id: Uuid) -> Result<Option<Regular>> {
+    let sql = format!("SELECT {COLUMNS} FROM regulars r WHERE r.id = ?1");
+    let raw = conn
+        .query_row(&sql, [id.to_string()], RawRegular::from_row)
+        .optional()?;
+    raw.map(RawRegular::parse).transpose()
+}
+
+/// Writes a profile and its index rows, replacing an older version of it.
+fn write_profile(tx: &Transaction<'_>, regular: &Regular, now: DateTime<Utc>) -> Result<()> {
+    let id = regular.id().to_string();
+    let old: Option<(i64, String, Option<String>)> = tx
+        .query_row(
+            "SELECT key, folded, phone FROM regulars WHERE id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if let Some((key, folded, phone)) = &old {
+        let mut word =
+            tx.prepare_cached("DELETE FROM regular_words WHERE word = ?1 AND regular = ?2")?;
+        for w in folded.split(' ').filter(|w| !w.is_empty()) {
+            word.execute(params![w, key])?;
+        }
+        let mut suffix =
+            tx.prepare_cached("DELETE FROM regular_phones WHERE suffix = ?1 AND regular = ?2")?;
+        for s in phone.as_deref().map(suffixes).into_iter().flatten() {
+            suffix.execute(params![s, key])?;
+        }
+    }
+    let name_words = words(regular.name());
+    let folded = name_words.join(" ");
+    let now = time_text(now);
+    let key: i64 = tx.query_row(
+        "INSERT INTO regulars (id, hlc, name, phone, usual, dietary, consent, folded,
+                               created_at, updated_at, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)
+         ON CONFLICT (id) DO UPDATE SET hlc = excluded.hlc, name = excluded.name,
+             phone = excluded.phone, usual = excluded.usual, dietary = excluded.dietary,
+             consent = excluded.consent, folded = excluded.folded,
+             updated_at = excluded.updated_at
+         RETURNING key",
+        params![
+            id,
+            regular.hlc().to_sortable(),
+            regular.name(),
+            regular.phone(),
+            to_json(regular.usual())?,
+            regular.dietary(),
+            to_json(regular.consent())?,
+            folded,
+            now,
+        ],
+        |r| r.get(0),
+    )?;
+    let mut word =
+        tx.prepare_cached("INSERT OR IGNORE INTO regular_words (word, regular) VALUES (?1, ?2)")?;
+    for w in &name_words {
+        word.execute(params![w, key])?;
+    }
+    let mut suffix = tx
+        .prepare_cached("INSERT OR IGNORE INTO regular_phones (suffix, regular) VALUES (?1, ?2)")?;
+    for s in regular.phone().map(suffixes).into_iter().flatten() {
+        suffix.execute(params![s, key])?;
+    }
+    Ok(())
+}
+
+/// Queues an event about a regular, naming it so an erasure can find it.
+fn queue_regular_event(
+    tx: &Transaction<'_>,
+    event_id: Uuid,
+    kind: &str,
+    at: &DateTime<FixedOffset>,
+    body: &impl Serialize,
+    regular: Uuid,
+) -> Result<()> {
+    let seq = super::ratings::next_seq(tx)?;
+    super::ratings::queue_event(tx, seq, event_id, kind, at, body, None)?;
+    tx.execute(
+        "UPDATE outbox SET regular_id = ?2 WHERE seq = ?1",
+        params![seq, regular.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Deletes every copy of a regular's data and leaves a tombstone; true if there was a
+/// profile. Queued upserts and visits go too: sent after the erasure, they would carry
+/// the data back to HQ.
+fn purge(tx: &Transaction<'_>, id: Uuid, erased_at: DateTime<Utc>) -> Result<bool> {
+    let text = id.to_string();
+    let old: Option<(i64, String, Option<String>)> = tx
+        .query_row(
+            "SELECT key, folded, phone FROM regulars WHERE id = ?1",
+            [&text],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if let Some((key, _, _)) = &old {
+        tx.execute("DELETE FROM regular_words WHERE regular = ?1", [key])?;
+        tx.execute("DELETE FROM regular_phones WHERE regular = ?1", [key])?;
+        tx.execute("DELETE FROM regulars WHERE key = ?1", [key])?;
+    }
+    tx.execute("DELETE FROM visits WHERE regular_id = ?1", [&text])?;
+    tx.execute(
+        "DELETE FROM outbox WHERE regular_id = ?1 AND kind IN ('regular_upserted', 'visit')",
+        [&text],
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO regular_tombstones (regular_id, erased_at) VALUES (?1, ?2)",
+        params![text, time_text(erased_at)],
+    )?;
+    Ok(old.is_some())
+}
+
+impl Store {
+    /// Creates or edits a profile: stamps it, validates it, and writes it with its index
+    /// and a `regular_upserted` event in one transaction. Refused input comes back as
+    /// [`StoreError::Invalid`] with a message fit for the screen.
+    pub fn save_regular(
+        &mut self,
+        edit: &RegularEdit,
+        at: DateTime<FixedOffset>,
+    ) -> Result<RegularCard> {
+        let now = at.with_timezone(&Utc);
+        let tx = self.conn.transaction()?;
+        let existing = match edit.id {
+            Some(id) if is_tombstoned(&tx, id)? => {
+                return Err(StoreError::Invalid(
+                    "this regular asked to be forgotten; their profile cannot be saved again"
+                        .into(),
+                ))
+            }
+            Some(id) => Some(load(&tx, id)?.ok_or_else(|| {
+                StoreError::Invalid("this regular is no longer on this kiosk".into())
+            })?),
+            None => None,
+        };
+        let consent = stamp_consent(existing.as_ref().map(Regular::consent), edit, now);
+        let node = device_uuid(&tx)?;
+        let hlc = Hlc::tick(last_hlc(&tx)?, now.timestamp_millis(), node);
+        let regular = Regular::new(NewRegular {
+            regular_id: edit.id.unwrap_or_else(Uuid::now_v7),
+            hlc,
+            name: edit.name.clone(),
+            phone: edit.phone.clone().filter(|p| !p.trim().is_empty()),
+            usual: edit.usual.clone(),
+            dietary: edit.dietary.clone().filter(|_| edit.dietary_consent),
+            consent,
+        })
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        set_last_hlc(&tx, hlc)?;
+        write_profile(&tx, &regular, now)?;
+        queue_regular_event(
+            &tx,
+            Uuid::now_v7(),
+            "regular_upserted",
+            &at,
+            &NewRegular::from(regular.clone()),
+            regular.id(),
+        )?;
+        tx.commit()?;
+        tracing::info!("regular {} saved", regular.id());
+        self.regular_card(regular.id())?
+            .ok_or_else(|| StoreError::Corrupt(format!("regular {} vanished", regular.id())))
+    }
+
+    /// One regular's card, if the profile is here.
+    pub fn regular_card(&self, id: Uuid) -> Result<Option<RegularCard>> {
+        let sql = format!("SELECT {COLUMNS} FROM regulars r WHERE r.id = ?1");
+        let raw = self
+            .conn
+            .query_row(&sql, [id.to_string()], RawRegular::from_row)
+            .optional()?;
+        raw.map(|raw| self.card(raw)).transpose()
+    }
+
+    /// Up to `limit` regulars matching a search box's text, most recently seen first.
+    pub fn search_regulars(&self, text: &str, limit: usize) -> Result<Vec<RegularCard>> {
+        let limit = limit.min(1000);
+        let raws = match Query::parse(text) {
+            Query::Recent => self.ranked(&[], limit)?,
+            Query::Words(words) => {
+                let filters: Vec<Filter> = words.iter().map(|w| Filter::word(w)).collect();
+                self.ranked(&filters, limit)?
+            }
+            Query::Phone(digits) => {
+                let mut found = self.ranked(&[Filter::phone_ends_with(&digits)], limit)?;
+                if found.len() < limit {
+                    let mut inner = Filter::phone_contains(&digits);
+                    inner.check = format!("{} AND substr(r.phone, -length(?)) != ?", inner.check);
+                    inner.check_params.extend([digits.clone(), digits.clone()]);
+                    found.extend(self.ranked(&[inner], limit - found.len())?);
+                }
+                found
+            }
+        };
+        raws.into_iter().map(|raw| self.card(raw)).collect()
+    }
+
+    /// The regular with exactly this phone number (as typed, any punctuation), if any.
+    pub fn find_by_phone(&self, phone: &str) -> Result<Option<RegularCard>> {
+        let digits = countertop_protocol::phone_digits(phone);
+        if digits.is_empty() {
+            return Ok(None);
+        }
+        let mut exact = Filter::phone_ends_with(&digits);
+        exact.check = "r.phone = ?".into();
+        exact.check_params = vec![digits];
+        let found = self.ranked(&[exact], 1)?;
+        found
+            .into_iter()
+            .next()
+            .map(|raw| self.card(raw))
+            .transpose()
+    }
+
+    /// How many profiles are stored.
+    pub fn regular_count(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM regulars", [], |r| r.get(0))?)
+    }
+
+    /// Records a visit and queues its `visit` event, whose event id is the visit's id.
+    pub fn log_visit(
+        &mut self,
+        regular: Uuid,
+        rating: Option<(Uuid, bool)>,
+        at: DateTime<FixedOffset>,
+    ) -> Result<Uuid> {
+        let tx = self.conn.transaction()?;
+        let known = tx
+            .query_row(
+                "SELECT 1 FROM regulars WHERE id = ?1",
+                [regular.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !known {
+            return Err(StoreError::Invalid(
+                "this regular is no longer on this kiosk".into(),
+            ));
+        }
+        let id = Uuid::now_v7();
+        let visit = Visit {
+            regular_id: regular,
+            rating_id: rating.map(|(id, _)| id),
+            unhappy: rating.map(|(_, unhappy)| unhappy),
+        };
+        insert_visit(&tx, id, at.with_timezone(&Utc), &visit)?;
+        queue_regular_event(&tx, id, "visit", &at, &visit, regular)?;
+        tx.commit()?;
+        tracing::info!("visit {id} of regular {regular} logged");
+        Ok(id)
+    }
+
+    /// "Forget me", asked on this kiosk: purges the regular and queues `regular_erased`
+    /// so HQ and every other kiosk purge them too.
+    pub fn erase_regular(&mut self, regular: Uuid, at: DateTime<FixedOffset>) -> Result<()> {
+        let erased_at = at.with_timezone(&Utc);
+        let tx = self.conn.transaction()?;
+        purge(&tx, regular, erased_at)?;
+        let body = RegularErased {
+            regular_id: regular,
+            erased_at,
+        };
+        queue_regular_event(&tx, Uuid::now_v7(), "regular_erased", &at, &body, regular)?;
+        tx.commit()?;
+        self.checkpoint_wal()?;
+        tracing::info!("regular {regular} erased");
+        Ok(())
+    }
+
+    /// Purges a regular erased elsewhere (a tombstone from HQ, or HQ refusing an upload
+    /// for an erased id). Nothing is queued: HQ already knows.
+    pub fn purge_regular(&mut self, regular: Uuid, erased_at: DateTime<Utc>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        purge(&tx, regular, erased_at)?;
+        tx.commit()?;
+        self.checkpoint_wal()?;
+        tracing::info!("regular {regular} purged (erased elsewhere)");
+        Ok(())
+    }
+
+    /// The regulars named by these outbox events (for events HQ refused as erased).
+    pub fn regulars_of_events(&self, events: &[Uuid]) -> Result<Vec<Uuid>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT regular_id FROM outbox WHERE event_id = ?1")?;
+        let mut found = Vec::new();
+        for event in events {
+            let id: Option<Option<String>> = stmt
+                .query_row([event.to_string()], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = id.flatten().and_then(|t| Uuid::parse_str(&t).ok()) {
+                if !found.contains(&id) {
+                    found.push(id);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether a regular was erased (here or elsewhere).
+    pub fn is_erased(&self, regular: Uuid) -> Result<bool> {
+        is_tombstoned(&self.conn, regular)
+    }
+
+    /// Where the regulars pull goes on from.
+    pub fn regulars_cursor(&self) -> Result<u64> {
+        let cursor: i64 = self.conn.query_row(
+            "SELECT regulars_cursor FROM sync_state WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(cursor.max(0) as u64)
+    }
+
+    /// Merges one page from HQ, and moves the cursor past it, in one transaction:
+    /// profiles replace ours only when their clock is later (and the device clock moves
+    /// past them), visits are added once by id, tombstones purge.
+    pub fn apply_regulars(&mut self, page: &RegularsResponse) -> Result<PullApplied> {
+        let now = Utc::now();
+        let mut applied = PullApplied::default();
+        let tx = self.conn.transaction()?;
+        let mut clock = last_hlc(&tx)?;
+        for erased in &page.erased {
+            purge(&tx, erased.regular_id, erased.erased_at)?;
+            applied.erased += 1;
+        }
+        for profile in &page.profiles {
+            clock = Some(Hlc::observe(clock, profile.hlc()));
+            if is_tombstoned(&tx, profile.id())? {
+                continue;
+            }
+            let local: Option<String> = tx
+                .query_row(
+                    "SELECT hlc FROM regulars WHERE id = ?1",
+                    [profile.id().to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let newer = local
+                .as_deref()
+                .and_then(Hlc::from_sortable)
+                .is_none_or(|local| profile.hlc() > local);
+            if newer {
+                write_profile(&tx, profile, now)?;
+                applied.profiles += 1;
+            }
+        }
+        for record in &page.visits {
+            if is_tombstoned(&tx, record.visit.regular_id)? {
+                continue;
+            }
+            if insert_visit(&tx, record.id, record.at, &record.visit)? {
+                applied.visits += 1;
+            }
+        }
+        if let Some(clock) = clock {
+            set_last_hlc(&tx, clock)?;
+        }
+        tx.execute(
+            "UPDATE sync_state SET regulars_cursor = ?1 WHERE id = 1",
+            [page.cursor as i64],
+        )?;
+        tx.commit()?;
+        if applied.erased > 0 {
+            self.checkpoint_wal()?;
+        }
+        Ok(applied)
+    }
+
+    /// Moves every page of the WAL into the database file and empties the WAL, so pages
+    /// that held erased data no longer sit in it.
+    fn checkpoint_wal(&self) -> Result<()> {
+        let (busy, _, _): (i64, i64, i64) =
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+        if busy != 0 {
+            tracing::warn!("the WAL could not be fully checkpointed after an erasure");
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` regulars meeting every filter, most recently seen first. The rarest
+    /// filter drives when it is rare enough; otherwise regulars are walked by recency.
+    fn ranked(&self, filters: &[Filter], limit: usize) -> Result<Vec<RawRegular>> {
+        let mut driver: Option<(usize, i64)> = None;
+        for (index, filter) in filters.iter().enumerate() {
+            let sql = format!(
+                "SELECT count(*) FROM ({} LIMIT {DRIVER_LIMIT})",
+                filter.candidates
+            );
+            let count: i64 = self
+                .conn
+                .prepare_cached(&sql)?
+                .query_row(params_from_iter(filter.candidate_params.iter()), |r| {
+                    r.get(0)
+                })?;
+            if count == 0 {
+                return Ok(Vec::new());
+            }
+            if driver.is_none_or(|(_, least)| count < least) {
+                driver = Some((index, count));
+            }
+        }
+        let mut conditions = Vec::new();
+        let mut values: Vec<&str> = Vec::new();
+        let from = match driver {
+            Some((index, count)) if count < DRIVER_LIMIT => {
+                conditions.push(format!("r.key IN ({})", filters[index].candidates));
+                values.extend(filters[index].candidate_params.iter().map(String::as_str));
+                "regulars r"
+            }
+            _ => "regulars r INDEXED BY regulars_by_seen",
+        };
+        for filter in filters {
+            conditions.push(filter.check.clone());
+            values.extend(filter.check_params.iter().map(String::as_str));
+        }
+        let limit_text = limit.to_string();
+        values.push(&limit_text);
+        let condition = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {from} {condition} ORDER BY r.last_seen DESC, r.key DESC LIMIT ?"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(values), RawRegular::from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A profile with its visit history summed up.
+    fn card(&self, raw: RawRegular) -> Result<RegularCard> {
+        let id = raw.id.clone();
+        let (visit_count, last): (u64, Option<String>) = self
+            .conn
+            .prepare_cached("SELECT count(*), max(at) FROM visits WHERE regular_id = ?1")?
+            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let unhappy: Option<bool> = self
+            .conn
+            .prepare_cached(
+                "SELECT unhappy FROM visits WHERE regular_id = ?1 AND rating_id IS NOT NULL
+                 ORDER BY at DESC LIMIT 1",
+            )?
+            .query_row([&id], |r| r.get::<_, Option<bool>>(0))
+            .optional()?
+            .flatten();
+        Ok(RegularCard {
+            regular: raw.parse()?,
+            visit_count,
+            last_visit: last.as_deref().map(parse_time).transpose()?,
+            last_rating_unhappy: unhappy.unwrap_or(false),
+        })
+    }
+}
+
+/// Adds a visit once (by id) and moves its regular's "last seen"; true if it was new.
+fn insert_visit(tx: &Transaction<'_>, id: Uuid, at: DateTime<Utc>, visit: &Visit) -> Result<bool> {
+    let at = time_text(at);
+    let added = tx.execute(
+        "INSERT OR IGNORE INTO visits (id, regular_id, at, rating_id, unhappy)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            id.to_string(),
+            visit.regular_id.to_string(),
+            at,
+            visit.rating_id.map(|r| r.to_string()),
+            visit.unhappy,
+        ],
+    )?;
+    tx.execute(
+        "UPDATE regulars SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2",
+        params![visit.regular_id.to_string(), at],
+    )?;
+    Ok(added == 1)
+}
+
+/// The consent to record for an edit: given now on a new profile or a new consent text,
+/// otherwise kept; the dietary consent kept while given, and gone when withdrawn.
+fn stamp_consent(existing: Option<&Consent>, edit: &RegularEdit, now: DateTime<Utc>) -> Consent {
+    let given_at = match existing {
+        Some(c) if c.version == edit.consent_version => c.given_at,
+        _ => now,
+    };
+    let dietary_given_at = if edit.dietary_consent {
+        Some(existing.and_then(|c| c.dietary_given_at).unwrap_or(now))
+    } else {
+        None
+    };
+    Consent {
+        version: edit.consent_version,
+        given_at,
+        dietary_given_at,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,419 @@
+use super::*;
+use crate::store::temp_store;
+use chrono::{Duration, TimeZone};
+use countertop_protocol::{ReasonSlug, UsualOrder};
+
+fn at(minutes: i64) -> DateTime<FixedOffset> {
+    FixedOffset::east_opt(7 * 3600)
+        .unwrap()
+        .with_ymd_and_hms(2026, 11, 23, 8, 0, 0)
+        .unwrap()
+        + Duration::minutes(minutes)
+}
+
+fn edit(name: &str, phone: Option<&str>) -> RegularEdit {
+    RegularEdit {
+        id: None,
+        name: name.into(),
+        phone: phone.map(Into::into),
+        usual: UsualOrder {
+            item: Some(ReasonSlug::new("latte").unwrap()),
+            ..UsualOrder::default()
+        },
+        dietary: None,
+        consent_version: 1,
+        dietary_consent: false,
+    }
+}
+
+fn save(store: &mut Store, name: &str, phone: Option<&str>, minute: i64) -> Uuid {
+    store
+        .save_regular(&edit(name, phone), at(minute))
+        .unwrap()
+        .regular
+        .id()
+}
+
+fn names(cards: &[RegularCard]) -> Vec<&str> {
+    cards.iter().map(|c| c.regular.name()).collect()
+}
+
+fn count(store: &Store, sql: &str) -> i64 {
+    store.conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn a_new_regular_is_stamped_validated_and_queued_in_one_go() {
+    let (_dir, mut store) = temp_store();
+    let card = store
+        .save_regular(&edit("  Nguyễn Thị Lan ", Some("+84 90 123 4567")), at(0))
+        .unwrap();
+    let r = &card.regular;
+    assert_eq!(r.id().get_version_num(), 7);
+    assert_eq!(r.name(), "Nguyễn Thị Lan");
+    assert_eq!(r.phone(), Some("84901234567"));
+    assert_eq!(r.consent().given_at, at(0).with_timezone(&Utc));
+    assert_eq!(card.visit_count, 0);
+    let device: String = store
+        .conn
+        .query_row("SELECT device_uuid FROM device", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(r.hlc().node.to_string(), device);
+    assert_eq!(r.hlc().wall_ms, at(0).timestamp_millis());
+    let outbox = store.outbox().unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].1, "regular_upserted");
+    let sent: Regular = serde_json::from_value(outbox[0].2.clone()).unwrap();
+    assert_eq!(&sent, r);
+    assert_eq!(store.regular_count().unwrap(), 1);
+}
+
+#[test]
+fn refused_input_is_invalid_with_a_plain_message_and_nothing_is_written() {
+    let (_dir, mut store) = temp_store();
+    let err = store.save_regular(&edit("  ", None), at(0)).unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)));
+    assert_eq!(err.to_string(), "a regular needs a name or nickname");
+    let err = store
+        .save_regular(&edit("Lan", Some("12-34")), at(0))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "a phone number has 6 to 15 digits");
+    assert_eq!(store.regular_count().unwrap(), 0);
+    assert!(store.outbox().unwrap().is_empty());
+}
+
+#[test]
+fn edits_keep_consent_unless_its_version_changes_and_dietary_notes_follow_their_consent() {
+    let (_dir, mut store) = temp_store();
+    let id = save(&mut store, "Lan", None, 0);
+    let first = store.regular_card(id).unwrap().unwrap().regular;
+
+    let mut change = edit("Lan B", None);
+    change.id = Some(id);
+    change.dietary = Some("nut allergy".into());
+    change.dietary_consent = true;
+    let second = store.save_regular(&change, at(5)).unwrap().regular;
+    assert!(second.hlc() > first.hlc());
+    assert_eq!(second.consent().given_at, first.consent().given_at, "kept");
+    assert_eq!(
+        second.consent().dietary_given_at,
+        Some(at(5).with_timezone(&Utc))
+    );
+    assert_eq!(second.dietary(), Some("nut allergy"));
+
+    change.consent_version = 2;
+    let third = store.save_regular(&change, at(9)).unwrap().regular;
+    assert_eq!(third.consent().given_at, at(9).with_timezone(&Utc));
+    assert_eq!(
+        third.consent().dietary_given_at,
+        Some(at(5).with_timezone(&Utc)),
+        "dietary consent kept while given"
+    );
+
+    change.dietary_consent = false;
+    let fourth = store.save_regular(&change, at(10)).unwrap().regular;
+    assert_eq!(fourth.dietary(), None, "withdrawn consent clears the note");
+    assert_eq!(fourth.consent().dietary_given_at, None);
+
+    // The old name's words left the index with the edit.
+    assert!(store.search_regulars("b", 10).unwrap().len() == 1);
+    change.name = "Mai".into();
+    store.save_regular(&change, at(11)).unwrap();
+    assert!(store.search_regulars("lan", 10).unwrap().is_empty());
+    assert_eq!(count(&store, "SELECT count(*) FROM regular_words"), 1);
+    assert_eq!(store.outbox().unwrap().len(), 5);
+}
+
+#[test]
+fn the_clock_never_goes_back_even_when_the_wall_clock_does() {
+    let (_dir, mut store) = temp_store();
+    let id = save(&mut store, "Lan", None, 10);
+    let mut change = edit("Lan", None);
+    change.id = Some(id);
+    let before = store.regular_card(id).unwrap().unwrap().regular.hlc();
+    let after = store.save_regular(&change, at(0)).unwrap().regular.hlc();
+    assert!(after > before);
+}
+
+#[test]
+fn names_match_by_word_prefix_without_case_or_diacritics_most_recent_visit_first() {
+    let (_dir, mut store) = temp_store();
+    let lan = save(&mut store, "Nguyễn Thị Lan", None, 0);
+    let _hung = save(&mut store, "Trần Hùng", None, 1);
+    let dao = save(&mut store, "ĐÀO Nguyên", None, 2);
+    let _john = save(&mut store, "John Nguyen-Smith", None, 3);
+    assert_eq!(
+        names(&store.search_regulars("nguy", 10).unwrap()),
+        ["John Nguyen-Smith", "ĐÀO Nguyên", "Nguyễn Thị Lan"]
+    );
+    // A visit moves Lan to the front.
+    store.log_visit(lan, None, at(30)).unwrap();
+    assert_eq!(
+        names(&store.search_regulars("NGUYỄN", 10).unwrap())[0],
+        "Nguyễn Thị Lan"
+    );
+    // Every word must match the start of a name word.
+    assert_eq!(
+        names(&store.search_regulars("dao ng", 10).unwrap()),
+        ["ĐÀO Nguyên"]
+    );
+    assert_eq!(
+        names(&store.search_regulars("đào", 10).unwrap()),
+        ["ĐÀO Nguyên"]
+    );
+    assert!(store.search_regulars("guyen", 10).unwrap().is_empty());
+    assert!(store.search_regulars("lan hung", 10).unwrap().is_empty());
+    // Empty: the most recently seen.
+    let recent = store.search_regulars("", 2).unwrap();
+    assert_eq!(recent[0].regular.id(), lan);
+    assert_eq!(recent.len(), 2);
+    let _ = dao;
+}
+
+#[test]
+fn common_prefixes_are_walked_by_recency_and_still_ranked_right() {
+    let (_dir, mut store) = temp_store();
+    let n = DRIVER_LIMIT + 50;
+    let tx = store.conn.transaction().unwrap();
+    for i in 0..n {
+        let regular = Regular::new(NewRegular {
+            regular_id: Uuid::now_v7(),
+            hlc: Hlc::tick(None, i, Uuid::nil()),
+            name: format!("Nguyen {i}"),
+            phone: Some(format!("0901{i:06}")),
+            usual: UsualOrder::default(),
+            dietary: None,
+            consent: Consent {
+                version: 1,
+                given_at: Utc::now(),
+                dietary_given_at: None,
+            },
+        })
+        .unwrap();
+        let seen = at(0).with_timezone(&Utc) + Duration::seconds(i);
+        write_profile(&tx, &regular, seen).unwrap();
+    }
+    tx.commit().unwrap();
+    let found = store.search_regulars("ng", 3).unwrap();
+    let last = format!("Nguyen {}", n - 1);
+    assert_eq!(names(&found)[0], last);
+    assert_eq!(found.len(), 3);
+    // Ends-with digits: the newest first; fewer than asked, then "contains".
+    let ends = store.search_regulars("0", 5).unwrap();
+    assert_eq!(names(&ends)[0], format!("Nguyen {}", (n - 1) / 10 * 10));
+    let one = store.search_regulars(&format!("{:06}", 7), 3).unwrap();
+    assert_eq!(names(&one)[0], "Nguyen 7", "ends with 000007");
+    assert!(names(&one).len() == 1 || one[1].regular.phone().unwrap().contains("000007"));
+    let contains = store.search_regulars("901000", 200).unwrap();
+    assert!(contains.len() >= 100);
+    assert!(contains
+        .iter()
+        .all(|c| c.regular.phone().unwrap().contains("901000")));
+}
+
+#[test]
+fn digits_find_phones_ending_with_them_first_then_containing_them() {
+    let (_dir, mut store) = temp_store();
+    save(&mut store, "Ends", Some("0901 234 567"), 0);
+    save(&mut store, "Contains", Some("0956 700 000"), 5);
+    save(&mut store, "Neither", Some("0912 000 000"), 9);
+    save(&mut store, "No phone", None, 10);
+    assert_eq!(
+        names(&store.search_regulars("4567", 10).unwrap()),
+        ["Ends"],
+        "only one ends with or contains 4567"
+    );
+    assert_eq!(
+        names(&store.search_regulars("567", 10).unwrap()),
+        ["Ends", "Contains"],
+        "ending before containing, whatever the recency"
+    );
+    assert_eq!(
+        names(&store.search_regulars("+84 567", 10).unwrap()),
+        Vec::<&str>::new()
+    );
+    let card = store.find_by_phone("090-123-4567").unwrap().unwrap();
+    assert_eq!(card.regular.name(), "Ends");
+    assert!(store.find_by_phone("1234567").unwrap().is_none());
+}
+
+#[test]
+fn visits_are_counted_and_queued_under_their_own_id() {
+    let (_dir, mut store) = temp_store();
+    let id = save(&mut store, "Lan", None, 0);
+    let rating = Uuid::now_v7();
+    store.log_visit(id, None, at(10)).unwrap();
+    let visit = store.log_visit(id, Some((rating, true)), at(20)).unwrap();
+    store.log_visit(id, None, at(30)).unwrap();
+    let card = store.regular_card(id).unwrap().unwrap();
+    assert_eq!(card.visit_count, 3);
+    assert_eq!(card.last_visit, Some(at(30).with_timezone(&Utc)));
+    assert!(card.last_rating_unhappy);
+    let batch = store.pending_batch(10).unwrap();
+    let queued = batch.iter().find(|e| e.id == visit).expect("queued by id");
+    assert_eq!(queued.kind, "visit");
+    assert_eq!(queued.body["rating_id"], rating.to_string());
+    assert_eq!(queued.body["unhappy"], true);
+    let err = store.log_visit(Uuid::now_v7(), None, at(40)).unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)));
+}
+
+#[test]
+fn erasure_removes_every_trace_queues_only_the_tombstone_and_refuses_the_id_after() {
+    let (_dir, mut store) = temp_store();
+    let id = save(&mut store, "Zyxwquorth", Some("0987654321"), 0);
+    let other = save(&mut store, "Lan", Some("0901234567"), 1);
+    store.log_visit(id, None, at(5)).unwrap();
+    store.log_visit(other, None, at(6)).unwrap();
+    // Some events acknowledged, some pending: both go.
+    let first = store.pending_batch(1).unwrap();
+    store
+        .settle(&[(first[0].seq, crate::store::Settlement::Acknowledged)])
+        .unwrap();
+    store.erase_regular(id, at(10)).unwrap();
+
+    assert!(store.regular_card(id).unwrap().is_none());
+    assert!(store.search_regulars("zyx", 10).unwrap().is_empty());
+    assert!(store.search_regulars("4321", 10).unwrap().is_empty());
+    assert_eq!(count(&store, "SELECT count(*) FROM visits"), 1);
+    assert_eq!(count(&store, "SELECT count(*) FROM regular_words"), 1);
+    assert_eq!(count(&store, "SELECT count(*) FROM regular_phones"), 10);
+    let kinds: Vec<(String, serde_json::Value)> = store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .map(|(_, kind, body)| (kind, body))
+        .collect();
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    assert!(!serde_json::to_string(&kinds)
+        .unwrap()
+        .contains("Zyxwquorth"));
+    let erased = kinds.iter().find(|(k, _)| k == "regular_erased").unwrap();
+    assert_eq!(erased.1["regular_id"], id.to_string());
+    assert!(store.is_erased(id).unwrap());
+
+    let mut again = edit("Zyxwquorth", None);
+    again.id = Some(id);
+    let err = store.save_regular(&again, at(20)).unwrap_err();
+    assert!(err.to_string().contains("forgotten"), "{err}");
+}
+
+fn remote(id: Uuid, name: &str, wall_ms: i64, node: u8) -> Regular {
+    Regular::new(NewRegular {
+        regular_id: id,
+        hlc: Hlc {
+            wall_ms,
+            counter: 0,
+            node: Uuid::from_bytes([node; 16]),
+        },
+        name: name.into(),
+        phone: None,
+        usual: UsualOrder::default(),
+        dietary: None,
+        consent: Consent {
+            version: 1,
+            given_at: Utc::now(),
+            dietary_given_at: None,
+        },
+    })
+    .unwrap()
+}
+
+fn page(cursor: u64) -> RegularsResponse {
+    RegularsResponse {
+        protocol: countertop_protocol::PROTOCOL_VERSION,
+        cursor,
+        more: false,
+        profiles: vec![],
+        visits: vec![],
+        erased: vec![],
+        server_time: Utc::now(),
+    }
+}
+
+#[test]
+fn pulled_profiles_replace_ours_only_when_later_and_move_our_clock_past_them() {
+    let (_dir, mut store) = temp_store();
+    let id = save(&mut store, "Local", None, 0);
+    let local_hlc = store.regular_card(id).unwrap().unwrap().regular.hlc();
+
+    let mut older = page(3);
+    older.profiles = vec![remote(id, "Older", local_hlc.wall_ms - 1, 9)];
+    let applied = store.apply_regulars(&older).unwrap();
+    assert_eq!(applied.profiles, 0);
+    assert_eq!(
+        store.regular_card(id).unwrap().unwrap().regular.name(),
+        "Local"
+    );
+    assert_eq!(store.regulars_cursor().unwrap(), 3);
+
+    let far = local_hlc.wall_ms + 3_600_000;
+    let stranger = Uuid::now_v7();
+    let mut newer = page(7);
+    newer.profiles = vec![remote(id, "Remote", far, 9), remote(stranger, "Mai", 5, 9)];
+    let applied = store.apply_regulars(&newer).unwrap();
+    assert_eq!(applied.profiles, 2);
+    assert_eq!(
+        store.regular_card(id).unwrap().unwrap().regular.name(),
+        "Remote"
+    );
+    assert_eq!(names(&store.search_regulars("mai", 5).unwrap()), ["Mai"]);
+    assert!(store.search_regulars("local", 5).unwrap().is_empty());
+
+    // Our next edit orders after the remote one, though our wall clock is behind it.
+    let mut change = edit("Local again", None);
+    change.id = Some(id);
+    let mine = store.save_regular(&change, at(1)).unwrap().regular.hlc();
+    assert!(mine > remote(id, "Remote", far, 9).hlc());
+    assert_eq!(store.regulars_cursor().unwrap(), 7);
+}
+
+#[test]
+fn pulled_visits_add_once_by_id_and_tombstones_purge() {
+    let (_dir, mut store) = temp_store();
+    let id = save(&mut store, "Lan", Some("0901234567"), 0);
+    let mine = store.log_visit(id, None, at(1)).unwrap();
+    let mut visits = page(1);
+    let record = |vid: Uuid, minute: i64| countertop_protocol::VisitRecord {
+        id: vid,
+        at: at(minute).with_timezone(&Utc),
+        visit: Visit {
+            regular_id: id,
+            rating_id: None,
+            unhappy: None,
+        },
+    };
+    let theirs = Uuid::now_v7();
+    visits.visits = vec![record(mine, 1), record(theirs, 50), record(theirs, 50)];
+    assert_eq!(store.apply_regulars(&visits).unwrap().visits, 1);
+    let card = store.regular_card(id).unwrap().unwrap();
+    assert_eq!(card.visit_count, 2);
+    assert_eq!(card.last_visit, Some(at(50).with_timezone(&Utc)));
+
+    let mut erased = page(2);
+    erased.erased = vec![RegularErased {
+        regular_id: id,
+        erased_at: Utc::now(),
+    }];
+    erased.profiles = vec![remote(id, "Lan", i64::MAX / 4, 9)];
+    store.apply_regulars(&erased).unwrap();
+    assert!(store.regular_card(id).unwrap().is_none(), "not revived");
+    assert_eq!(count(&store, "SELECT count(*) FROM visits"), 0);
+    assert_eq!(count(&store, "SELECT count(*) FROM regular_phones"), 0);
+    let kinds: Vec<String> = store.outbox().unwrap().into_iter().map(|e| e.1).collect();
+    assert!(
+        kinds.is_empty(),
+        "nothing queued for an erasure from HQ: {kinds:?}"
+    );
+}
+
+#[test]
+fn events_refused_as_erased_name_their_regular() {
+    let (_dir, mut store) = temp_store();
+    let id = save(&mut store, "Lan", None, 0);
+    let event = store.pending_batch(1).unwrap()[0].id;
+    assert_eq!(store.regulars_of_events(&[event]).unwrap(), [id]);
+    store.purge_regular(id, Utc::now()).unwrap();
+    assert!(store.regular_card(id).unwrap().is_none());
+    assert!(store.outbox().unwrap().is_empty());
+}
