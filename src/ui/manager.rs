@@ -18,6 +18,7 @@ use crate::clock;
 use crate::config::KioskConfig;
 use crate::core::Core;
 use crate::feedback::Scale;
+use crate::regulars::{DayReport, LocalSettings};
 use crate::store::{StaffRole, Summary};
 use crate::sync::SyncStatus;
 
@@ -44,12 +45,22 @@ struct Typing {
     pin: String,
 }
 
-/// The settings as the screen shows them.
+/// The settings as the screen shows them: the configuration in force.
 #[derive(Debug, Clone, PartialEq)]
 struct Shown {
     default_language: String,
     idle_secs: i32,
     remember_me: bool,
+}
+
+impl Shown {
+    fn of(config: &KioskConfig) -> Shown {
+        Shown {
+            default_language: config.languages.default.clone(),
+            idle_secs: config.timeouts.idle_secs.round() as i32,
+            remember_me: config.survey.remember_me.enabled,
+        }
+    }
 }
 
 /// Drives the manager's screen of one [`App`].
@@ -58,6 +69,8 @@ pub struct ManagerPanel {
     core: Core,
     typing: RefCell<Typing>,
     settings: RefCell<Shown>,
+    /// The kiosk's own settings as last read or saved; a change edits one field of them.
+    local: RefCell<LocalSettings>,
     this: Weak<ManagerPanel>,
 }
 
@@ -70,11 +83,8 @@ impl ManagerPanel {
             app: app.as_weak(),
             core,
             typing: RefCell::default(),
-            settings: RefCell::new(Shown {
-                default_language: config.languages.default.clone(),
-                idle_secs: config.timeouts.idle_secs.round() as i32,
-                remember_me: config.survey.remember_me.enabled,
-            }),
+            settings: RefCell::new(Shown::of(&config)),
+            local: RefCell::default(),
             this: this.clone(),
         });
         let manager = app.global::<Manager>();
@@ -150,7 +160,9 @@ impl ManagerPanel {
         });
 
         panel.follow_sync_status();
+        panel.follow_config();
         panel.show_settings();
+        panel.load_settings();
         panel
     }
 
@@ -216,16 +228,14 @@ impl ManagerPanel {
         let core = self.core.clone();
         let this = self.this.clone();
         self.spawn("read today's ratings", async move {
-            let result = core.summary(from, to).await;
+            let result = core.day_report(from, to).await;
             let Some(panel) = this.upgrade() else { return };
             panel.with_manager(|m| {
                 m.set_loading(false);
                 match result {
-                    Ok(summary) => {
+                    Ok(report) => {
                         m.set_today_error(SharedString::new());
-                        show_summary(&m, &summary, config.survey.scale);
-                        // PENDING(kiosk-regulars): by hour, top reasons and latest comments
-                        // come from Core::day_report once that branch is merged.
+                        show_report(&m, &report, &config);
                     }
                     Err(e) => m.set_today_error(e.to_string().into()),
                 }
@@ -283,35 +293,93 @@ impl ManagerPanel {
         });
     }
 
-    /// Reads the kiosk's local settings over the configuration's defaults.
-    fn load_settings(&self) {
-        // PENDING(kiosk-regulars): read Core::settings() once that branch is merged.
-        self.show_settings();
+    /// The settings in force follow the core's configuration, which applies the kiosk's
+    /// own settings over `kiosk.toml` and head office's survey.
+    fn follow_config(&self) {
+        let mut updates = self.core.config();
+        updates.borrow_and_update();
+        let this = self.this.clone();
+        self.spawn("follow the settings in force", async move {
+            while updates.changed().await.is_ok() {
+                let shown = Shown::of(&updates.borrow_and_update());
+                match this.upgrade() {
+                    Some(panel) => {
+                        *panel.settings.borrow_mut() = shown;
+                        panel.show_settings();
+                    }
+                    None => break,
+                }
+            }
+        });
     }
 
-    /// Shows `change` at once and saves it; on failure the screen says so.
-    fn change_settings(&self, change: impl FnOnce(&mut Shown)) {
-        change(&mut self.settings.borrow_mut());
+    /// Reads the kiosk's own settings, which a change edits one field of.
+    fn load_settings(&self) {
+        let core = self.core.clone();
+        let this = self.this.clone();
+        self.spawn("read the kiosk's settings", async move {
+            let result = core.settings().await;
+            let Some(panel) = this.upgrade() else { return };
+            match result {
+                Ok(local) => *panel.local.borrow_mut() = local,
+                Err(e) => panel.with_manager(|m| {
+                    m.set_settings_outcome(Outcome::Failed);
+                    m.set_settings_error(e.to_string().into());
+                }),
+            }
+        });
+    }
+
+    /// Shows `change` at once and saves it; on failure the screen says so and shows the
+    /// settings in force again.
+    fn change_settings(&self, change: impl FnOnce(&mut Shown, &mut LocalSettings)) {
+        let local = {
+            let mut local = self.local.borrow_mut();
+            change(&mut self.settings.borrow_mut(), &mut local);
+            local.clone()
+        };
         self.show_settings();
         self.with_manager(|m| m.set_settings_outcome(Outcome::Working));
-        // PENDING(kiosk-regulars): Core::save_settings(LocalSettings) once merged.
-        self.with_manager(|m| {
-            m.set_settings_outcome(Outcome::Failed);
-            m.set_settings_error("saving settings is not available yet".into());
+        let core = self.core.clone();
+        let this = self.this.clone();
+        self.spawn("save the settings", async move {
+            let result = core.save_settings(local).await;
+            let Some(panel) = this.upgrade() else { return };
+            match result {
+                Ok(()) => panel.with_manager(|m| m.set_settings_outcome(Outcome::Done)),
+                Err(e) => {
+                    *panel.settings.borrow_mut() = Shown::of(&panel.config());
+                    panel.show_settings();
+                    panel.load_settings();
+                    panel.with_manager(|m| {
+                        m.set_settings_outcome(Outcome::Failed);
+                        m.set_settings_error(e.to_string().into());
+                    });
+                }
+            }
         });
     }
 
     fn step_idle(&self, step: i32) {
-        self.change_settings(|s| s.idle_secs = step_idle_secs(s.idle_secs, step));
+        self.change_settings(|shown, local| {
+            shown.idle_secs = step_idle_secs(shown.idle_secs, step);
+            local.idle_secs = Some(f64::from(shown.idle_secs));
+        });
     }
 
     fn toggle_remember_me(&self) {
-        self.change_settings(|s| s.remember_me = !s.remember_me);
+        self.change_settings(|shown, local| {
+            shown.remember_me = !shown.remember_me;
+            local.remember_me = Some(shown.remember_me);
+        });
     }
 
     fn set_default_language(&self, code: &str) {
         let code = code.to_owned();
-        self.change_settings(|s| s.default_language = code);
+        self.change_settings(|shown, local| {
+            shown.default_language = code.clone();
+            local.default_language = Some(code);
+        });
     }
 
     // --- Enrolment -----------------------------------------------------------------
@@ -351,10 +419,21 @@ impl ManagerPanel {
             return;
         }
         self.with_manager(|m| m.set_enroll_outcome(Outcome::Working));
-        // PENDING(kiosk-regulars): Core::enroll(url, code, None) once merged.
-        self.with_manager(|m| {
-            m.set_enroll_outcome(Outcome::Failed);
-            m.set_enroll_error("enrolling from the screen is not available yet".into());
+        let core = self.core.clone();
+        let this = self.this.clone();
+        self.spawn("enroll", async move {
+            let result = core.enroll(url, code, None).await;
+            let Some(panel) = this.upgrade() else { return };
+            match result {
+                Ok(()) => {
+                    panel.close_enroll();
+                    panel.with_manager(|m| m.set_enroll_outcome(Outcome::Done));
+                }
+                Err(e) => panel.with_manager(|m| {
+                    m.set_enroll_outcome(Outcome::Failed);
+                    m.set_enroll_error(e.to_string().into());
+                }),
+            }
         });
     }
 
@@ -456,14 +535,26 @@ impl ManagerPanel {
         self.save_pin(role, pin);
     }
 
-    fn save_pin(&self, role: StaffRole, _pin: String) {
-        // PENDING(kiosk-regulars): Core::set_pin(role, pin) once merged.
-        let _ = role;
-        self.with_manager(|m| {
-            m.set_pin_problem(PinProblem::Refused);
-            m.set_pin_error("changing PINs is not available yet".into());
+    fn save_pin(&self, role: StaffRole, pin: String) {
+        let core = self.core.clone();
+        let this = self.this.clone();
+        self.spawn("save the PIN", async move {
+            let result = core.set_pin(role, pin).await;
+            let Some(panel) = this.upgrade() else { return };
+            match result {
+                Ok(()) => {
+                    panel.pin_cancel();
+                    panel.with_manager(|m| m.set_pin_changed(ui_role(Some(role))));
+                }
+                Err(e) => {
+                    panel.with_manager(|m| {
+                        m.set_pin_problem(PinProblem::Refused);
+                        m.set_pin_error(e.to_string().into());
+                    });
+                    panel.show_pin();
+                }
+            }
         });
-        self.show_pin();
     }
 
     // --- The keyboard --------------------------------------------------------------
@@ -540,11 +631,32 @@ impl ManagerPanel {
             });
             return;
         }
+        // The kiosk's own exports folder is made on first use (a USB stick's folder is
+        // the manager's to choose, and never made up).
+        let exports = self.config().data_dir.join("exports");
+        if path.parent() == Some(exports.as_path()) {
+            if let Err(e) = std::fs::create_dir_all(&exports) {
+                tracing::warn!("cannot create {}: {e}", exports.display());
+            }
+        }
         self.with_manager(|m| m.set_export_outcome(Outcome::Working));
-        // PENDING(kiosk-regulars): Core::export_csv(path, from, to) once merged.
-        self.with_manager(|m| {
-            m.set_export_outcome(Outcome::Failed);
-            m.set_export_error("export is not available yet".into());
+        let (from, to) = local_day(clock::local_now());
+        let core = self.core.clone();
+        let this = self.this.clone();
+        self.spawn("export the ratings", async move {
+            let result = core.export_csv(path.clone(), from, to).await;
+            let Some(panel) = this.upgrade() else { return };
+            panel.with_manager(|m| match result {
+                Ok(rows) => {
+                    m.set_export_outcome(Outcome::Done);
+                    m.set_export_rows(saturating_i32(rows));
+                    m.set_export_written(path.display().to_string().into());
+                }
+                Err(e) => {
+                    m.set_export_outcome(Outcome::Failed);
+                    m.set_export_error(e.to_string().into());
+                }
+            });
         });
     }
 }
@@ -651,6 +763,54 @@ fn show_summary(m: &Manager<'_>, summary: &Summary, scale: Scale) {
         .collect();
     m.set_distribution_max(bars.iter().map(|b| b.count).max().unwrap_or(0));
     m.set_distribution(ModelRc::new(VecModel::from(bars)));
+}
+
+/// Everything on the Today tab.
+fn show_report(m: &Manager<'_>, report: &DayReport, config: &KioskConfig) {
+    let scale = config.survey.scale;
+    show_summary(m, &report.summary, scale);
+    let by_hour: Vec<i32> = report.by_hour.iter().map(|n| saturating_i32(*n)).collect();
+    m.set_hour_max(by_hour.iter().copied().max().unwrap_or(0));
+    m.set_by_hour(ModelRc::new(VecModel::from(by_hour)));
+    // Reasons by the label the customers saw, in the kiosk's default language.
+    let lang = &config.languages.default;
+    let survey = &config.survey;
+    let reasons: Vec<ReasonCount> = report
+        .top_reasons
+        .iter()
+        .take(3)
+        .map(|(id, count)| ReasonCount {
+            label: survey
+                .praise
+                .iter()
+                .chain(&survey.problems)
+                .find(|chip| &chip.id == id)
+                .map_or(id.as_str(), |chip| chip.label_in(lang, lang))
+                .into(),
+            count: saturating_i32(*count),
+        })
+        .collect();
+    m.set_top_reasons(ModelRc::new(VecModel::from(reasons)));
+    let comments: Vec<CommentLine> = report
+        .latest_comments
+        .iter()
+        .take(3)
+        .map(|c| CommentLine {
+            time: c.at.format("%H:%M").to_string().into(),
+            score: i32::from(c.score),
+            mood: mood_of(scale, c.score),
+            text: c.text.replace('\n', " ").into(),
+        })
+        .collect();
+    m.set_latest_comments(ModelRc::new(VecModel::from(comments)));
+}
+
+/// The face a score is drawn with on `scale`.
+fn mood_of(scale: Scale, score: u8) -> i32 {
+    usize::from(score)
+        .checked_sub(1)
+        .and_then(|i| scale.moods().get(i))
+        .map_or(2, |mood| i32::from(*mood))
 }
 
 /// Fills the manager's screen with a believable day, for the screenshots.
