@@ -221,7 +221,11 @@ pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Re
             panel.set_editing(scene.editing);
             panel.set_enrolling_open(scene.editing == ManagerField::HqUrl);
             panel.set_pin_role(scene.pin_role);
-            panel.set_pin_length(if scene.pin_role == StaffRole::None { 0 } else { 3 });
+            panel.set_pin_length(if scene.pin_role == StaffRole::None {
+                0
+            } else {
+                3
+            });
             for (width, height) in SIZES {
                 let pixels = headless.render(width, height)?;
                 let path = out.join(format!("{lang}-{width}x{height}-{}.png", scene.name));

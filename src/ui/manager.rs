@@ -3,7 +3,7 @@
 //! the CSV export. Every call to the core is awaited on the UI thread's event loop, so a
 //! slow disk or network never freezes the screen.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
 
@@ -71,6 +71,9 @@ pub struct ManagerPanel {
     settings: RefCell<Shown>,
     /// The kiosk's own settings as last read or saved; a change edits one field of them.
     local: RefCell<LocalSettings>,
+    /// Saves sent and not yet answered. Until the last is, the screen keeps what was
+    /// tapped rather than the configuration of an earlier save.
+    saving: Cell<u32>,
     this: Weak<ManagerPanel>,
 }
 
@@ -85,6 +88,7 @@ impl ManagerPanel {
             typing: RefCell::default(),
             settings: RefCell::new(Shown::of(&config)),
             local: RefCell::default(),
+            saving: Cell::new(0),
             this: this.clone(),
         });
         let manager = app.global::<Manager>();
@@ -303,10 +307,11 @@ impl ManagerPanel {
             while updates.changed().await.is_ok() {
                 let shown = Shown::of(&updates.borrow_and_update());
                 match this.upgrade() {
-                    Some(panel) => {
+                    Some(panel) if panel.saving.get() == 0 => {
                         *panel.settings.borrow_mut() = shown;
                         panel.show_settings();
                     }
+                    Some(_) => {}
                     None => break,
                 }
             }
@@ -340,16 +345,22 @@ impl ManagerPanel {
         };
         self.show_settings();
         self.with_manager(|m| m.set_settings_outcome(Outcome::Working));
+        self.saving.set(self.saving.get() + 1);
         let core = self.core.clone();
         let this = self.this.clone();
         self.spawn("save the settings", async move {
             let result = core.save_settings(local).await;
             let Some(panel) = this.upgrade() else { return };
+            let last = panel.saving.get() <= 1;
+            panel.saving.set(panel.saving.get().saturating_sub(1));
+            if last {
+                *panel.settings.borrow_mut() = Shown::of(&panel.config());
+                panel.show_settings();
+            }
             match result {
-                Ok(()) => panel.with_manager(|m| m.set_settings_outcome(Outcome::Done)),
+                Ok(()) if last => panel.with_manager(|m| m.set_settings_outcome(Outcome::Done)),
+                Ok(()) => {}
                 Err(e) => {
-                    *panel.settings.borrow_mut() = Shown::of(&panel.config());
-                    panel.show_settings();
                     panel.load_settings();
                     panel.with_manager(|m| {
                         m.set_settings_outcome(Outcome::Failed);
@@ -693,7 +704,11 @@ pub(crate) fn local_day(now: DateTime<chrono::FixedOffset>) -> (DateTime<Utc>, D
         Local
             .from_local_datetime(&naive)
             .earliest()
-            .or_else(|| Local.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())
+            .or_else(|| {
+                Local
+                    .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                    .earliest()
+            })
             .map(|at| at.with_timezone(&Utc))
             .unwrap_or_else(|| naive.and_utc())
     };
@@ -710,7 +725,12 @@ pub(crate) fn default_export_path(media: &Path, data_dir: &Path, day: NaiveDate)
         .flatten()
         .flatten()
         .filter(|user| user.path().is_dir())
-        .flat_map(|user| std::fs::read_dir(user.path()).into_iter().flatten().flatten())
+        .flat_map(|user| {
+            std::fs::read_dir(user.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
         .map(|stick| stick.path())
         .filter(|path| path.is_dir())
         .collect();
@@ -842,7 +862,11 @@ pub(crate) fn demo(app: &App) {
     )));
     let comments = [
         ("16:42", 5, "Best flat white in town, thank you!"),
-        ("15:10", 2, "The queue was long and my latte came out lukewarm"),
+        (
+            "15:10",
+            2,
+            "The queue was long and my latte came out lukewarm",
+        ),
         ("13:55", 4, "Lovely new cake selection"),
     ];
     m.set_latest_comments(ModelRc::new(VecModel::from(
@@ -899,9 +923,15 @@ mod tests {
         let (from, to) = local_day(now);
         let from = from.with_timezone(&Local);
         let to = to.with_timezone(&Local);
-        assert_eq!(from.date_naive(), NaiveDate::from_ymd_opt(2026, 3, 14).unwrap());
+        assert_eq!(
+            from.date_naive(),
+            NaiveDate::from_ymd_opt(2026, 3, 14).unwrap()
+        );
         assert_eq!(from.time(), NaiveTime::MIN);
-        assert_eq!(to.date_naive(), NaiveDate::from_ymd_opt(2026, 3, 15).unwrap());
+        assert_eq!(
+            to.date_naive(),
+            NaiveDate::from_ymd_opt(2026, 3, 15).unwrap()
+        );
         assert_eq!(to.time(), NaiveTime::MIN);
     }
 

@@ -2,9 +2,9 @@
 //! no HTTP here; adapters talk to the core thread through [`crate::core::Core`].
 
 mod customer;
-mod manager;
 pub mod headless;
 pub mod language;
+mod manager;
 
 slint::include_modules!();
 
