@@ -12,8 +12,8 @@ use slint::{ComponentHandle, ModelRc, PhysicalSize, VecModel};
 
 use super::customer::{chip_models, face_models};
 use super::{
-    language, App, Barista, BaristaNote, Choice, Kiosk, PinNote, RegularRow, Remember, Screen,
-    Staff,
+    language, manager, App, Barista, BaristaNote, Choice, Kiosk, Manager, ManagerField, ManagerTab,
+    PinNote, RegularRow, Remember, Screen, Staff, StaffRole,
 };
 use crate::config::KioskConfig;
 use crate::feedback::Sentiment;
@@ -130,6 +130,59 @@ const SCENES: &[Scene] = &[
     },
 ];
 
+/// The manager's screen: each tab, and the keyboard and PIN pad it opens.
+struct ManagerScene {
+    name: &'static str,
+    tab: ManagerTab,
+    editing: ManagerField,
+    pin_role: StaffRole,
+}
+
+const MANAGER_SCENES: &[ManagerScene] = &[
+    ManagerScene {
+        name: "manager-today",
+        tab: ManagerTab::Today,
+        editing: ManagerField::None,
+        pin_role: StaffRole::None,
+    },
+    ManagerScene {
+        name: "manager-sync",
+        tab: ManagerTab::Sync,
+        editing: ManagerField::None,
+        pin_role: StaffRole::None,
+    },
+    ManagerScene {
+        name: "manager-settings",
+        tab: ManagerTab::Settings,
+        editing: ManagerField::None,
+        pin_role: StaffRole::None,
+    },
+    ManagerScene {
+        name: "manager-export",
+        tab: ManagerTab::Export,
+        editing: ManagerField::None,
+        pin_role: StaffRole::None,
+    },
+    ManagerScene {
+        name: "manager-enroll",
+        tab: ManagerTab::Settings,
+        editing: ManagerField::HqUrl,
+        pin_role: StaffRole::None,
+    },
+    ManagerScene {
+        name: "manager-pin",
+        tab: ManagerTab::Settings,
+        editing: ManagerField::None,
+        pin_role: StaffRole::Barista,
+    },
+    ManagerScene {
+        name: "manager-export-path",
+        tab: ManagerTab::Export,
+        editing: ManagerField::ExportPath,
+        pin_role: StaffRole::None,
+    },
+];
+
 /// Writes `<lang>-<w>x<h>-<screen>.png` for every screen, size and language into `out`.
 pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -161,6 +214,26 @@ pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Re
         for (name, set_up) in STAFF_SCENES {
             set_up(&headless.app, config, lang);
             written.extend(render_all(&headless, out, lang, name)?);
+        }
+        manager::demo(&headless.app);
+        kiosk.set_screen(Screen::Manager);
+        let panel = headless.app.global::<Manager>();
+        for scene in MANAGER_SCENES {
+            panel.set_tab(scene.tab);
+            panel.set_editing(scene.editing);
+            panel.set_enrolling_open(scene.editing == ManagerField::HqUrl);
+            panel.set_pin_role(scene.pin_role);
+            panel.set_pin_length(if scene.pin_role == StaffRole::None {
+                0
+            } else {
+                3
+            });
+            for (width, height) in SIZES {
+                let pixels = headless.render(width, height)?;
+                let path = out.join(format!("{lang}-{width}x{height}-{}.png", scene.name));
+                write_png(&path, width, height, &pixels)?;
+                written.push(path);
+            }
         }
     }
     Ok(written)

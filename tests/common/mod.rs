@@ -129,3 +129,25 @@ impl TestKiosk {
         self.ratings()
     }
 }
+
+impl TestKiosk {
+    /// The element labelled `label` with the accessible role `role`, if it is on screen.
+    pub fn find_with_role(&self, label: &str, role: AccessibleRole) -> Option<ElementHandle> {
+        ElementHandle::find_by_accessible_label(&self.app, label)
+            .find(|e| e.accessible_role() == Some(role))
+    }
+
+    /// Taps the element labelled `label` with the role `role` (a tab, a text box).
+    pub fn tap_with_role(&self, label: &str, role: AccessibleRole) {
+        self.find_with_role(label, role)
+            .unwrap_or_else(|| panic!("no {role:?} labelled {label:?} on screen"))
+            .invoke_accessible_default_action();
+    }
+
+    /// The accessible value of the first element labelled `label` that has one.
+    pub fn value_of(&self, label: &str) -> Option<String> {
+        ElementHandle::find_by_accessible_label(&self.app, label)
+            .find_map(|e| e.accessible_value())
+            .map(|v| v.to_string())
+    }
+}

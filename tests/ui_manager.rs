@@ -1,0 +1,281 @@
+//! The manager's screen, driven through the real Slint UI under the testing backend:
+//! today's numbers from ratings recorded through the core, sync now, settings that are
+//! saved, PINs, and the CSV export. One test function, as the backend is set up once per
+//! process.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::TestKiosk;
+use countertop::config::KioskConfig;
+use countertop::core::{Core, Tap};
+use countertop::feedback::{Comment, Details, Reason, Scale, Score};
+use countertop::store::{PinCheck, StaffRole};
+use countertop::ui::{Kiosk, Manager, ManagerPanel, ManagerTab, Outcome, Screen};
+use i_slint_backend_testing::AccessibleRole;
+use slint::{ComponentHandle, Model};
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+/// Records a rating of `score` through the core, with optional details.
+fn record(core: &Core, score: i64, details: Option<Details>) {
+    block_on(async {
+        let rated = core
+            .rate(Tap {
+                score: Score::new(score, Scale::Five).unwrap(),
+                touchpoint: "visit".into(),
+                survey_version: 1,
+            })
+            .await
+            .expect("rating recorded");
+        if let Some(details) = details {
+            core.attach_details(rated.recorded.id, details)
+                .await
+                .expect("details attached");
+        }
+    });
+}
+
+fn manager(kiosk: &TestKiosk) -> Manager<'_> {
+    kiosk.app.global::<Manager>()
+}
+
+fn tap_tab(kiosk: &TestKiosk, label: &str) {
+    kiosk.tap_with_role(label, AccessibleRole::Tab);
+}
+
+/// Empties the field the keyboard types into, then types `text` (lower case, digits,
+/// and the address keys).
+fn retype(kiosk: &TestKiosk, current: &str, text: &str) {
+    for _ in current.chars() {
+        kiosk.tap("Delete");
+    }
+    for c in text.chars() {
+        kiosk.tap(&c.to_string());
+    }
+}
+
+#[test]
+fn manager_screen_through_the_real_ui() {
+    i_slint_backend_testing::init_integration_test_with_mock_time();
+
+    let data = tempfile::tempdir().unwrap();
+    let mut config = KioskConfig::default();
+    config.timeouts.repeat_secs = 0.0;
+    config.data_dir = data.path().to_owned();
+    let kiosk = TestKiosk::start(config);
+    let panel = ManagerPanel::install(&kiosk.app, kiosk.core.clone());
+
+    todays_numbers_match_the_recorded_ratings(&kiosk, &panel);
+    sync_now_wakes_sync_and_the_sync_tab_shows_its_state(&kiosk);
+    settings_changed_on_screen_are_saved(&kiosk);
+    a_new_pin_typed_twice_replaces_the_old_one(&kiosk);
+    export_writes_todays_ratings_or_says_why_not(&kiosk, data.path());
+}
+
+fn todays_numbers_match_the_recorded_ratings(kiosk: &TestKiosk, panel: &ManagerPanel) {
+    let tasty = Details {
+        reasons: vec![Reason::new("tasty")],
+        comment: Comment::new("Lovely flat white"),
+    };
+    record(&kiosk.core, 5, Some(tasty));
+    record(&kiosk.core, 5, None);
+    record(&kiosk.core, 4, None);
+    record(&kiosk.core, 2, None);
+    record(&kiosk.core, 1, None);
+
+    kiosk.app.global::<Kiosk>().set_screen(Screen::Manager);
+    panel.open();
+    kiosk.pump_until("today's numbers", |k| {
+        k.value_of("Ratings today").as_deref() == Some("5")
+    });
+    assert_eq!(manager(kiosk).get_tab(), ManagerTab::Today);
+    assert_eq!(kiosk.value_of("CSAT").as_deref(), Some("60%"));
+    assert_eq!(kiosk.value_of("Average").as_deref(), Some("3.4"));
+    for (score, count) in [(5, "2"), (4, "1"), (3, "0"), (2, "1"), (1, "1")] {
+        assert_eq!(
+            kiosk.value_of(&format!("Score {score}")).as_deref(),
+            Some(count),
+            "score {score}"
+        );
+    }
+    // The reason by its label, the comment, and the hour it came in.
+    assert_eq!(kiosk.value_of("Tasty").as_deref(), Some("1"));
+    let comments = manager(kiosk).get_latest_comments();
+    assert_eq!(comments.row_count(), 1);
+    assert_eq!(comments.row_data(0).unwrap().text, "Lovely flat white");
+    let by_hour: Vec<i32> = manager(kiosk).get_by_hour().iter().collect();
+    assert_eq!(by_hour.len(), 24);
+    assert_eq!(by_hour.iter().sum::<i32>(), 5);
+}
+
+fn sync_now_wakes_sync_and_the_sync_tab_shows_its_state(kiosk: &TestKiosk) {
+    tap_tab(kiosk, "Sync");
+    assert_eq!(manager(kiosk).get_tab(), ManagerTab::Sync);
+    kiosk.tap("Sync now");
+    assert!(manager(kiosk).get_syncing());
+    // Not enrolled: the round ends at once and reports back.
+    kiosk.pump_until("sync to report", |k| !manager(k).get_syncing());
+    assert_eq!(
+        kiosk.value_of("Head office").as_deref(),
+        Some("Not enrolled")
+    );
+    kiosk.pump_until("the outbox count", |k| {
+        k.value_of("Waiting to send")
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n >= 5)
+    });
+    assert_eq!(kiosk.value_of("Quarantined").as_deref(), Some("0"));
+}
+
+fn settings_changed_on_screen_are_saved(kiosk: &TestKiosk) {
+    tap_tab(kiosk, "Settings");
+    assert_eq!(manager(kiosk).get_tab(), ManagerTab::Settings);
+    assert_eq!(manager(kiosk).get_idle_secs(), 20);
+    kiosk.tap("Longer idle timeout");
+    kiosk.tap("Longer idle timeout");
+    assert_eq!(manager(kiosk).get_idle_secs(), 30);
+    kiosk.tap("Shorter idle timeout");
+    assert_eq!(manager(kiosk).get_idle_secs(), 25);
+
+    let remember = kiosk.find_control("Offer “remember me”").unwrap();
+    assert_eq!(remember.accessible_checked(), Some(true));
+    kiosk.tap("Offer “remember me”");
+    assert_eq!(remember.accessible_checked(), Some(false));
+
+    kiosk.tap("Tiếng Việt");
+    kiosk.pump_until("the settings saved", |k| {
+        manager(k).get_settings_outcome() == Outcome::Done
+    });
+    let saved = block_on(kiosk.core.settings()).unwrap();
+    assert_eq!(saved.idle_secs, Some(25.0));
+    assert_eq!(saved.remember_me, Some(false));
+    assert_eq!(saved.default_language.as_deref(), Some("vi"));
+    // ...and they are in force at once.
+    let in_force = kiosk.core.config().borrow().clone();
+    assert_eq!(in_force.timeouts.idle_secs, 25.0);
+    assert!(!in_force.survey.remember_me.enabled);
+    assert_eq!(in_force.languages.default, "vi");
+    assert_eq!(
+        kiosk
+            .find_control("Tiếng Việt")
+            .unwrap()
+            .accessible_checked(),
+        Some(true)
+    );
+    kiosk.tap("English");
+    kiosk.pump_until("English again", |k| {
+        k.core.config().borrow().languages.default == "en"
+    });
+}
+
+fn a_new_pin_typed_twice_replaces_the_old_one(kiosk: &TestKiosk) {
+    kiosk.tap("Change manager PIN");
+    // Two entries that differ are refused, and the pad starts over.
+    for d in ["5", "6", "7", "8"] {
+        kiosk.tap(d);
+    }
+    assert_eq!(manager(kiosk).get_pin_length(), 4);
+    kiosk.tap("Next");
+    assert_eq!(manager(kiosk).get_pin_step(), 2);
+    for d in ["5", "6", "7", "9"] {
+        kiosk.tap(d);
+    }
+    kiosk.tap("Save PIN");
+    assert_eq!(manager(kiosk).get_pin_step(), 1);
+    assert_eq!(manager(kiosk).get_pin_length(), 0);
+
+    for _ in 0..2 {
+        for d in ["5", "6", "7", "8"] {
+            kiosk.tap(d);
+        }
+        kiosk.tap(if manager(kiosk).get_pin_step() == 1 {
+            "Next"
+        } else {
+            "Save PIN"
+        });
+    }
+    kiosk.pump_until("the PIN saved", |k| {
+        manager(k).get_pin_changed() == countertop::ui::StaffRole::Manager
+    });
+    assert!(kiosk.find_control("Save PIN").is_none(), "the pad closed");
+    assert_eq!(
+        block_on(kiosk.core.check_pin("5678".into())).unwrap(),
+        PinCheck::Granted(StaffRole::Manager)
+    );
+}
+
+fn export_writes_todays_ratings_or_says_why_not(kiosk: &TestKiosk, data_dir: &Path) {
+    tap_tab(kiosk, "Export");
+    assert_eq!(manager(kiosk).get_tab(), ManagerTab::Export);
+    let default_path = manager(kiosk).get_export_path().to_string();
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    assert!(
+        default_path.ends_with(&format!("ratings-{today}.csv")),
+        "{default_path}"
+    );
+    // Without a USB stick, into the kiosk's own exports folder, made on first use.
+    let no_stick = default_path.starts_with(&data_dir.display().to_string());
+    if no_stick {
+        kiosk.tap("Export");
+        kiosk.pump_until("the export", |k| {
+            manager(k).get_export_outcome() != Outcome::Working
+        });
+        assert_eq!(manager(kiosk).get_export_outcome(), Outcome::Done);
+        assert!(Path::new(&default_path).is_file());
+    }
+
+    // A path typed on the keyboard.
+    let folder = PathBuf::from(format!("/tmp/ctm{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let target = folder.join("today.csv");
+    let _ = std::fs::remove_file(&target);
+    kiosk.tap_with_role("File", AccessibleRole::TextInput);
+    assert!(kiosk.find_control("q").is_some(), "the keyboard is up");
+    retype(kiosk, &default_path, &target.display().to_string());
+    assert_eq!(
+        manager(kiosk).get_export_path(),
+        target.display().to_string()
+    );
+    kiosk.tap("Done");
+    kiosk.tap("Export");
+    kiosk.pump_until("the export", |k| {
+        manager(k).get_export_outcome() != Outcome::Working
+    });
+    assert_eq!(manager(kiosk).get_export_outcome(), Outcome::Done);
+    let result = kiosk.value_of("Export result").unwrap();
+    assert!(result.starts_with("Saved 5 ratings to "), "{result}");
+    let csv = std::fs::read_to_string(&target).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 6, "{csv}");
+    assert!(lines[0].starts_with("local_time,"));
+    let scores: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').nth(3).unwrap())
+        .collect();
+    assert_eq!(scores, ["5", "5", "4", "2", "1"]);
+    assert!(lines[1].contains("tasty") && lines[1].contains("Lovely flat white"));
+
+    // Into a "folder" that is a file: refused, with the reason on screen.
+    kiosk.tap_with_role("File", AccessibleRole::TextInput);
+    for c in "/x.csv".chars() {
+        kiosk.tap(&c.to_string());
+    }
+    kiosk.tap("Done");
+    kiosk.tap("Export");
+    kiosk.pump_until("the failed export", |k| {
+        manager(k).get_export_outcome() != Outcome::Working
+    });
+    assert_eq!(manager(kiosk).get_export_outcome(), Outcome::Failed);
+    let result = kiosk.value_of("Export result").unwrap();
+    assert!(result.starts_with("Export failed: "), "{result}");
+    assert!(result.contains("today.csv"), "{result}");
+    let _ = std::fs::remove_dir_all(&folder);
+}
