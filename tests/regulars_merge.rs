@@ -4,6 +4,8 @@
 
 #[path = "common/hq.rs"]
 mod hq;
+#[path = "common/logs.rs"]
+mod logs;
 
 use std::time::{Duration, Instant};
 
@@ -84,6 +86,7 @@ impl Kiosk {
 
 #[test]
 fn offline_edits_converge_on_the_last_writer_and_an_erasure_reaches_the_other_kiosk() {
+    let logs = logs::CapturedLogs::install();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut hq = Hq::sqlite(dir.path());
     hq.start();
@@ -150,4 +153,6 @@ fn offline_edits_converge_on_the_last_writer_and_an_erasure_reaches_the_other_ki
         .run(a.core.search_regulars("0901".into(), 10))
         .expect("search");
     assert!(found.is_empty());
+    // Sync carried names and phone numbers both ways; no kiosk log line shows them.
+    logs.assert_free_of(&["Lan from", "0901234567", "0901 234 567"]);
 }

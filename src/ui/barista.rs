@@ -50,11 +50,11 @@ impl BaristaPanel {
             }
         };
         b.on_backspace(with(|p| {
-            p.change_query(|q| {
+            p.typed(|q| {
                 q.pop();
             })
         }));
-        b.on_clear_query(with(|p| p.change_query(String::clear)));
+        b.on_clear_query(with(|p| p.typed(String::clear)));
         b.on_back_to_search(with(|p| p.select(-1)));
         b.on_served_usual(with(BaristaPanel::served_usual));
         b.on_edit(with(BaristaPanel::edit));
@@ -64,7 +64,7 @@ impl BaristaPanel {
         let weak = Rc::downgrade(&panel);
         b.on_type_key(move |key| {
             if let Some(panel) = weak.upgrade() {
-                panel.change_query(|q| {
+                panel.typed(|q| {
                     if q.chars().count() < 40 {
                         q.push_str(&key);
                     }
@@ -117,6 +117,12 @@ impl BaristaPanel {
             b.set_note(BaristaNote::None);
             b.set_note_name(SharedString::new());
         });
+    }
+
+    /// Staff typed: the last action's note gives way to the new search.
+    fn typed(&self, change: impl FnOnce(&mut String)) {
+        self.with_barista(|b| b.set_note(BaristaNote::None));
+        self.change_query(change);
     }
 
     fn change_query(&self, change: impl FnOnce(&mut String)) {
