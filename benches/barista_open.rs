@@ -1,0 +1,115 @@
+//! Opening the barista's screen with 100,000 regulars stored, through the real UI.
+//!
+//! Seeds a fresh database (`REGULARS`, default 100,000) in a temp dir under `BENCH_DIR`
+//! (default `.`), starts the real core and the real Slint UI on Slint's testing backend
+//! with its software renderer, then, `RUNS` times (default 30): opens the PIN pad, types
+//! the barista PIN, presses Enter, and waits until the barista's screen shows its first
+//! results and a frame of it is rendered. Two numbers per run:
+//!
+//! - **open**: from the moment the PIN is granted (the screen switches to the barista's)
+//!   to the first rendered frame with results;
+//! - **PIN to screen**: from pressing Enter, so the deliberately slow argon2 check is in.
+//!
+//! Run: `cargo bench --bench barista_open`.
+
+#[path = "../examples/common/regulars.rs"]
+mod synthetic;
+
+use std::time::{Duration, Instant};
+
+use countertop::config::KioskConfig;
+use countertop::core::Core;
+use countertop::store::Store;
+use countertop::ui::{App, Barista, Kiosk, Screen, Staff};
+use slint::{ComponentHandle, Model};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name}: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
+        samples.len(),
+        ms(percentile(&samples, 0.50)),
+        ms(percentile(&samples, 0.99)),
+        ms(*samples.last().expect("samples")),
+    );
+}
+
+/// Runs the UI's event loop once, handling whatever is due.
+fn pump() {
+    slint::invoke_from_event_loop(|| {
+        let _ = slint::quit_event_loop();
+    })
+    .expect("event loop");
+    slint::run_event_loop().expect("event loop runs");
+}
+
+fn main() -> anyhow::Result<()> {
+    let count: usize = std::env::var("REGULARS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let base = std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into());
+    let dir = tempfile::tempdir_in(base)?;
+    let database = dir.path().join("countertop.db");
+    let seeded = Instant::now();
+    {
+        let mut store = Store::open(&database)?;
+        synthetic::seed(&mut store, count, 7)?;
+    }
+    println!(
+        "seeded {count} regulars in {:.1} s",
+        seeded.elapsed().as_secs_f64()
+    );
+
+    i_slint_backend_testing::init_integration_test_with_system_time();
+    let (core, _thread) = Core::start(database, KioskConfig::default())?;
+    let app = App::new()?;
+    app.window().set_size(slint::PhysicalSize::new(800, 480));
+    app.show()?;
+    let _flows = countertop::ui::install(&app, core);
+    let staff = app.global::<Staff>();
+    let kiosk = app.global::<Kiosk>();
+    let barista = app.global::<Barista>();
+
+    let (mut open, mut from_pin) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        staff.invoke_open_pin();
+        for digit in ["0", "0", "0", "0"] {
+            staff.invoke_pin_digit(digit.into());
+        }
+        let entered = Instant::now();
+        staff.invoke_pin_enter();
+        while kiosk.get_screen() != Screen::Barista {
+            pump();
+        }
+        let granted = Instant::now();
+        while barista.get_results().row_count() == 0 {
+            pump();
+        }
+        app.window().take_snapshot()?;
+        let shown = Instant::now();
+        open.push(shown - granted);
+        from_pin.push(shown - entered);
+        staff.invoke_exit();
+        pump();
+    }
+    report(
+        "open the barista screen (granted -> first frame with results)",
+        open,
+    );
+    report(
+        "PIN Enter -> barista screen with results (argon2 included)",
+        from_pin,
+    );
+    Ok(())
+}
