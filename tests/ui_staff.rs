@@ -26,14 +26,24 @@ fn remember_me_and_staff_mode_through_the_real_ui() {
     a_short_press_does_not_open_the_staff_door(&kiosk);
     a_barista_finds_the_regular_and_logs_the_usual(&kiosk);
     staff_mode_closes_after_a_minute_idle(&kiosk);
+    a_regular_changes_their_own_record(&kiosk);
     a_regular_finds_their_record_by_phone_and_erases_it(&kiosk);
+    a_dietary_note_needs_its_own_consent_and_staff_edit_and_erase(&kiosk);
     wrong_pins_lock_the_pad_even_for_the_right_pin(&kiosk);
     let manager = TestKiosk::start(KioskConfig::default());
     the_manager_pin_opens_the_manager_screen(&manager);
     nothing_is_saved_without_consent(&manager);
     // Names, phone numbers and notes were typed, saved, searched and erased above: none of
     // them reached a log line, at any level.
-    logs.assert_free_of(&["Zuzanna", "zuz", "0901234567", "extra hot", "minh"]);
+    logs.assert_free_of(&[
+        "Zuzanna",
+        "zuz",
+        "0901234567",
+        "extra hot",
+        "minh",
+        "Quoc",
+        "no nuts",
+    ]);
 }
 
 fn remember(kiosk: &TestKiosk) -> Remember<'_> {
@@ -216,6 +226,120 @@ fn staff_mode_closes_after_a_minute_idle(kiosk: &TestKiosk) {
     assert_eq!(barista.get_query(), "");
     assert_eq!(barista.get_results().row_count(), 0);
     assert_eq!(kiosk.app.global::<Staff>().get_role(), StaffRole::None);
+}
+
+/// Rates, declines nothing, and opens "I'm already a regular" with `phone` found.
+fn find_own_record(kiosk: &TestKiosk, phone: &str) {
+    kiosk.rate("Very happy");
+    kiosk.tap("Done");
+    kiosk.tap("I'm already a regular");
+    tap_digits(kiosk, phone);
+    kiosk.tap("Find");
+    kiosk.pump_until("the record", |k| remember(k).get_found());
+}
+
+fn a_regular_changes_their_own_record(kiosk: &TestKiosk) {
+    find_own_record(kiosk, "0901234567");
+    kiosk.tap("Change my details");
+    assert_eq!(kiosk.screen(), Screen::RememberForm);
+    assert!(remember(kiosk).get_existing());
+    assert_eq!(remember(kiosk).get_name(), "Zuzanna");
+    kiosk.tap("Next");
+    kiosk.tap("Next");
+    // Latte was her usual; she switches to tea.
+    kiosk.tap("Tea");
+    kiosk.tap("Next");
+    kiosk.tap("Next");
+    kiosk.tap("Next");
+    // Consent is asked again, for the text shown now.
+    assert!(!remember(kiosk).get_consent());
+    kiosk.tap("Yes, keep my details");
+    kiosk.tap("Save");
+    kiosk.pump_until("the thank-you screen", |k| k.screen() == Screen::ThankYou);
+    let found = search(kiosk, "zuz");
+    assert_eq!(found.len(), 1, "an edit, not a second regular");
+    let usual = found[0].regular.usual();
+    assert_eq!(usual.item.as_ref().map(|s| s.as_str()), Some("tea"));
+    assert_eq!(usual.milk.as_ref().map(|s| s.as_str()), Some("oat"), "kept");
+    mock_elapsed_time(Duration::from_secs(4));
+    kiosk.pump_until("the welcome screen", |k| k.screen() == Screen::Welcome);
+}
+
+fn a_dietary_note_needs_its_own_consent_and_staff_edit_and_erase(kiosk: &TestKiosk) {
+    kiosk.rate("Happy");
+    kiosk.tap("Done");
+    kiosk.tap("Yes, remember me");
+    kiosk.tap("Shift");
+    kiosk.type_on_keyboard("Quoc");
+    kiosk.tap("Next");
+    kiosk.tap("Skip");
+    kiosk.tap("Next");
+    kiosk.tap("Next");
+    kiosk.tap("Next");
+    kiosk.tap("Yes, keep my details");
+    kiosk.tap("Also keep my dietary or allergy notes.");
+    // With the dietary tick, the last button leads to the dietary note first.
+    kiosk.tap("Next");
+    assert_eq!(remember(kiosk).get_step(), 6);
+    kiosk.type_on_keyboard("no nuts");
+    kiosk.tap("Save");
+    kiosk.pump_until("the thank-you screen", |k| k.screen() == Screen::ThankYou);
+    let quoc = &search(kiosk, "quoc")[0];
+    assert_eq!(quoc.regular.dietary(), Some("no nuts"));
+    assert!(quoc.regular.consent().dietary_given_at.is_some());
+    assert_eq!(quoc.regular.phone(), None);
+    mock_elapsed_time(Duration::from_secs(4));
+    kiosk.pump_until("the welcome screen", |k| k.screen() == Screen::Welcome);
+
+    // A barista renames him on request; the dietary note and its consent stay.
+    press_shop_name(kiosk, Duration::from_millis(2100));
+    enter_pin(kiosk, "0000");
+    let barista = kiosk.app.global::<Barista>();
+    kiosk.type_on_keyboard("quo");
+    kiosk.pump_until("Quoc in the results", |_| {
+        barista.get_results().row_count() == 1
+    });
+    assert_eq!(
+        barista.get_results().row_data(0).expect("row").dietary,
+        "no nuts"
+    );
+    kiosk.tap("Quoc");
+    kiosk.tap("Edit");
+    assert_eq!(kiosk.screen(), Screen::RememberForm);
+    assert!(remember(kiosk).get_by_staff());
+    kiosk.type_on_keyboard(" anh");
+    kiosk.tap("Next");
+    kiosk.tap("Skip");
+    kiosk.tap("Next");
+    kiosk.tap("Next");
+    // Staff edits skip the consent step: the customer's consent stands.
+    assert_eq!(remember(kiosk).get_step(), 4);
+    kiosk.tap("Save");
+    kiosk.pump_until("back on the barista screen", |k| {
+        k.screen() == Screen::Barista
+    });
+    assert_eq!(barista.get_note(), countertop::ui::BaristaNote::Saved);
+    let renamed = &search(kiosk, "quoc")[0];
+    assert_eq!(renamed.regular.name(), "Quoc anh");
+    assert_eq!(renamed.regular.dietary(), Some("no nuts"));
+    assert_eq!(renamed.regular.consent(), quoc.regular.consent());
+
+    // And erases him on request, after a confirmation.
+    kiosk.pump_until("Quoc in the results", |_| {
+        barista.get_results().row_count() == 1
+    });
+    kiosk.tap("Quoc anh");
+    kiosk.tap("Erase");
+    kiosk.tap("Keep");
+    assert_eq!(search(kiosk, "quoc").len(), 1, "kept on second thoughts");
+    kiosk.tap("Erase");
+    kiosk.tap("Erase for good");
+    kiosk.pump_until("the erasure", |_| {
+        barista.get_note() == countertop::ui::BaristaNote::Erased
+    });
+    assert!(search(kiosk, "quoc").is_empty());
+    kiosk.tap("Exit");
+    assert_eq!(kiosk.screen(), Screen::Welcome);
 }
 
 fn a_regular_finds_their_record_by_phone_and_erases_it(kiosk: &TestKiosk) {
