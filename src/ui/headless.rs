@@ -267,8 +267,18 @@ const STAFF_SCENES: &[(&str, SetUp)] = &[
     ("remember-usual", |app, config, lang| {
         demo_form(app, config, lang, 2);
     }),
+    ("remember-extras", |app, config, lang| {
+        demo_form(app, config, lang, 3);
+    }),
+    ("remember-note", |app, config, lang| {
+        demo_form(app, config, lang, 4);
+    }),
     ("remember-consent", |app, config, lang| {
         demo_form(app, config, lang, 5);
+    }),
+    ("remember-dietary", |app, config, lang| {
+        demo_form(app, config, lang, 6);
+        app.global::<Remember>().set_dietary("Nut allergy".into());
     }),
     ("remember-find", |app, _, _| {
         let r = app.global::<Remember>();
@@ -336,6 +346,8 @@ fn demo_form(app: &App, config: &KioskConfig, lang: &str, step: i32) {
     r.set_consent_text(text(&config.survey.remember_me.consent_text).into());
     r.set_dietary_consent_text(text(&config.survey.remember_me.dietary_consent_text).into());
     r.set_consent(true);
+    r.set_note("Extra hot, no lid".into());
+    r.set_dietary_consent(step == 6);
     app.global::<Kiosk>().set_screen(Screen::RememberForm);
 }
 
