@@ -214,8 +214,11 @@ impl ManagerPanel {
 
     fn show_tab(&self, tab: ManagerTab) {
         self.with_manager(|m| m.set_tab(tab));
-        if tab == ManagerTab::Today {
-            self.refresh_today();
+        match tab {
+            ManagerTab::Today => self.refresh_today(),
+            // A USB stick plugged in since the screen opened becomes the default.
+            ManagerTab::Export => self.refresh_export_path(),
+            _ => {}
         }
     }
 
