@@ -5,14 +5,16 @@
 
 mod common;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use common::TestKiosk;
 use countertop::config::KioskConfig;
 use countertop::core::{Core, Tap};
 use countertop::feedback::{Comment, Details, Reason, Scale, Score};
 use countertop::store::{PinCheck, StaffRole};
-use countertop::ui::{Kiosk, Manager, ManagerPanel, ManagerTab, Outcome, Screen};
+use countertop::ui::{Kiosk, Manager, ManagerPanel, ManagerTab, Outcome, Screen, Staff};
 use i_slint_backend_testing::AccessibleRole;
 use slint::{ComponentHandle, Model};
 
@@ -72,12 +74,52 @@ fn manager_screen_through_the_real_ui() {
     config.data_dir = data.path().to_owned();
     let kiosk = TestKiosk::start(config);
     let panel = ManagerPanel::install(&kiosk.app, kiosk.core.clone());
+    // Staff mode's own handlers are someone else's; here they only count.
+    let touches = Rc::new(Cell::new(0));
+    let exits = Rc::new(Cell::new(0));
+    let staff = kiosk.app.global::<Staff>();
+    let counter = touches.clone();
+    staff.on_activity(move || counter.set(counter.get() + 1));
+    let counter = exits.clone();
+    staff.on_exit(move || counter.set(counter.get() + 1));
 
     todays_numbers_match_the_recorded_ratings(&kiosk, &panel);
     sync_now_wakes_sync_and_the_sync_tab_shows_its_state(&kiosk);
     settings_changed_on_screen_are_saved(&kiosk);
     a_new_pin_typed_twice_replaces_the_old_one(&kiosk);
+    enrolment_refused_says_why(&kiosk);
     export_writes_todays_ratings_or_says_why_not(&kiosk, data.path());
+
+    // Every tap above kept staff mode awake; Exit leaves it.
+    assert!(touches.get() > 60, "{} touches counted", touches.get());
+    let before = touches.get();
+    kiosk.tap("Exit");
+    assert_eq!(exits.get(), 1);
+    assert_eq!(touches.get(), before + 1);
+}
+
+fn enrolment_refused_says_why(kiosk: &TestKiosk) {
+    tap_tab(kiosk, "Settings");
+    kiosk.tap("Enroll…");
+    // The address field takes the keyboard first.
+    for c in "nonsense".chars() {
+        kiosk.tap(&c.to_string());
+    }
+    kiosk.tap_with_role("Code", AccessibleRole::TextInput);
+    for c in "abc123".chars() {
+        kiosk.tap(&c.to_string());
+    }
+    assert_eq!(manager(kiosk).get_enroll_url(), "nonsense");
+    assert_eq!(manager(kiosk).get_enroll_code(), "abc123");
+    kiosk.tap("Enroll");
+    kiosk.pump_until("the enrolment to be refused", |k| {
+        manager(k).get_enroll_outcome() == Outcome::Failed
+    });
+    let result = kiosk.value_of("Enrolment result").unwrap();
+    assert!(result.starts_with("Enrolment failed: "), "{result}");
+    kiosk.tap("Cancel");
+    assert!(kiosk.find_control("q").is_none(), "the keyboard closed");
+    assert_eq!(manager(kiosk).get_enroll_code(), "", "the code is not kept");
 }
 
 fn todays_numbers_match_the_recorded_ratings(kiosk: &TestKiosk, panel: &ManagerPanel) {
