@@ -912,6 +912,27 @@ pub(crate) fn demo(app: &App) {
     m.set_enroll_code("7Q4-K9".into());
 }
 
+/// Shows every failure message the manager can meet (or none), for the screenshots.
+pub(crate) fn demo_failures(app: &App, failing: bool) {
+    let m = app.global::<Manager>();
+    if failing {
+        m.set_settings_outcome(Outcome::Failed);
+        m.set_settings_error("the idle time must be between 3 and 3600 seconds".into());
+        m.set_export_outcome(Outcome::Failed);
+        m.set_export_error(
+            "cannot export: this kiosk may not write to the folder /media/pi/KINGSTON".into(),
+        );
+        m.set_enroll_outcome(Outcome::Failed);
+        m.set_enroll_error("HQ refused: this enrollment code has expired".into());
+        m.set_pin_problem(PinProblem::Mismatch);
+    } else {
+        m.set_settings_outcome(Outcome::Idle);
+        m.set_export_outcome(Outcome::Done);
+        m.set_enroll_outcome(Outcome::Idle);
+        m.set_pin_problem(PinProblem::None);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
