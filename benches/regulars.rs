@@ -1,1 +1,138 @@
-fn main() {}
+//! Per-keystroke regular search with 100,000 regulars stored, through the core.
+//!
+//! Seeds a fresh database in a temp dir (`BENCH_DIR`, default `.`) with `REGULARS`
+//! regulars (default 100,000; Vietnamese and English-like names with diacritics, most
+//! with a phone), applied through the store as pulls from HQ would bring them. Then it
+//! types names and phone numbers one keystroke at a time and times each search from the
+//! caller's side of `Core::search_regulars` (channel to the core thread, query, cards,
+//! reply), as the UI sees it.
+//!
+//! Run: `cargo bench --bench regulars` (prints p50/p99/max per kind of query).
+
+#[path = "../examples/common/regulars.rs"]
+mod synthetic;
+
+use std::time::{Duration, Instant};
+
+use countertop::config::KioskConfig;
+use countertop::core::Core;
+
+/// Results asked for per keystroke, as a search list on screen shows.
+const LIMIT: usize = 20;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name}: n={} p50={:.3} ms p99={:.3} ms max={:.3} ms",
+        samples.len(),
+        ms(percentile(&samples, 0.50)),
+        ms(percentile(&samples, 0.99)),
+        ms(*samples.last().expect("samples")),
+    );
+}
+
+/// Every prefix of `text`, as typed one key at a time.
+fn keystrokes(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    (1..=chars.len())
+        .map(|n| chars[..n].iter().collect())
+        .collect()
+}
+
+fn main() -> anyhow::Result<()> {
+    if std::env::args().any(|a| a == "--list") {
+        return Ok(());
+    }
+    let count: usize = std::env::var("REGULARS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20);
+    let dir = tempfile::Builder::new()
+        .prefix("countertop-bench")
+        .tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into()))?;
+    let database = dir.path().join("countertop.db");
+    let started = Instant::now();
+    let phones = {
+        let mut store = countertop::store::Store::open(&database)?;
+        synthetic::seed(&mut store, count, 7)?
+    };
+    println!(
+        "seeded {count} regulars in {:.1} s ({:.1} MB)",
+        started.elapsed().as_secs_f64(),
+        std::fs::metadata(&database)?.len() as f64 / 1e6
+    );
+
+    let (core, _thread) = Core::start(database, KioskConfig::default())?;
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let search = |query: &str| -> anyhow::Result<(Duration, usize)> {
+        let start = Instant::now();
+        let found = runtime.block_on(core.search_regulars(query.to_owned(), LIMIT))?;
+        Ok((start.elapsed(), found.len()))
+    };
+    // Warm the page cache and the statement cache as a kiosk in use would have them.
+    for query in ["", "n", "a", "09"] {
+        search(query)?;
+    }
+
+    let typed_names = [
+        "nguyen van",
+        "Nguyễn Thị Lan",
+        "tran hung",
+        "Đặng",
+        "le thi mai",
+        "emma sm",
+        "zoe",
+        "Lefèvre",
+        "phuong",
+        "xyz",
+    ];
+    let mut rng = fastrand::Rng::with_seed(11);
+    let mut names = Vec::new();
+    let mut digits = Vec::new();
+    let mut empty_results = 0;
+    let mut slowest: Vec<(Duration, String)> = Vec::new();
+    for _ in 0..rounds {
+        for name in typed_names {
+            for query in keystrokes(name) {
+                let (took, found) = search(&query)?;
+                empty_results += usize::from(found == 0);
+                names.push(took);
+                slowest.push((took, query));
+            }
+        }
+        for _ in 0..5 {
+            let phone = &phones[rng.usize(..phones.len())];
+            // Staff type the last digits first ("ends with"), and some type from the start.
+            let last_four = keystrokes(&phone[phone.len() - 4..]);
+            for query in last_four.into_iter().chain(keystrokes(&phone[..7])) {
+                let took = search(&query)?.0;
+                digits.push(took);
+                slowest.push((took, query));
+            }
+        }
+    }
+    let mut all = names.clone();
+    all.extend(&digits);
+    report("name keystrokes", names);
+    report("phone-digit keystrokes", digits);
+    report("all keystrokes", all);
+    println!("(name keystrokes with no match: {empty_results})");
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let worst: Vec<String> = slowest
+        .iter()
+        .take(8)
+        .map(|(d, q)| format!("{q:?} {:.2} ms", d.as_secs_f64() * 1000.0))
+        .collect();
+    println!("slowest keystrokes: {}", worst.join(", "));
+    Ok(())
+}

@@ -1,28 +1,44 @@
 //! Fills a kiosk database with synthetic ratings, for start-up and scale benchmarks.
 //!
-//! `cargo run --release --example seed -- DATA_DIR 1000000 [--pending]`
+//! `cargo run --release --example seed -- DATA_DIR 1000000 [--pending] [--regulars N]`
 //!
 //! With `--pending` the ratings wait in the outbox as if never synced (a backlog);
-//! otherwise they are marked as acknowledged by HQ.
+//! otherwise they are marked as acknowledged by HQ. With `--regulars N` it also stores N
+//! synthetic regulars (Vietnamese and English-like names with diacritics, phones, one
+//! visit each), applied through the store the way a pull from HQ brings them.
 //!
 //! It opens the database through the real store (so the schema is current), then bulk
 //! inserts ratings and their outbox rows in one transaction. Not a kiosk code path: a tap
 //! commits one rating at a time.
 
+#[path = "common/regulars.rs"]
+mod synthetic;
+
 use anyhow::{Context, Result};
 use rusqlite::params;
 
+const USAGE: &str = "usage: seed DATA_DIR COUNT [--pending] [--regulars N]";
+
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().context("usage: seed DATA_DIR COUNT")?;
-    let count: i64 = args.next().context("usage: seed DATA_DIR COUNT")?.parse()?;
-    let state = if args.next().as_deref() == Some("--pending") {
-        "pending"
-    } else {
-        "acked"
-    };
+    let dir = args.next().context(USAGE)?;
+    let count: i64 = args.next().context(USAGE)?.parse()?;
+    let mut state = "acked";
+    let mut regulars = 0usize;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--pending" => state = "pending",
+            "--regulars" => regulars = args.next().context(USAGE)?.parse()?,
+            other => anyhow::bail!("unknown argument {other:?}; {USAGE}"),
+        }
+    }
     let path = std::path::Path::new(&dir).join("countertop.db");
-    drop(countertop::store::Store::open(&path)?);
+    let mut store = countertop::store::Store::open(&path)?;
+    if regulars > 0 {
+        synthetic::seed(&mut store, regulars, 7)?;
+        println!("{regulars} regulars in {}", path.display());
+    }
+    drop(store);
 
     let mut conn = rusqlite::Connection::open(&path)?;
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;")?;

@@ -8,7 +8,7 @@ use slint::ComponentHandle;
 
 use countertop::config::KioskConfig;
 use countertop::core::Core;
-use countertop::ui::{headless, App, CustomerFlow};
+use countertop::ui::{headless, App};
 
 /// Countertop: an in-store feedback terminal that remembers regulars.
 #[derive(Parser)]
@@ -171,7 +171,7 @@ fn run(config: KioskConfig) -> Result<()> {
         config.window.height as f32,
     ));
     app.window().set_fullscreen(config.window.fullscreen);
-    let _flow = CustomerFlow::install(&app, core);
+    let _flows = countertop::ui::install(&app, core);
     app.run().context("the kiosk window closed with an error")?;
     Ok(())
 }
@@ -273,7 +273,7 @@ fn first_frame(config: KioskConfig, (width, height): (u32, u32)) -> Result<()> {
     let started = std::time::Instant::now();
     let (core, _core_thread) = start_core(&config)?;
     let headless = headless::Headless::new()?;
-    let _flow = CustomerFlow::install(&headless.app, core);
+    let _flows = countertop::ui::install(&headless.app, core);
     let pixels = headless.render(width, height)?;
     let lit = pixels.iter().filter(|p| p.r != p.g || p.g != p.b).count();
     println!(

@@ -72,7 +72,7 @@ fn chips_and_comment_attach_to_the_same_rating() {
     assert_eq!(kiosk.app.global::<Kiosk>().get_comment(), "too slowI");
     kiosk.tap("OK");
     assert_eq!(kiosk.screen(), Screen::FollowUp);
-    kiosk.tap("Done");
+    kiosk.done();
     assert_eq!(kiosk.screen(), Screen::ThankYou);
 
     kiosk.pump_until("the reasons on disk", |k| {
@@ -88,7 +88,7 @@ fn chips_and_comment_attach_to_the_same_rating() {
 fn thank_you_returns_to_welcome_after_its_timeout() {
     let kiosk = TestKiosk::start(KioskConfig::default());
     kiosk.rate("Happy");
-    kiosk.tap("Done");
+    kiosk.done();
     assert_eq!(kiosk.screen(), Screen::ThankYou);
     mock_elapsed_time(Duration::from_millis(2_900));
     assert_eq!(kiosk.screen(), Screen::ThankYou);
@@ -133,7 +133,7 @@ fn the_next_customer_never_sees_the_previous_choices() {
     kiosk.tap("Add a comment");
     kiosk.type_on_keyboard("great");
     kiosk.tap("OK");
-    kiosk.tap("Done");
+    kiosk.done();
     mock_elapsed_time(Duration::from_secs(4));
     assert_eq!(kiosk.screen(), Screen::Welcome);
 
@@ -145,7 +145,7 @@ fn the_next_customer_never_sees_the_previous_choices() {
         kiosk.find_control("Tasty").unwrap().accessible_checked(),
         Some(false)
     );
-    kiosk.tap("Done");
+    kiosk.done();
     mock_elapsed_time(Duration::from_secs(4));
     let ratings = kiosk.wait_for_ratings(2);
     assert_eq!(ratings[0].reasons, ["tasty"]);
@@ -158,10 +158,10 @@ fn a_quick_second_rating_is_flagged_as_a_suspected_repeat() {
     config.timeouts.repeat_secs = 0.4;
     let kiosk = TestKiosk::start(config);
     kiosk.rate("Very unhappy");
-    kiosk.tap("Done");
+    kiosk.done();
     mock_elapsed_time(Duration::from_secs(4));
     kiosk.rate("Very unhappy"); // within 0.4 s of real time: flagged
-    kiosk.tap("Done");
+    kiosk.done();
     mock_elapsed_time(Duration::from_secs(4));
     std::thread::sleep(Duration::from_millis(450));
     kiosk.rate("Happy"); // after the window: a new customer
@@ -194,6 +194,8 @@ fn language_switches_and_resets_to_the_default_after_the_customer() {
     kiosk.tap("Phục vụ nhanh");
     assert!(kiosk.find_control("Xong").is_some());
     kiosk.tap("Xong");
+    // The "remember me" offer is in Vietnamese too.
+    kiosk.tap("Không, cảm ơn");
     assert_eq!(kiosk.ratings()[0].score, 5);
     mock_elapsed_time(Duration::from_secs(3));
     assert_eq!(kiosk.screen(), Screen::Welcome);
@@ -251,7 +253,7 @@ fn a_full_disk_keeps_the_customer_screen_working_and_loses_nothing_stored() {
             break;
         }
         stored += 1;
-        kiosk.tap("Done");
+        kiosk.done();
         mock_elapsed_time(Duration::from_secs(4));
     }
     assert!(

@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use countertop_protocol::{
     Consent, Hlc, NewRegular, Regular, RegularErased, RegularsResponse, Visit,
 };
-use rusqlite::{params, params_from_iter, OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -22,6 +22,10 @@ use crate::regulars::{prefix_upper_bound, words, Query, RegularCard, RegularEdit
 /// from the most recently seen and checks each, which finds a page of common-prefix
 /// matches in a few hundred rows; below it, it ranks the matches themselves.
 const DRIVER_LIMIT: i64 = 1500;
+
+/// How many of the most recently seen regulars a search walks before it lets its rarest
+/// filter drive instead.
+const WALK_LIMIT: i64 = 3000;
 
 const COLUMNS: &str = "r.id, r.hlc, r.name, r.phone, r.usual, r.dietary, r.consent";
 
@@ -557,21 +561,16 @@ impl Store {
         Ok(())
     }
 
-    /// Up to `limit` regulars meeting every filter, most recently seen first. The rarest
-    /// filter drives when it is rare enough; otherwise regulars are walked by recency.
+    /// Up to `limit` regulars meeting every filter, most recently seen first.
+    ///
+    /// A rare filter drives: its few matches are checked against the rest and ranked. When
+    /// every filter is common, the most recently seen regulars are walked instead, which
+    /// finds a page of matches within a few hundred rows; the walk is bounded, and if the
+    /// filters together turn out rare after all, the least common one drives after all.
     fn ranked(&self, filters: &[Filter], limit: usize) -> Result<Vec<RawRegular>> {
         let mut driver: Option<(usize, i64)> = None;
         for (index, filter) in filters.iter().enumerate() {
-            let sql = format!(
-                "SELECT count(*) FROM ({} LIMIT {DRIVER_LIMIT})",
-                filter.candidates
-            );
-            let count: i64 = self
-                .conn
-                .prepare_cached(&sql)?
-                .query_row(params_from_iter(filter.candidate_params.iter()), |r| {
-                    r.get(0)
-                })?;
+            let count = self.candidate_count(filter, DRIVER_LIMIT)?;
             if count == 0 {
                 return Ok(Vec::new());
             }
@@ -579,32 +578,113 @@ impl Store {
                 driver = Some((index, count));
             }
         }
-        let mut conditions = Vec::new();
-        let mut values: Vec<&str> = Vec::new();
-        let from = match driver {
-            Some((index, count)) if count < DRIVER_LIMIT => {
-                conditions.push(format!("r.key IN ({})", filters[index].candidates));
-                values.extend(filters[index].candidate_params.iter().map(String::as_str));
-                "regulars r"
-            }
-            _ => "regulars r INDEXED BY regulars_by_seen",
+        let Some((index, count)) = driver else {
+            return self.walk(filters, limit, None);
         };
+        if count < DRIVER_LIMIT {
+            return self.driven(filters, index, limit);
+        }
+        let since: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT last_seen FROM regulars INDEXED BY regulars_by_seen
+                 ORDER BY last_seen DESC LIMIT 1 OFFSET ?1",
+            )?
+            .query_row([WALK_LIMIT], |r| r.get(0))
+            .optional()?;
+        let walked = self.walk(filters, limit, since.as_deref())?;
+        if walked.len() >= limit || since.is_none() {
+            return Ok(walked);
+        }
+        let mut least: Option<(usize, i64)> = None;
+        for (index, filter) in filters.iter().enumerate() {
+            let count = self.candidate_count(filter, i64::MAX)?;
+            if least.is_none_or(|(_, l)| count < l) {
+                least = Some((index, count));
+            }
+        }
+        let index = least.map_or(0, |(index, _)| index);
+        self.driven(filters, index, limit)
+    }
+
+    /// How many index rows `filter` matches, counting no further than `cap`.
+    fn candidate_count(&self, filter: &Filter, cap: i64) -> Result<i64> {
+        let sql = format!("SELECT count(*) FROM ({} LIMIT ?)", filter.candidates);
+        let mut values: Vec<&dyn rusqlite::ToSql> = filter
+            .candidate_params
+            .iter()
+            .map(|p| p as &dyn rusqlite::ToSql)
+            .collect();
+        values.push(&cap);
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(values.as_slice(), |r| r.get(0))?)
+    }
+
+    /// The matches of `filters[driver]`, checked against every filter and ranked.
+    fn driven(&self, filters: &[Filter], driver: usize, limit: usize) -> Result<Vec<RawRegular>> {
+        let mut conditions = vec![format!("r.key IN ({})", filters[driver].candidates)];
+        let mut values: Vec<&str> = filters[driver]
+            .candidate_params
+            .iter()
+            .map(String::as_str)
+            .collect();
         for filter in filters {
             conditions.push(filter.check.clone());
             values.extend(filter.check_params.iter().map(String::as_str));
         }
-        let limit_text = limit.to_string();
-        values.push(&limit_text);
+        self.select(&conditions, values, "regulars r", limit)
+    }
+
+    /// Walks regulars from the most recently seen (back to `since`, if given), keeping
+    /// those that meet every filter.
+    fn walk(
+        &self,
+        filters: &[Filter],
+        limit: usize,
+        since: Option<&str>,
+    ) -> Result<Vec<RawRegular>> {
+        let mut conditions = Vec::new();
+        let mut values: Vec<&str> = Vec::new();
+        if let Some(since) = since {
+            conditions.push("r.last_seen >= ?".to_owned());
+            values.push(since);
+        }
+        for filter in filters {
+            conditions.push(filter.check.clone());
+            values.extend(filter.check_params.iter().map(String::as_str));
+        }
+        self.select(
+            &conditions,
+            values,
+            "regulars r INDEXED BY regulars_by_seen",
+            limit,
+        )
+    }
+
+    fn select(
+        &self,
+        conditions: &[String],
+        values: Vec<&str>,
+        from: &str,
+        limit: usize,
+    ) -> Result<Vec<RawRegular>> {
+        let limit = limit as i64;
+        let mut params: Vec<&dyn rusqlite::ToSql> =
+            values.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+        params.push(&limit);
         let condition = if conditions.is_empty() {
             String::new()
         } else {
             format!("WHERE {}", conditions.join(" AND "))
         };
         let sql = format!(
-            "SELECT {COLUMNS} FROM {from} {condition} ORDER BY r.last_seen DESC, r.key DESC LIMIT ?"
+            "SELECT {COLUMNS} FROM {from} {condition} \
+             ORDER BY r.last_seen DESC, r.key DESC LIMIT ?"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(values), RawRegular::from_row)?;
+        let rows = stmt.query_map(params.as_slice(), RawRegular::from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

@@ -2,7 +2,7 @@
 //! comment → thank you → welcome again, with the idle reset that keeps the next customer
 //! from ever seeing the previous one's choices.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use slint::{ComponentHandle, ModelRc, SharedString, Timer, TimerMode, VecModel};
@@ -46,6 +46,13 @@ pub struct CustomerFlow {
     session: RefCell<Session>,
     idle: Timer,
     thanks: Timer,
+    /// The last customer's rating, and whether it was unhappy, until the next reset: a
+    /// regular who joins or identifies after rating gets it as this visit's rating.
+    visit_rating: Cell<Option<(Uuid, bool)>>,
+    /// What follows "Done": the "remember me" offer, when one is installed and enabled.
+    after_feedback: RefCell<Option<Box<dyn Fn() -> bool>>>,
+    /// Called on every reset, so other flows forget the last customer too.
+    on_reset: RefCell<Vec<Box<dyn Fn()>>>,
     this: Weak<CustomerFlow>,
 }
 
@@ -63,6 +70,9 @@ impl CustomerFlow {
             session: RefCell::default(),
             idle: Timer::default(),
             thanks: Timer::default(),
+            visit_rating: Cell::new(None),
+            after_feedback: RefCell::new(None),
+            on_reset: RefCell::default(),
             this: this.clone(),
         });
         let kiosk = app.global::<Kiosk>();
@@ -175,13 +185,17 @@ impl CustomerFlow {
         }
         self.activity();
         let sentiment = tap.score.sentiment();
+        let unhappy = tap.score.value() <= 2;
         let core = self.core.clone();
         let this = self.this.clone();
         let spawned = slint::spawn_local(async move {
             let result = core.rate(tap).await;
             if let Some(flow) = this.upgrade() {
                 match result {
-                    Ok(rated) => flow.rated(rated.recorded.id, sentiment, chips),
+                    Ok(rated) => {
+                        flow.visit_rating.set(Some((rated.recorded.id, unhappy)));
+                        flow.rated(rated.recorded.id, sentiment, chips)
+                    }
                     Err(_) => flow.save_failed(),
                 }
             }
@@ -253,7 +267,40 @@ impl CustomerFlow {
 
     fn done(&self) {
         self.save_details();
-        self.thank_and_return();
+        let offered = self
+            .after_feedback
+            .borrow()
+            .as_ref()
+            .is_some_and(|offer| offer());
+        if !offered {
+            self.thank_and_return();
+        }
+    }
+
+    /// Sets what follows "Done"; it returns false to thank the customer straight away.
+    pub fn set_after_feedback(&self, offer: impl Fn() -> bool + 'static) {
+        *self.after_feedback.borrow_mut() = Some(Box::new(offer));
+    }
+
+    /// Registers `f` to run on every reset.
+    pub fn on_reset(&self, f: impl Fn() + 'static) {
+        self.on_reset.borrow_mut().push(Box::new(f));
+    }
+
+    /// The rating of the customer at the kiosk, and whether it was unhappy.
+    pub fn visit_rating(&self) -> Option<(Uuid, bool)> {
+        self.visit_rating.get()
+    }
+
+    /// Stops the customer timers while staff use the kiosk.
+    pub fn suspend(&self) {
+        self.idle.stop();
+        self.thanks.stop();
+    }
+
+    /// A touch on a customer screen that this flow does not own (the remember-me form).
+    pub fn touched(&self) {
+        self.activity();
     }
 
     /// Nobody touched the screen for the idle timeout: keep what was given, start over.
@@ -287,7 +334,8 @@ impl CustomerFlow {
         }
     }
 
-    fn thank_and_return(&self) {
+    /// Thanks the customer, then back to the welcome screen.
+    pub fn thank_and_return(&self) {
         self.show(Screen::ThankYou);
         self.idle.stop();
         let this = self.this.clone();
@@ -304,6 +352,10 @@ impl CustomerFlow {
     pub fn reset(&self) {
         self.idle.stop();
         self.thanks.stop();
+        self.visit_rating.set(None);
+        for f in self.on_reset.borrow().iter() {
+            f();
+        }
         let default_language = self.config.borrow().languages.default.clone();
         *self.session.borrow_mut() = Session {
             language: default_language,

@@ -11,7 +11,10 @@ use slint::Rgb8Pixel;
 use slint::{ComponentHandle, ModelRc, PhysicalSize, VecModel};
 
 use super::customer::{chip_models, face_models};
-use super::{language, manager, App, Kiosk, Manager, ManagerField, ManagerTab, Screen, StaffRole};
+use super::{
+    language, manager, App, Barista, BaristaNote, Choice, Kiosk, Manager, ManagerField, ManagerTab,
+    PinNote, RegularRow, Remember, Screen, Staff, StaffRole,
+};
 use crate::config::KioskConfig;
 use crate::feedback::Sentiment;
 
@@ -243,12 +246,11 @@ pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Re
             kiosk.set_happy(scene.sentiment == Sentiment::Happy);
             kiosk.set_comment(scene.comment.into());
             kiosk.set_screen(scene.screen);
-            for (width, height) in SIZES {
-                let pixels = headless.render(width, height)?;
-                let path = out.join(format!("{lang}-{width}x{height}-{}.png", scene.name));
-                write_png(&path, width, height, &pixels)?;
-                written.push(path);
-            }
+            written.extend(render_all(&headless, out, lang, scene.name)?);
+        }
+        for (name, set_up) in STAFF_SCENES {
+            set_up(&headless.app, config, lang);
+            written.extend(render_all(&headless, out, lang, name)?);
         }
         manager::demo(&headless.app);
         kiosk.set_screen(Screen::Manager);
@@ -273,4 +275,157 @@ pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Re
         }
     }
     Ok(written)
+}
+
+/// Renders the current state at every size.
+fn render_all(headless: &Headless, out: &Path, lang: &str, name: &str) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for (width, height) in SIZES {
+        let pixels = headless.render(width, height)?;
+        let path = out.join(format!("{lang}-{width}x{height}-{name}.png"));
+        write_png(&path, width, height, &pixels)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+type SetUp = fn(&App, &KioskConfig, &str);
+
+/// The remember-me and staff screens, with demo data.
+const STAFF_SCENES: &[(&str, SetUp)] = &[
+    ("remember-offer", |app, _, _| {
+        app.global::<Kiosk>().set_screen(Screen::RememberOffer)
+    }),
+    ("remember-name", |app, config, lang| {
+        demo_form(app, config, lang, 0);
+    }),
+    ("remember-phone", |app, config, lang| {
+        demo_form(app, config, lang, 1);
+    }),
+    ("remember-usual", |app, config, lang| {
+        demo_form(app, config, lang, 2);
+    }),
+    ("remember-consent", |app, config, lang| {
+        demo_form(app, config, lang, 5);
+    }),
+    ("remember-find", |app, _, _| {
+        let r = app.global::<Remember>();
+        r.set_found(false);
+        r.set_lookup("0901234".into());
+        app.global::<Kiosk>().set_screen(Screen::RememberFind);
+    }),
+    ("remember-found", |app, _, _| {
+        let r = app.global::<Remember>();
+        r.set_found(true);
+        r.set_found_name("Lan".into());
+        r.set_found_usual("Latte · Medium · Oat · Extra shot".into());
+        app.global::<Kiosk>().set_screen(Screen::RememberFind);
+    }),
+    ("staff-pin", |app, _, _| {
+        let s = app.global::<Staff>();
+        s.set_pin_length(2);
+        s.set_pin_note(PinNote::None);
+        app.global::<Kiosk>().set_screen(Screen::StaffPin);
+    }),
+    ("staff-pin-locked", |app, _, _| {
+        let s = app.global::<Staff>();
+        s.set_pin_length(0);
+        s.set_pin_locked(true);
+        s.set_pin_note(PinNote::Locked);
+        s.set_lock_seconds(30);
+        app.global::<Kiosk>().set_screen(Screen::StaffPin);
+    }),
+    ("barista-search", |app, _, _| {
+        app.global::<Staff>().set_pin_locked(false);
+        demo_barista(app, "ng", -1);
+    }),
+    ("barista-regular", |app, _, _| demo_barista(app, "ng", 0)),
+];
+
+fn demo_form(app: &App, config: &KioskConfig, lang: &str, step: i32) {
+    let r = app.global::<Remember>();
+    let fallback = &config.languages.default;
+    let menu = &config.survey.remember_me.menu;
+    let choices = |options: &[countertop_protocol::MenuOption], on: &[usize]| {
+        let c: Vec<Choice> = options
+            .iter()
+            .enumerate()
+            .map(|(i, o)| Choice {
+                label: o
+                    .label
+                    .get(lang)
+                    .or_else(|| o.label.get(fallback))
+                    .cloned()
+                    .unwrap_or_default()
+                    .into(),
+                selected: on.contains(&i),
+            })
+            .collect();
+        ModelRc::new(VecModel::from(c))
+    };
+    let text = |t: &countertop_protocol::LocalizedText| t.get(lang).cloned().unwrap_or_default();
+    r.set_step(step);
+    r.set_name("Lan".into());
+    r.set_phone("0901234567".into());
+    r.set_items(choices(&menu.items, &[1]));
+    r.set_sizes(choices(&menu.sizes, &[1]));
+    r.set_milks(choices(&menu.milks, &[1]));
+    r.set_extras(choices(&menu.extras, &[0]));
+    r.set_consent_text(text(&config.survey.remember_me.consent_text).into());
+    r.set_dietary_consent_text(text(&config.survey.remember_me.dietary_consent_text).into());
+    r.set_consent(true);
+    app.global::<Kiosk>().set_screen(Screen::RememberForm);
+}
+
+fn demo_barista(app: &App, query: &str, selected: i32) {
+    let row = |name: &str, tail: &str, usual: &str, visits, days, unhappy| RegularRow {
+        id: "".into(),
+        name: name.into(),
+        phone_tail: tail.into(),
+        usual: usual.into(),
+        note: if unhappy {
+            "Extra hot, no lid".into()
+        } else {
+            "".into()
+        },
+        dietary: if unhappy {
+            "Nut allergy".into()
+        } else {
+            "".into()
+        },
+        visits,
+        last_visit_days: days,
+        unhappy,
+    };
+    let rows = vec![
+        row(
+            "Nguyễn Thị Lan",
+            "4567",
+            "Latte · Medium · Oat · Extra shot",
+            23,
+            2,
+            true,
+        ),
+        row(
+            "Ngọc Anh",
+            "1180",
+            "Iced coffee · Large · Less sugar",
+            8,
+            0,
+            false,
+        ),
+        row("Nguyen Van Minh", "", "Espresso", 1, 14, false),
+    ];
+    let b = app.global::<Barista>();
+    b.set_query(query.into());
+    b.set_total(1234);
+    b.set_results(ModelRc::new(VecModel::from(rows)));
+    b.set_selected(selected);
+    b.set_note(if selected < 0 {
+        BaristaNote::VisitLogged
+    } else {
+        BaristaNote::None
+    });
+    b.set_note_name("Minh".into());
+    app.global::<Kiosk>().set_screen(Screen::Barista);
 }

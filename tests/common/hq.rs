@@ -11,19 +11,21 @@ use std::time::{Duration, Instant};
 
 use countertop::store::Store;
 
-/// The `countertop-hq` binary of this workspace, built on demand.
+/// The `countertop-hq` binary of this workspace, brought up to date once per test run (a
+/// stale binary from an older checkout would test the wrong HQ).
 pub fn hq_bin() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let exe = std::env::current_exe().expect("test executable");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let bin = dir.join("countertop-hq");
-    if !bin.exists() {
+    BUILT.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .args(["build", "-p", "countertop-hq", "--bin", "countertop-hq"])
             .status()
             .expect("cargo runs");
         assert!(status.success(), "cannot build countertop-hq");
-    }
+    });
     bin
 }
 

@@ -15,6 +15,7 @@ use slint::ComponentHandle;
 pub struct TestKiosk {
     pub app: App,
     pub flow: std::rc::Rc<countertop::ui::CustomerFlow>,
+    pub flows: countertop::ui::Flows,
     pub database: PathBuf,
     pub core: Core,
     // Dropped last: the core finishes every command before the temp dir goes.
@@ -38,10 +39,11 @@ impl TestKiosk {
         let (core, thread) = Core::start(database.clone(), config).expect("core starts");
         let app = App::new().expect("UI builds");
         app.show().expect("UI shows");
-        let flow = countertop::ui::CustomerFlow::install(&app, core.clone());
+        let flows = countertop::ui::install(&app, core.clone());
         TestKiosk {
             app,
-            flow,
+            flow: flows.customer.clone(),
+            flows,
             database,
             core,
             _core: thread,
@@ -96,6 +98,14 @@ impl TestKiosk {
             .expect("event loop");
             slint::run_event_loop().expect("event loop runs");
             std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Taps "Done" and, when the "remember me" offer follows, declines it.
+    pub fn done(&self) {
+        self.tap("Done");
+        if self.screen() == Screen::RememberOffer {
+            self.tap("No, thanks");
         }
     }
 

@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use uuid::Uuid;
 
 use crate::secrets::{self, RandomError};
-use crate::storage::{Storage, StorageError};
+use crate::storage::{RegularsScope, Storage, StorageError};
 
 /// Why an operator action failed.
 #[derive(Debug, thiserror::Error)]
@@ -68,4 +68,17 @@ pub async fn issue_api_token(
         .create_api_token(name, &secrets::hash_secret(&token))
         .await?;
     Ok((id, token))
+}
+
+/// Set who sees a store's regulars: its own kiosks only (`store`), or every `chain`-scoped
+/// store's kiosks (`chain`).
+pub async fn set_regulars_scope(
+    storage: &dyn Storage,
+    store: Uuid,
+    scope: RegularsScope,
+) -> Result<(), AdminError> {
+    match storage.set_regulars_scope(store, scope).await {
+        Err(StorageError::NoSuchStore(id)) => Err(AdminError::NoSuchStore(id)),
+        other => Ok(other?),
+    }
 }

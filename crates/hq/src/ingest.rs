@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use countertop_protocol::{Event, EventBody, EventOutcome};
 use uuid::Uuid;
 
-use crate::storage::{DetailsRow, IngestItem, RatingRow};
+use crate::storage::{DetailsRow, IngestItem, ProfileJson, RatingRow, RegularOp};
 
 /// A device clock more than this far ahead of HQ's is flagged, and HQ's receive time is
 /// used to place the event in a day.
@@ -57,22 +57,16 @@ fn to_item(event: &Event, tz: Tz, received_at: DateTime<Utc>) -> Result<IngestIt
         code: "seq_out_of_range".into(),
         reason: format!("seq {} is larger than {}", event.seq(), i64::MAX),
     })?;
-    if matches!(
-        event.body(),
-        EventBody::RegularUpserted(_) | EventBody::Visit(_) | EventBody::RegularErased(_)
-    ) {
-        // Regulars are not stored by HQ yet: refuse them one by one, like an unknown kind.
-        return Err(EventOutcome::Rejected {
-            code: "unknown_kind".into(),
-            reason: format!("this HQ does not store {} events yet", event.kind()),
-        });
-    }
     let in_future = event.device_time() > received_at + MAX_CLOCK_LEAD;
     let occurred_at = if in_future {
         received_at
     } else {
         event.device_time()
     };
+    let local_date = occurred_at.with_timezone(&tz).date_naive();
+    // Only device health keeps its body in the events table. Regulars events never do:
+    // a profile is personal data and lives only in the profiles table, where an erasure
+    // can delete it.
     let body = match event.body() {
         EventBody::DeviceHealth(_) => serde_json::to_value(event)
             .ok()
@@ -95,6 +89,7 @@ fn to_item(event: &Event, tz: Tz, received_at: DateTime<Utc>) -> Result<IngestIt
         body,
         rating: None,
         details: None,
+        regular: None,
     };
     match event.body() {
         EventBody::Rating(r) => {
@@ -119,6 +114,34 @@ fn to_item(event: &Event, tz: Tz, received_at: DateTime<Utc>) -> Result<IngestIt
                 rating_id: d.rating_id(),
                 reasons: d.reasons().iter().map(|s| s.to_string()).collect(),
                 comment: d.comment().map(|c| c.as_str().to_owned()),
+            });
+        }
+        EventBody::RegularUpserted(r) => {
+            let profile = serde_json::to_string(r).map_err(|_| EventOutcome::Rejected {
+                code: "invalid_regular".into(),
+                reason: "the profile could not be encoded".into(),
+            })?;
+            item.regular = Some(RegularOp::Upsert {
+                regular_id: r.id(),
+                hlc: r.hlc().to_sortable(),
+                profile: ProfileJson(profile),
+                local_date,
+            });
+        }
+        EventBody::Visit(v) => {
+            item.regular = Some(RegularOp::Visit {
+                regular_id: v.regular_id,
+                occurred_at,
+                local_date,
+                rating_id: v.rating_id,
+                unhappy: v.unhappy,
+            });
+        }
+        EventBody::RegularErased(e) => {
+            item.regular = Some(RegularOp::Erase {
+                regular_id: e.regular_id,
+                erased_at: e.erased_at,
+                local_date,
             });
         }
         _ => {}
@@ -189,5 +212,35 @@ mod tests {
         let out = parse_batch(vec![e.clone(), e], chrono_tz::UTC, received);
         assert!(matches!(out[0].1, Parsed::Store(_)));
         assert!(matches!(out[1].1, Parsed::Decided(EventOutcome::Duplicate)));
+    }
+
+    #[test]
+    fn a_profile_keeps_no_body_and_never_shows_in_debug() {
+        let event = json!({
+            "id": "01936b2e-7c4a-7000-8000-000000000002", "seq": 1,
+            "device_time": "2026-11-23T18:30:00Z", "utc_offset_minutes": 0,
+            "kind": "regular_upserted",
+            "body": {
+                "regular_id": "01936b2e-7c4a-7000-8000-0000000000aa",
+                "hlc": {"wall_ms": 5, "counter": 1, "node": "01936b2e-7c4a-7000-8000-0000000000bb"},
+                "name": "Quillon", "phone": "0901234567",
+                "consent": {"version": 1, "given_at": "2026-11-23T18:00:00Z"}
+            }
+        });
+        let out = parse_batch(vec![event], chrono_tz::UTC, Utc::now());
+        let Parsed::Store(item) = &out[0].1 else {
+            panic!("expected a storable item")
+        };
+        assert_eq!(item.body, None, "the events table never holds a profile");
+        let Some(RegularOp::Upsert { hlc, profile, .. }) = &item.regular else {
+            panic!("expected an upsert")
+        };
+        assert!(hlc.starts_with("000000000000005-0000000001-"));
+        assert!(profile.0.contains("Quillon"));
+        let shown = format!("{out:?}");
+        assert!(
+            !shown.contains("Quillon") && !shown.contains("0901234567"),
+            "{shown}"
+        );
     }
 }

@@ -69,6 +69,13 @@ enum StoreCommand {
         #[arg(long)]
         timezone: String,
     },
+    /// Set who sees the store's regulars: `store` (its own kiosks, the default) or
+    /// `chain` (the kiosks of every chain-scoped store).
+    SetRegularsScope {
+        store_id: Uuid,
+        #[arg(value_parser = ["store", "chain"])]
+        scope: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -120,6 +127,13 @@ async fn main() -> Result<()> {
             let storage = open(&cli.database).await?;
             let id = admin::add_store(storage.as_ref(), &name, &timezone).await?;
             println!("{id}");
+        }
+        Command::Store {
+            command: StoreCommand::SetRegularsScope { store_id, scope },
+        } => {
+            let storage = open(&cli.database).await?;
+            let scope = scope.parse().map_err(anyhow::Error::msg)?;
+            admin::set_regulars_scope(storage.as_ref(), store_id, scope).await?;
         }
         Command::EnrollCode { store, valid_hours } => {
             let storage = open(&cli.database).await?;

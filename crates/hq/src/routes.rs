@@ -16,7 +16,7 @@ use chrono::{NaiveDate, Utc};
 use chrono_tz::Tz;
 use countertop_protocol::{
     ConfigResponse, EnrollRequest, EnrollResponse, EventOutcome, EventResult, ProtocolVersion,
-    PushResponse, SurveyConfig, PROTOCOL_HEADER, PROTOCOL_VERSION,
+    PushResponse, RegularsResponse, SurveyConfig, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -29,7 +29,8 @@ use crate::metrics::Metrics;
 use crate::reports::{sort_groups, Group, Report, Summary};
 use crate::secrets;
 use crate::storage::{
-    DeviceRecord, GroupBy, Redeemed, ReportQuery, Storage, Stored, Tally, TokenState,
+    DeviceRecord, GroupBy, Redeemed, RegularsReportQuery, RegularsScope, RegularsTally,
+    ReportQuery, Storage, StorageError, Stored, Tally, TokenState, REGULARS_PAGE,
 };
 
 /// What every handler shares.
@@ -47,8 +48,11 @@ pub fn router(state: AppState) -> Router {
         .route("/events", post(push_events))
         .route("/stores/{store_id}/config", get(pull_config))
         .route("/stores/{store_id}/config", put(put_config))
+        .route("/stores/{store_id}/regulars", get(pull_regulars))
+        .route("/stores/{store_id}/regulars-scope", put(put_regulars_scope))
         .route("/devices/{device_id}/revoke", post(revoke_device))
         .route("/reports", get(reports))
+        .route("/reports/regulars", get(regulars_report))
         .route("/openapi.json", get(openapi));
     Router::new()
         .nest("/api/v1", api)
@@ -449,13 +453,14 @@ struct CursorQuery {
     cursor: Option<u64>,
 }
 
-async fn pull_config(
-    State(state): State<AppState>,
-    Path(store_id): Path<Uuid>,
-    Query(q): Query<CursorQuery>,
-    headers: HeaderMap,
-) -> Result<Json<ConfigResponse>, ApiError> {
-    let device = device(&state, &headers).await?;
+/// The device behind the bearer token, which must belong to `store_id` (403
+/// `wrong_store` otherwise); checks the optional protocol header too.
+async fn device_of_store(
+    state: &AppState,
+    headers: &HeaderMap,
+    store_id: Uuid,
+) -> Result<DeviceRecord, ApiError> {
+    let device = device(state, headers).await?;
     if let Some(v) = headers.get(PROTOCOL_HEADER) {
         let v: ProtocolVersion =
             v.to_str()
@@ -473,6 +478,81 @@ async fn pull_config(
             "this device token belongs to another store",
         ));
     }
+    Ok(device)
+}
+
+fn unknown_store() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "unknown_store", "no such store")
+}
+
+/// The regulars this store's kiosks may see, changed since the cursor, a page at a time.
+async fn pull_regulars(
+    State(state): State<AppState>,
+    Path(store_id): Path<Uuid>,
+    query: Result<Query<CursorQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Json<RegularsResponse>, ApiError> {
+    device_of_store(&state, &headers, store_id).await?;
+    let Query(q) = query.map_err(|e| {
+        ApiError::bad_request(
+            "bad_query",
+            format!("{e}; use ?cursor=N with the cursor of the last pull (or none)"),
+        )
+    })?;
+    let page = match state
+        .storage
+        .pull_regulars(store_id, q.cursor.unwrap_or(0), REGULARS_PAGE)
+        .await
+    {
+        Ok(p) => p,
+        Err(StorageError::NoSuchStore(_)) => return Err(unknown_store()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Json(RegularsResponse {
+        protocol: PROTOCOL_VERSION,
+        cursor: page.cursor,
+        more: page.more,
+        profiles: page.profiles,
+        visits: page.visits,
+        erased: page.erased,
+        server_time: Utc::now(),
+    }))
+}
+
+/// The body of `PUT /stores/{store_id}/regulars-scope`, and its answer.
+#[derive(Debug, serde::Serialize, Deserialize)]
+struct ScopeBody {
+    scope: RegularsScope,
+}
+
+async fn put_regulars_scope(
+    State(state): State<AppState>,
+    Path(store_id): Path<Uuid>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    api_user(&state, &headers).await?;
+    require_json(&headers)?;
+    let bytes = read_body(body, &headers, &state.limits).await?;
+    let ScopeBody { scope } = parse_json(&bytes)?;
+    match state.storage.set_regulars_scope(store_id, scope).await {
+        Ok(()) => {}
+        Err(StorageError::NoSuchStore(_)) => return Err(unknown_store()),
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(%store_id, scope = scope.as_str(), "regulars scope set");
+    Ok(Json(
+        serde_json::json!({"store_id": store_id, "scope": scope}),
+    ))
+}
+
+async fn pull_config(
+    State(state): State<AppState>,
+    Path(store_id): Path<Uuid>,
+    Query(q): Query<CursorQuery>,
+    headers: HeaderMap,
+) -> Result<Json<ConfigResponse>, ApiError> {
+    device_of_store(&state, &headers, store_id).await?;
     let store =
         state.storage.store(store_id).await?.ok_or_else(|| {
             ApiError::new(StatusCode::NOT_FOUND, "unknown_store", "no such store")
@@ -550,6 +630,26 @@ struct ReportParams {
 /// Longest date range one report may cover.
 const MAX_REPORT_DAYS: i64 = 366 * 3;
 
+/// Parse and check a report's local date range.
+fn date_range(from: &str, to: &str) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let date = |s: &str| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+            ApiError::bad_request(
+                "bad_date",
+                "dates must be YYYY-MM-DD, in the store's time zone",
+            )
+        })
+    };
+    let (from, to) = (date(from)?, date(to)?);
+    if to < from || (to - from).num_days() > MAX_REPORT_DAYS {
+        return Err(ApiError::bad_request(
+            "bad_date_range",
+            format!("'to' must be on or after 'from', at most {MAX_REPORT_DAYS} days later"),
+        ));
+    }
+    Ok((from, to))
+}
+
 async fn reports(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -562,21 +662,7 @@ async fn reports(
             format!("{e}; use ?from=YYYY-MM-DD&to=YYYY-MM-DD[&store=ID][&group_by=store|day|hour|touchpoint|reason][&include_repeats=true]"),
         )
     })?;
-    let date = |s: &str| {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-            ApiError::bad_request(
-                "bad_date",
-                "dates must be YYYY-MM-DD, in the store's time zone",
-            )
-        })
-    };
-    let (from, to) = (date(&p.from)?, date(&p.to)?);
-    if to < from || (to - from).num_days() > MAX_REPORT_DAYS {
-        return Err(ApiError::bad_request(
-            "bad_date_range",
-            format!("'to' must be on or after 'from', at most {MAX_REPORT_DAYS} days later"),
-        ));
-    }
+    let (from, to) = date_range(&p.from, &p.to)?;
     let mut q = ReportQuery {
         from,
         to,
@@ -609,5 +695,52 @@ async fn reports(
         include_repeats: p.include_repeats,
         total: Summary::from(&total),
         groups,
+    }))
+}
+
+#[derive(Deserialize)]
+struct RegularsReportParams {
+    from: String,
+    to: String,
+    store: Option<Uuid>,
+}
+
+/// The regulars report: counts only, never a name or a phone.
+#[derive(Debug, serde::Serialize)]
+struct RegularsReport {
+    from: NaiveDate,
+    to: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store_id: Option<Uuid>,
+    #[serde(flatten)]
+    tally: RegularsTally,
+}
+
+async fn regulars_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<RegularsReportParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RegularsReport>, ApiError> {
+    api_user(&state, &headers).await?;
+    let Query(p) = query.map_err(|e| {
+        ApiError::bad_request(
+            "bad_query",
+            format!("{e}; use ?from=YYYY-MM-DD&to=YYYY-MM-DD[&store=ID]"),
+        )
+    })?;
+    let (from, to) = date_range(&p.from, &p.to)?;
+    let tally = state
+        .storage
+        .regulars_report(&RegularsReportQuery {
+            from,
+            to,
+            store_id: p.store,
+        })
+        .await?;
+    Ok(Json(RegularsReport {
+        from,
+        to,
+        store_id: p.store,
+        tally,
     }))
 }

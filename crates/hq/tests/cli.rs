@@ -242,3 +242,154 @@ async fn revoke_commands_revoke_and_name_what_is_missing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no device"));
 }
+
+#[tokio::test]
+async fn set_regulars_scope_changes_the_store_and_refuses_nonsense() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite:{}", dir.path().join("ops.db").display());
+    let store = value(&run(
+        &[
+            "store",
+            "add",
+            "--name",
+            "A",
+            "--timezone",
+            "UTC",
+            "--database",
+            &db,
+        ],
+        dir.path(),
+        &[],
+    ));
+    let out = run(
+        &["store", "set-regulars-scope", &store, "chain"],
+        dir.path(),
+        &[("COUNTERTOP_HQ_DATABASE", &db)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let storage = open_storage(&db).await.expect("open");
+    let id: Uuid = store.parse().expect("uuid");
+    let record = storage.store(id).await.expect("query").expect("store");
+    assert_eq!(
+        record.regulars_scope,
+        countertop_hq::storage::RegularsScope::Chain
+    );
+    let bad = run(
+        &[
+            "--database",
+            &db,
+            "store",
+            "set-regulars-scope",
+            &store,
+            "galaxy",
+        ],
+        dir.path(),
+        &[],
+    );
+    assert!(!bad.status.success());
+    let unknown = run(
+        &[
+            "--database",
+            &db,
+            "store",
+            "set-regulars-scope",
+            &Uuid::now_v7().to_string(),
+            "store",
+        ],
+        dir.path(),
+        &[],
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no store"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hq_never_logs_a_regulars_personal_fields() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite:{}", dir.path().join("hq.db").display());
+    let storage = open_storage(&db).await.expect("open");
+    let store = admin::add_store(storage.as_ref(), "Corner Coffee", "UTC")
+        .await
+        .expect("store");
+    let code = admin::issue_enroll_code(storage.as_ref(), store, chrono::Duration::hours(1))
+        .await
+        .expect("code");
+    let (mut server, output) = Server::start_captured(dir.path(), &["--database", &db]);
+    let client = reqwest::Client::new();
+    let enrolled: Value = client
+        .post(format!("{}/api/v1/enroll", server.address))
+        .json(&json!({"protocol": "1.0", "code": code}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let token = enrolled["device_token"].as_str().expect("token").to_owned();
+    let name = "Xylophona Quentwhistle";
+    let phone = "84987123654";
+    let note = "oat milk, scalding";
+    let regular = Uuid::now_v7();
+    let profile = |wall: i64, name: &str, phone: &str| {
+        json!({
+            "id": Uuid::now_v7(), "seq": 1, "device_time": chrono::Utc::now(),
+            "utc_offset_minutes": 0, "kind": "regular_upserted",
+            "body": {
+                "regular_id": regular,
+                "hlc": {"wall_ms": wall, "counter": 0, "node": Uuid::now_v7()},
+                "name": name, "phone": phone, "usual": {"note": note},
+                "dietary": "peanut allergy",
+                "consent": {"version": 1, "given_at": chrono::Utc::now(),
+                    "dietary_given_at": chrono::Utc::now()}
+            }
+        })
+    };
+    let events = vec![
+        profile(1000, name, phone),
+        // Invalid (a 3-digit phone), so rejected: its fields must not be logged either.
+        profile(2000, name, "849"),
+        json!({"id": Uuid::now_v7(), "seq": 2, "device_time": chrono::Utc::now(),
+            "utc_offset_minutes": 0, "kind": "regular_erased",
+            "body": {"regular_id": regular, "erased_at": chrono::Utc::now()}}),
+        profile(3000, name, phone),
+    ];
+    let pushed: Value = client
+        .post(format!("{}/api/v1/events", server.address))
+        .bearer_auth(&token)
+        .json(&json!({"protocol": "1.0", "events": events}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let statuses: Vec<&str> = pushed["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(statuses, ["accepted", "rejected", "accepted", "rejected"]);
+    let pulled = client
+        .get(format!("{}/api/v1/stores/{store}/regulars", server.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(pulled.status(), 200);
+    let status = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .expect("join");
+    assert!(status.success());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let logged = String::from_utf8_lossy(&output.lock().expect("lock")).into_owned();
+    assert!(logged.contains("push"), "the capture works: {logged}");
+    for secret in [name, "Xylophona", phone, note, "peanut"] {
+        assert!(!logged.contains(secret), "HQ logged {secret:?}:\n{logged}");
+    }
+}

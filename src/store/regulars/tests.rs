@@ -170,16 +170,15 @@ fn names_match_by_word_prefix_without_case_or_diacritics_most_recent_visit_first
     let _ = dao;
 }
 
-#[test]
-fn common_prefixes_are_walked_by_recency_and_still_ranked_right() {
-    let (_dir, mut store) = temp_store();
-    let n = DRIVER_LIMIT + 50;
+/// Writes `n` regulars straight through the index writer, the i-th seen `i` seconds
+/// after the first and stamped with wall time `i`.
+fn bulk(store: &mut Store, n: i64, name: impl Fn(i64) -> String) {
     let tx = store.conn.transaction().unwrap();
     for i in 0..n {
         let regular = Regular::new(NewRegular {
             regular_id: Uuid::now_v7(),
             hlc: Hlc::tick(None, i, Uuid::nil()),
-            name: format!("Nguyen {i}"),
+            name: name(i),
             phone: Some(format!("0901{i:06}")),
             usual: UsualOrder::default(),
             dietary: None,
@@ -194,6 +193,30 @@ fn common_prefixes_are_walked_by_recency_and_still_ranked_right() {
         write_profile(&tx, &regular, seen).unwrap();
     }
     tx.commit().unwrap();
+}
+
+#[test]
+fn common_words_with_a_rare_combination_are_found_beyond_the_walk() {
+    let (_dir, mut store) = temp_store();
+    bulk(&mut store, WALK_LIMIT + 200, |i| match i {
+        0..100 => "Alpha Omega".into(),
+        100..1600 => "Gamma Omega".into(),
+        _ => "Alpha Beta".into(),
+    });
+    let found = store.search_regulars("alp ome", 5).unwrap();
+    let stamps: Vec<i64> = found.iter().map(|c| c.regular.hlc().wall_ms).collect();
+    assert_eq!(stamps, [99, 98, 97, 96, 95]);
+    assert_eq!(
+        store.search_regulars("alpha omega", 500).unwrap().len(),
+        100
+    );
+}
+
+#[test]
+fn common_prefixes_are_walked_by_recency_and_still_ranked_right() {
+    let (_dir, mut store) = temp_store();
+    let n = DRIVER_LIMIT + 50;
+    bulk(&mut store, n, |i| format!("Nguyen {i}"));
     let found = store.search_regulars("ng", 3).unwrap();
     let last = format!("Nguyen {}", n - 1);
     assert_eq!(names(&found)[0], last);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use countertop_protocol::SurveyConfig;
+use countertop_protocol::{Regular, RegularErased, SurveyConfig, VisitRecord};
 use uuid::Uuid;
 
 pub use postgres::PostgresStorage;
@@ -43,7 +43,133 @@ pub struct StoreRecord {
     pub timezone: String,
     pub config_version: u64,
     pub config: SurveyConfig,
+    pub regulars_scope: RegularsScope,
 }
+
+/// Which kiosks see a store's regulars: only the store's own (`store`, the default), or
+/// every kiosk of every `chain`-scoped store (both stores must be `chain`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegularsScope {
+    #[default]
+    Store,
+    Chain,
+}
+
+impl RegularsScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegularsScope::Store => "store",
+            RegularsScope::Chain => "chain",
+        }
+    }
+}
+
+impl std::str::FromStr for RegularsScope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "store" => Ok(RegularsScope::Store),
+            "chain" => Ok(RegularsScope::Chain),
+            other => Err(format!(
+                "{:?} is not a regulars scope; use store or chain",
+                other.chars().take(32).collect::<String>()
+            )),
+        }
+    }
+}
+
+/// A regular's profile as JSON, for the profiles table. Personal data: its `Debug` shows
+/// nothing, so an item can be logged without leaking it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProfileJson(pub String);
+
+impl std::fmt::Debug for ProfileJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProfileJson(<redacted>)")
+    }
+}
+
+/// What a regulars event does to the regulars tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegularOp {
+    /// Replace the profile if `hlc` (sortable text) is greater than the stored one.
+    Upsert {
+        regular_id: Uuid,
+        hlc: String,
+        profile: ProfileJson,
+        local_date: NaiveDate,
+    },
+    Visit {
+        regular_id: Uuid,
+        occurred_at: DateTime<Utc>,
+        local_date: NaiveDate,
+        rating_id: Option<Uuid>,
+        unhappy: Option<bool>,
+    },
+    /// Tombstone the id, delete its profile and visits.
+    Erase {
+        regular_id: Uuid,
+        erased_at: DateTime<Utc>,
+        local_date: NaiveDate,
+    },
+}
+
+impl RegularOp {
+    pub fn regular_id(&self) -> Uuid {
+        match self {
+            RegularOp::Upsert { regular_id, .. }
+            | RegularOp::Visit { regular_id, .. }
+            | RegularOp::Erase { regular_id, .. } => *regular_id,
+        }
+    }
+}
+
+/// The outcome for an upload about a regular who has been erased.
+pub(crate) fn erased_rejection() -> Stored {
+    Stored::Rejected {
+        code: "regular_erased".into(),
+        reason: "this regular asked to be forgotten; HQ keeps nothing for this id any more: \
+                 delete the local copy"
+            .into(),
+    }
+}
+
+/// One page of a regulars pull.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegularsPage {
+    pub cursor: u64,
+    pub more: bool,
+    pub profiles: Vec<Regular>,
+    pub visits: Vec<VisitRecord>,
+    pub erased: Vec<RegularErased>,
+}
+
+/// Which regulars a regulars report covers. Dates are local to the store, inclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegularsReportQuery {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub store_id: Option<Uuid>,
+}
+
+/// Counts only: no personal data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RegularsTally {
+    /// Regulars whose home store matches, now.
+    pub regulars: u64,
+    /// Of those, first seen in the range.
+    pub new_regulars: u64,
+    /// Visits in the range (by the visited store).
+    pub visits: u64,
+    /// Of those, visits whose rating was unhappy.
+    pub unhappy_visits: u64,
+    /// Erasures in the range (by the erased regular's home store).
+    pub erasures: u64,
+}
+
+/// Largest page a regulars pull returns.
+pub const REGULARS_PAGE: usize = 500;
 
 /// An enrolled kiosk, found by its token hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +239,7 @@ pub struct IngestItem {
     pub body: Option<String>,
     pub rating: Option<RatingRow>,
     pub details: Option<DetailsRow>,
+    pub regular: Option<RegularOp>,
 }
 
 /// What storing one item did.
@@ -174,6 +301,25 @@ pub trait Storage: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError>;
     async fn store(&self, id: Uuid) -> Result<Option<StoreRecord>, StorageError>;
+    /// Set who sees a store's regulars.
+    async fn set_regulars_scope(
+        &self,
+        store_id: Uuid,
+        scope: RegularsScope,
+    ) -> Result<(), StorageError>;
+    /// Regulars profiles, visits and tombstones that `store_id`'s kiosks may see, with a
+    /// change sequence over `cursor`, in change order, at most `limit` of them.
+    async fn pull_regulars(
+        &self,
+        store_id: Uuid,
+        cursor: u64,
+        limit: usize,
+    ) -> Result<RegularsPage, StorageError>;
+    /// Counts about regulars, without personal data.
+    async fn regulars_report(
+        &self,
+        query: &RegularsReportQuery,
+    ) -> Result<RegularsTally, StorageError>;
     /// Replace a store's survey; returns the new config version.
     async fn set_config(&self, store_id: Uuid, config: &SurveyConfig) -> Result<u64, StorageError>;
     async fn create_enroll_code(
@@ -263,5 +409,108 @@ pub(crate) fn report_sql(
         "SELECT CAST({key} AS TEXT) AS k, COUNT(*), SUM(r.satisfied), SUM(r.score){dist}, COUNT(r.nps), \
          SUM(CASE WHEN r.nps >= 9 THEN 1 ELSE 0 END), SUM(CASE WHEN r.nps <= 6 THEN 1 ELSE 0 END) \
          FROM ratings r {join} WHERE {filters} GROUP BY k ORDER BY k"
+    )
+}
+
+/// Profiles a store's kiosks may see, changed after the cursor: `p(1)` the asking store,
+/// `p(2)` the cursor, `p(3)` the asking store's scope, `p(4)` the row limit. A profile is
+/// visible to its home store, and to every store when both stores are `chain` scoped.
+pub(crate) fn regulars_profiles_sql(p: fn(usize) -> String) -> String {
+    format!(
+        "SELECT rp.profile, rp.change_seq FROM regular_profiles rp \
+         JOIN stores hs ON hs.id = rp.home_store_id \
+         WHERE rp.change_seq > {p2} AND (rp.home_store_id = {p1} \
+         OR (hs.regulars_scope = 'chain' AND {p3} = 'chain')) \
+         ORDER BY rp.change_seq LIMIT {p4}",
+        p1 = p(1),
+        p2 = p(2),
+        p3 = p(3),
+        p4 = p(4)
+    )
+}
+
+/// Visits a store's kiosks may see, with the same parameters as
+/// [`regulars_profiles_sql`]. A visit belongs to its regular's home store (the visited
+/// store while HQ has no profile yet); the visited store always sees its own visits.
+pub(crate) fn regulars_visits_sql(p: fn(usize) -> String) -> String {
+    format!(
+        "SELECT v.id, v.occurred_at, v.regular_id, v.rating_id, v.unhappy, v.change_seq \
+         FROM regular_visits v \
+         LEFT JOIN regular_profiles rp ON rp.regular_id = v.regular_id \
+         JOIN stores hs ON hs.id = COALESCE(rp.home_store_id, v.store_id) \
+         WHERE v.change_seq > {p2} AND (v.store_id = {p1} OR hs.id = {p1} \
+         OR (hs.regulars_scope = 'chain' AND {p3} = 'chain')) \
+         ORDER BY v.change_seq LIMIT {p4}",
+        p1 = p(1),
+        p2 = p(2),
+        p3 = p(3),
+        p4 = p(4)
+    )
+}
+
+/// One row of a pull, before paging.
+pub(crate) enum PullEntry {
+    Profile(Box<Regular>),
+    Visit(VisitRecord),
+    Erased(RegularErased),
+}
+
+/// Merge the rows of the three tables (each already limited to `limit + 1`) into one page
+/// in change order. `newest` is the highest change sequence in the same snapshot: when
+/// the page is not full, every visible row up to it has been returned, so the cursor can
+/// move there and the next pull skips rows this store may not see.
+pub(crate) fn page_of(
+    mut rows: Vec<(i64, PullEntry)>,
+    cursor: u64,
+    newest: i64,
+    limit: usize,
+) -> RegularsPage {
+    rows.sort_by_key(|(seq, _)| *seq);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let last = rows.last().map(|(seq, _)| *seq as u64);
+    let mut page = RegularsPage {
+        cursor: if more {
+            last.unwrap_or(cursor)
+        } else {
+            cursor.max(newest.max(0) as u64)
+        },
+        more,
+        ..RegularsPage::default()
+    };
+    for (_, entry) in rows {
+        match entry {
+            PullEntry::Profile(p) => page.profiles.push(*p),
+            PullEntry::Visit(v) => page.visits.push(v),
+            PullEntry::Erased(e) => page.erased.push(e),
+        }
+    }
+    page
+}
+
+/// The SQL behind the regulars report, shared by both backends: `p(1)`, `p(2)` the local
+/// dates, `p(3)` the store when one is asked for. Returns five counts in one row.
+pub(crate) fn regulars_report_sql(q: &RegularsReportQuery, p: fn(usize) -> String) -> String {
+    let (from, to) = (p(1), p(2));
+    let store = |col: &str| {
+        if q.store_id.is_some() {
+            format!(" AND {col} = {}", p(3))
+        } else {
+            String::new()
+        }
+    };
+    format!(
+        "SELECT \
+         (SELECT COUNT(*) FROM regular_profiles WHERE 1 = 1{home}), \
+         (SELECT COUNT(*) FROM regular_profiles WHERE first_local_date >= {from} \
+          AND first_local_date <= {to}{home}), \
+         (SELECT COUNT(*) FROM regular_visits WHERE local_date >= {from} \
+          AND local_date <= {to}{visited}), \
+         (SELECT COUNT(*) FROM regular_visits WHERE local_date >= {from} \
+          AND local_date <= {to} AND unhappy = TRUE{visited}), \
+         (SELECT COUNT(*) FROM regular_tombstones WHERE local_date >= {from} \
+          AND local_date <= {to}{home})",
+        home = store("home_store_id"),
+        visited = store("store_id"),
     )
 }

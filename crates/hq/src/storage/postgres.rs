@@ -16,14 +16,16 @@ use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 use super::{
-    report_sql, DeviceRecord, IngestItem, Redeemed, ReportQuery, Storage, StorageError,
-    StoreRecord, Stored, Tally, TokenState,
+    erased_rejection, report_sql, DeviceRecord, IngestItem, PullEntry, Redeemed, RegularOp,
+    RegularsPage, RegularsReportQuery, RegularsScope, RegularsTally, ReportQuery, Storage,
+    StorageError, StoreRecord, Stored, Tally, TokenState,
 };
 
 /// A constant for `pg_advisory_xact_lock`, so concurrent HQ processes migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x0063_6f75_6e74_6572;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE stores (
     id uuid PRIMARY KEY,
     name text NOT NULL,
@@ -93,7 +95,56 @@ CREATE TABLE rating_comments (
     rating_id uuid PRIMARY KEY,
     comment text NOT NULL
 );
-"#];
+"#,
+    r#"
+ALTER TABLE stores ADD COLUMN regulars_scope text NOT NULL DEFAULT 'store';
+CREATE SEQUENCE regulars_change_seq;
+CREATE TABLE regular_profiles (
+    regular_id uuid PRIMARY KEY,
+    home_store_id uuid NOT NULL,
+    hlc text COLLATE "C" NOT NULL,
+    profile text NOT NULL,
+    first_local_date text NOT NULL,
+    change_seq int8 NOT NULL
+);
+CREATE INDEX regular_profiles_seq ON regular_profiles (change_seq);
+CREATE INDEX regular_profiles_home ON regular_profiles (home_store_id);
+CREATE TABLE regular_visits (
+    id uuid PRIMARY KEY,
+    regular_id uuid NOT NULL,
+    store_id uuid NOT NULL,
+    device_id uuid NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    local_date text NOT NULL,
+    rating_id uuid,
+    unhappy boolean,
+    change_seq int8 NOT NULL
+);
+CREATE INDEX regular_visits_seq ON regular_visits (change_seq);
+CREATE INDEX regular_visits_regular ON regular_visits (regular_id);
+CREATE INDEX regular_visits_store_day ON regular_visits (store_id, local_date);
+CREATE TABLE regular_tombstones (
+    regular_id uuid PRIMARY KEY,
+    erased_at timestamptz NOT NULL,
+    home_store_id uuid NOT NULL,
+    local_date text NOT NULL,
+    change_seq int8 NOT NULL
+);
+CREATE INDEX regular_tombstones_seq ON regular_tombstones (change_seq);
+"#,
+];
+
+/// A constant for `pg_advisory_xact_lock`, held by every transaction that writes regulars
+/// rows, from before it draws a change sequence until it commits.
+///
+/// Why: a pull returns rows with `change_seq > cursor` and moves the cursor to the highest
+/// one it saw. A sequence hands out numbers in call order, but transactions commit in any
+/// order: if seq 8 committed while seq 7 was still open, a pull could see 8, move its
+/// cursor past 7, and never return 7. Holding this lock makes regulars writers take
+/// numbers and commit one at a time, so numbers become visible in order and a snapshot
+/// that holds seq N holds every seq below it. Regulars writes are small and rare next to
+/// ratings, which never take the lock.
+const REGULARS_LOCK: i64 = 0x0072_6567_756c_6172;
 
 fn pool_err(e: impl std::fmt::Display) -> StorageError {
     StorageError::Pool(e.to_string())
@@ -164,6 +215,37 @@ impl PostgresStorage {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let mut out: Vec<Option<Stored>> = vec![None; items.len()];
+
+        // Regulars: take the lock first (see REGULARS_LOCK), then refuse uploads about
+        // erased regulars, including those erased earlier in this batch.
+        let regular_ids: Vec<Uuid> = items
+            .iter()
+            .filter_map(|i| i.regular.as_ref().map(RegularOp::regular_id))
+            .collect();
+        if !regular_ids.is_empty() {
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&REGULARS_LOCK])
+                .await?;
+            let mut erased: HashSet<Uuid> = tx
+                .query(
+                    "SELECT regular_id FROM regular_tombstones WHERE regular_id = ANY($1)",
+                    &[&regular_ids],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for (i, item) in items.iter().enumerate() {
+                match &item.regular {
+                    Some(RegularOp::Erase { regular_id, .. }) => {
+                        erased.insert(*regular_id);
+                    }
+                    Some(op) if erased.contains(&op.regular_id()) => {
+                        out[i] = Some(erased_rejection());
+                    }
+                    _ => {}
+                }
+            }
+        }
 
         // A rating_details event may only touch a rating of its own store.
         let detail_targets: Vec<Uuid> = items
@@ -344,6 +426,15 @@ impl PostgresStorage {
             )
             .await?;
         }
+        // Regulars rows, in batch order (an erasure undoes the edits before it).
+        let mut applied: HashSet<Uuid> = HashSet::new();
+        for (i, item) in items.iter().enumerate() {
+            if let Some(op) = &item.regular {
+                if out[i].is_none() && inserted.contains(&item.id) && applied.insert(item.id) {
+                    apply_regular(&tx, device, item.id, op).await?;
+                }
+            }
+        }
         tx.commit().await?;
 
         // Within one batch the first copy of an id wins; later copies are duplicates.
@@ -362,6 +453,139 @@ impl PostgresStorage {
             })
             .collect())
     }
+}
+
+async fn next_change_seq(tx: &tokio_postgres::Transaction<'_>) -> Result<i64, StorageError> {
+    Ok(tx
+        .query_one("SELECT nextval('regulars_change_seq')", &[])
+        .await?
+        .get(0))
+}
+
+/// Apply one regulars event inside the ingest transaction, which holds REGULARS_LOCK.
+async fn apply_regular(
+    tx: &tokio_postgres::Transaction<'_>,
+    device: &DeviceRecord,
+    event_id: Uuid,
+    op: &RegularOp,
+) -> Result<(), StorageError> {
+    match op {
+        RegularOp::Upsert {
+            regular_id,
+            hlc,
+            profile,
+            local_date,
+        } => {
+            let stored: Option<String> = tx
+                .query_opt(
+                    "SELECT hlc FROM regular_profiles WHERE regular_id = $1",
+                    &[regular_id],
+                )
+                .await?
+                .map(|r| r.get(0));
+            match stored {
+                None => {
+                    let seq = next_change_seq(tx).await?;
+                    tx.execute(
+                        "INSERT INTO regular_profiles (regular_id, home_store_id, hlc, profile, \
+                         first_local_date, change_seq) VALUES ($1, $2, $3, $4, $5, $6)",
+                        &[
+                            regular_id,
+                            &device.store_id,
+                            hlc,
+                            &profile.0,
+                            &local_date.to_string(),
+                            &seq,
+                        ],
+                    )
+                    .await?;
+                }
+                Some(old) if old < *hlc => {
+                    let seq = next_change_seq(tx).await?;
+                    tx.execute(
+                        "UPDATE regular_profiles SET hlc = $1, profile = $2, change_seq = $3 \
+                         WHERE regular_id = $4",
+                        &[hlc, &profile.0, &seq, regular_id],
+                    )
+                    .await?;
+                }
+                // An older (or the same) edit lost the merge: accepted, nothing changes.
+                Some(_) => {}
+            }
+        }
+        RegularOp::Visit {
+            regular_id,
+            occurred_at,
+            local_date,
+            rating_id,
+            unhappy,
+        } => {
+            let seq = next_change_seq(tx).await?;
+            tx.execute(
+                "INSERT INTO regular_visits (id, regular_id, store_id, device_id, occurred_at, \
+                 local_date, rating_id, unhappy, change_seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+                &[
+                    &event_id,
+                    regular_id,
+                    &device.store_id,
+                    &device.id,
+                    occurred_at,
+                    &local_date.to_string(),
+                    rating_id,
+                    unhappy,
+                    &seq,
+                ],
+            )
+            .await?;
+        }
+        RegularOp::Erase {
+            regular_id,
+            erased_at,
+            local_date,
+        } => {
+            let home: Option<Uuid> = tx
+                .query_opt(
+                    "SELECT home_store_id FROM regular_profiles WHERE regular_id = $1",
+                    &[regular_id],
+                )
+                .await?
+                .map(|r| r.get(0));
+            let exists = tx
+                .query_opt(
+                    "SELECT 1 FROM regular_tombstones WHERE regular_id = $1",
+                    &[regular_id],
+                )
+                .await?
+                .is_some();
+            if !exists {
+                let seq = next_change_seq(tx).await?;
+                tx.execute(
+                    "INSERT INTO regular_tombstones (regular_id, erased_at, home_store_id, \
+                     local_date, change_seq) VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        regular_id,
+                        erased_at,
+                        &home.unwrap_or(device.store_id),
+                        &local_date.to_string(),
+                        &seq,
+                    ],
+                )
+                .await?;
+            }
+            tx.execute(
+                "DELETE FROM regular_profiles WHERE regular_id = $1",
+                &[regular_id],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM regular_visits WHERE regular_id = $1",
+                &[regular_id],
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 fn retryable(e: &StorageError) -> bool {
@@ -402,13 +626,16 @@ impl Storage for PostgresStorage {
             .client()
             .await?
             .query_opt(
-                "SELECT name, timezone, config_version, config FROM stores WHERE id = $1",
+                "SELECT name, timezone, config_version, config, regulars_scope \
+                 FROM stores WHERE id = $1",
                 &[&id],
             )
             .await?;
         row.map(|r| {
             let version: i64 = r.get(2);
+            let scope: String = r.get(4);
             Ok(StoreRecord {
+                regulars_scope: scope.parse().map_err(StorageError::Corrupt)?,
                 id,
                 name: r.get(0),
                 timezone: r.get(1),
@@ -418,6 +645,128 @@ impl Storage for PostgresStorage {
             })
         })
         .transpose()
+    }
+
+    async fn set_regulars_scope(
+        &self,
+        store_id: Uuid,
+        scope: RegularsScope,
+    ) -> Result<(), StorageError> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE stores SET regulars_scope = $1 WHERE id = $2",
+                &[&scope.as_str(), &store_id],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StorageError::NoSuchStore(store_id));
+        }
+        Ok(())
+    }
+
+    async fn pull_regulars(
+        &self,
+        store_id: Uuid,
+        cursor: u64,
+        limit: usize,
+    ) -> Result<RegularsPage, StorageError> {
+        let mut client = self.client().await?;
+        // One snapshot for every query below (see REGULARS_LOCK for why it is enough).
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let scope: String = tx
+            .query_opt(
+                "SELECT regulars_scope FROM stores WHERE id = $1",
+                &[&store_id],
+            )
+            .await?
+            .ok_or(StorageError::NoSuchStore(store_id))?
+            .get(0);
+        let after = i64::try_from(cursor).unwrap_or(i64::MAX);
+        let take = (limit + 1) as i64;
+        let mut rows: Vec<(i64, PullEntry)> = Vec::new();
+        let sql = super::regulars_profiles_sql(|n| format!("${n}"));
+        for r in tx.query(&sql, &[&store_id, &after, &scope, &take]).await? {
+            let json: String = r.get(0);
+            rows.push((
+                r.get(1),
+                PullEntry::Profile(Box::new(
+                    serde_json::from_str(&json)
+                        .map_err(|e| StorageError::Corrupt(format!("profile: {e}")))?,
+                )),
+            ));
+        }
+        let sql = super::regulars_visits_sql(|n| format!("${n}"));
+        for r in tx.query(&sql, &[&store_id, &after, &scope, &take]).await? {
+            rows.push((
+                r.get(5),
+                PullEntry::Visit(countertop_protocol::VisitRecord {
+                    id: r.get(0),
+                    at: r.get(1),
+                    visit: countertop_protocol::Visit {
+                        regular_id: r.get(2),
+                        rating_id: r.get(3),
+                        unhappy: r.get(4),
+                    },
+                }),
+            ));
+        }
+        for r in tx
+            .query(
+                "SELECT regular_id, erased_at, change_seq FROM regular_tombstones \
+                 WHERE change_seq > $1 ORDER BY change_seq LIMIT $2",
+                &[&after, &take],
+            )
+            .await?
+        {
+            rows.push((
+                r.get(2),
+                PullEntry::Erased(countertop_protocol::RegularErased {
+                    regular_id: r.get(0),
+                    erased_at: r.get(1),
+                }),
+            ));
+        }
+        let newest: Option<i64> = tx
+            .query_one(
+                "SELECT GREATEST((SELECT MAX(change_seq) FROM regular_profiles), \
+                 (SELECT MAX(change_seq) FROM regular_visits), \
+                 (SELECT MAX(change_seq) FROM regular_tombstones))",
+                &[],
+            )
+            .await?
+            .get(0);
+        tx.commit().await?;
+        Ok(super::page_of(rows, cursor, newest.unwrap_or(0), limit))
+    }
+
+    async fn regulars_report(
+        &self,
+        query: &RegularsReportQuery,
+    ) -> Result<RegularsTally, StorageError> {
+        let sql = super::regulars_report_sql(query, |n| format!("${n}"));
+        let client = self.client().await?;
+        let from = query.from.to_string();
+        let to = query.to.to_string();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&from, &to];
+        if let Some(s) = &query.store_id {
+            params.push(s);
+        }
+        let r = client.query_one(&sql, &params).await?;
+        let n = |i: usize| r.get::<_, i64>(i) as u64;
+        Ok(RegularsTally {
+            regulars: n(0),
+            new_regulars: n(1),
+            visits: n(2),
+            unhappy_visits: n(3),
+            erasures: n(4),
+        })
     }
 
     async fn set_config(&self, store_id: Uuid, config: &SurveyConfig) -> Result<u64, StorageError> {

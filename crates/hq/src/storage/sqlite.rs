@@ -12,11 +12,13 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
 use super::{
-    report_sql, DeviceRecord, IngestItem, Redeemed, ReportQuery, Storage, StorageError,
+    erased_rejection, report_sql, DeviceRecord, IngestItem, Redeemed, RegularOp, RegularsPage,
+    RegularsReportQuery, RegularsScope, RegularsTally, ReportQuery, Storage, StorageError,
     StoreRecord, Stored, Tally, TokenState,
 };
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE stores (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -86,7 +88,48 @@ CREATE TABLE rating_comments (
     rating_id TEXT PRIMARY KEY,
     comment TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+ALTER TABLE stores ADD COLUMN regulars_scope TEXT NOT NULL DEFAULT 'store';
+CREATE TABLE regular_profiles (
+    regular_id TEXT PRIMARY KEY,
+    home_store_id TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    first_local_date TEXT NOT NULL,
+    change_seq INTEGER NOT NULL
+);
+CREATE INDEX regular_profiles_seq ON regular_profiles (change_seq);
+CREATE INDEX regular_profiles_home ON regular_profiles (home_store_id);
+CREATE TABLE regular_visits (
+    id TEXT PRIMARY KEY,
+    regular_id TEXT NOT NULL,
+    store_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    local_date TEXT NOT NULL,
+    rating_id TEXT,
+    unhappy INTEGER,
+    change_seq INTEGER NOT NULL
+);
+CREATE INDEX regular_visits_seq ON regular_visits (change_seq);
+CREATE INDEX regular_visits_regular ON regular_visits (regular_id);
+CREATE INDEX regular_visits_store_day ON regular_visits (store_id, local_date);
+CREATE TABLE regular_tombstones (
+    regular_id TEXT PRIMARY KEY,
+    erased_at TEXT NOT NULL,
+    home_store_id TEXT NOT NULL,
+    local_date TEXT NOT NULL,
+    change_seq INTEGER NOT NULL
+);
+CREATE INDEX regular_tombstones_seq ON regular_tombstones (change_seq);
+CREATE TABLE regulars_clock (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last INTEGER NOT NULL
+);
+INSERT INTO regulars_clock (id, last) VALUES (1, 0);
+"#,
+];
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -100,8 +143,29 @@ fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
     Uuid::parse_str(s).map_err(|e| StorageError::Corrupt(format!("uuid {s:?}: {e}")))
 }
 
+/// Create the database file readable by its owner alone (0600) before SQLite opens it;
+/// SQLite gives its `-wal` and `-shm` files the same mode.
+fn create_private_file(path: &PathBuf) -> Result<(), StorageError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StorageError::Worker(format!(
+            "creating {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 fn open_connection(path: &PathBuf) -> Result<Connection, StorageError> {
     let conn = Connection::open(path)?;
+    // Deleted rows (an erased regular) are overwritten with zeros, not left in free pages.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // FULL: an event acknowledged as accepted survives a power cut.
@@ -139,6 +203,7 @@ impl SqliteStorage {
     /// Open or create the file at `path`, and bring its schema up to date.
     pub async fn open(path: PathBuf) -> Result<SqliteStorage, StorageError> {
         tokio::task::spawn_blocking(move || {
+            create_private_file(&path)?;
             let mut writer = open_connection(&path)?;
             migrate(&mut writer)?;
             let readers = (0..READERS)
@@ -200,6 +265,7 @@ fn ingest_tx(
     let device_id = device.id.to_string();
     let store_id = device.store_id.to_string();
     let mut out = Vec::with_capacity(items.len());
+    let mut erased = false;
     {
         let mut find_rating = tx.prepare_cached("SELECT store_id FROM ratings WHERE id = ?1")?;
         let mut insert_event = tx.prepare_cached(
@@ -221,6 +287,12 @@ fn ingest_tx(
              ON CONFLICT (rating_id) DO UPDATE SET comment = excluded.comment",
         )?;
         for item in items {
+            if let Some(op) = &item.regular {
+                if !matches!(op, RegularOp::Erase { .. }) && is_erased(&tx, op.regular_id())? {
+                    out.push(erased_rejection());
+                    continue;
+                }
+            }
             if let Some(d) = &item.details {
                 let owner: Option<String> = find_rating
                     .query_row([d.rating_id.to_string()], |r| r.get(0))
@@ -271,6 +343,10 @@ fn ingest_tx(
                     insert_reason.execute(params![id, reason])?;
                 }
             }
+            if let Some(op) = &item.regular {
+                apply_regular(&tx, device, &id, op)?;
+                erased |= matches!(op, RegularOp::Erase { .. });
+            }
             if let Some(d) = &item.details {
                 let rating_id = d.rating_id.to_string();
                 for reason in &d.reasons {
@@ -284,8 +360,237 @@ fn ingest_tx(
         }
     }
     tx.commit()?;
+    if erased {
+        // Move the zeroed pages into the main file and empty the WAL, so the erased
+        // profile's old pages do not linger in the -wal file. Best effort: a reader in the
+        // middle of a long query can stop the truncation, and the next checkpoint
+        // finishes it.
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "checkpoint after an erasure failed");
+        }
+    }
     Ok(out)
 }
+
+fn is_erased(tx: &rusqlite::Transaction<'_>, regular_id: Uuid) -> Result<bool, StorageError> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM regular_tombstones WHERE regular_id = ?1")?
+        .query_row([regular_id.to_string()], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The next change sequence for a regulars row. SQLite has one writer at a time, so the
+/// sequence commits in order.
+fn next_change_seq(tx: &rusqlite::Transaction<'_>) -> Result<i64, StorageError> {
+    Ok(tx
+        .prepare_cached("UPDATE regulars_clock SET last = last + 1 WHERE id = 1 RETURNING last")?
+        .query_row([], |r| r.get(0))?)
+}
+
+fn apply_regular(
+    tx: &rusqlite::Transaction<'_>,
+    device: &DeviceRecord,
+    event_id: &str,
+    op: &RegularOp,
+) -> Result<(), StorageError> {
+    match op {
+        RegularOp::Upsert {
+            regular_id,
+            hlc,
+            profile,
+            local_date,
+        } => {
+            let id = regular_id.to_string();
+            let stored: Option<String> = tx
+                .prepare_cached("SELECT hlc FROM regular_profiles WHERE regular_id = ?1")?
+                .query_row([&id], |r| r.get(0))
+                .optional()?;
+            match stored {
+                None => {
+                    let seq = next_change_seq(tx)?;
+                    tx.prepare_cached(
+                        "INSERT INTO regular_profiles (regular_id, home_store_id, hlc, profile, \
+                         first_local_date, change_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        id,
+                        device.store_id.to_string(),
+                        hlc,
+                        profile.0,
+                        local_date.to_string(),
+                        seq
+                    ])?;
+                }
+                Some(old) if old < *hlc => {
+                    let seq = next_change_seq(tx)?;
+                    tx.prepare_cached(
+                        "UPDATE regular_profiles SET hlc = ?1, profile = ?2, change_seq = ?3 \
+                         WHERE regular_id = ?4",
+                    )?
+                    .execute(params![hlc, profile.0, seq, id])?;
+                }
+                // An older (or the same) edit lost the merge: accepted, nothing changes.
+                Some(_) => {}
+            }
+        }
+        RegularOp::Visit {
+            regular_id,
+            occurred_at,
+            local_date,
+            rating_id,
+            unhappy,
+        } => {
+            let seq = next_change_seq(tx)?;
+            tx.prepare_cached(
+                "INSERT INTO regular_visits (id, regular_id, store_id, device_id, occurred_at, \
+                 local_date, rating_id, unhappy, change_seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
+            )?
+            .execute(params![
+                event_id,
+                regular_id.to_string(),
+                device.store_id.to_string(),
+                device.id.to_string(),
+                ts(*occurred_at),
+                local_date.to_string(),
+                rating_id.map(|r| r.to_string()),
+                unhappy,
+                seq
+            ])?;
+        }
+        RegularOp::Erase {
+            regular_id,
+            erased_at,
+            local_date,
+        } => {
+            let id = regular_id.to_string();
+            let home: Option<String> = tx
+                .prepare_cached("SELECT home_store_id FROM regular_profiles WHERE regular_id = ?1")?
+                .query_row([&id], |r| r.get(0))
+                .optional()?;
+            if !is_erased(tx, *regular_id)? {
+                let seq = next_change_seq(tx)?;
+                tx.prepare_cached(
+                    "INSERT INTO regular_tombstones (regular_id, erased_at, home_store_id, \
+                     local_date, change_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    id,
+                    ts(*erased_at),
+                    home.unwrap_or_else(|| device.store_id.to_string()),
+                    local_date.to_string(),
+                    seq
+                ])?;
+            }
+            tx.prepare_cached("DELETE FROM regular_profiles WHERE regular_id = ?1")?
+                .execute([&id])?;
+            tx.prepare_cached("DELETE FROM regular_visits WHERE regular_id = ?1")?
+                .execute([&id])?;
+        }
+    }
+    Ok(())
+}
+
+fn corrupt(what: &str) -> impl Fn(serde_json::Error) -> StorageError + '_ {
+    move |e| StorageError::Corrupt(format!("{what}: {e}"))
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, StorageError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StorageError::Corrupt(format!("time {s:?}: {e}")))
+}
+
+fn pull_tx(
+    conn: &mut Connection,
+    store_id: Uuid,
+    cursor: u64,
+    limit: usize,
+) -> Result<RegularsPage, StorageError> {
+    // One read transaction: every query below sees the same snapshot.
+    let tx = conn.transaction()?;
+    let store = store_id.to_string();
+    let scope: String = tx
+        .query_row(
+            "SELECT regulars_scope FROM stores WHERE id = ?1",
+            [&store],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or(StorageError::NoSuchStore(store_id))?;
+    let after = i64::try_from(cursor).unwrap_or(i64::MAX);
+    let take = (limit + 1) as i64;
+    let mut rows: Vec<(i64, Entry)> = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(&super::regulars_profiles_sql(|n| format!("?{n}")))?;
+        let found = stmt.query_map(params![store, after, scope, take], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, String>(0)?))
+        })?;
+        for f in found {
+            let (seq, json) = f?;
+            rows.push((
+                seq,
+                Entry::Profile(Box::new(
+                    serde_json::from_str(&json).map_err(corrupt("profile"))?,
+                )),
+            ));
+        }
+        let mut stmt = tx.prepare_cached(&super::regulars_visits_sql(|n| format!("?{n}")))?;
+        let found = stmt.query_map(params![store, after, scope, take], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<bool>>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        for f in found {
+            let (id, at, regular_id, rating_id, unhappy, seq) = f?;
+            rows.push((
+                seq,
+                Entry::Visit(countertop_protocol::VisitRecord {
+                    id: parse_uuid(&id)?,
+                    at: parse_time(&at)?,
+                    visit: countertop_protocol::Visit {
+                        regular_id: parse_uuid(&regular_id)?,
+                        rating_id: rating_id.as_deref().map(parse_uuid).transpose()?,
+                        unhappy,
+                    },
+                }),
+            ));
+        }
+        let mut stmt = tx.prepare_cached(
+            "SELECT regular_id, erased_at, change_seq FROM regular_tombstones \
+             WHERE change_seq > ?1 ORDER BY change_seq LIMIT ?2",
+        )?;
+        let found = stmt.query_map(params![after, take], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for f in found {
+            let (id, at, seq) = f?;
+            rows.push((
+                seq,
+                Entry::Erased(countertop_protocol::RegularErased {
+                    regular_id: parse_uuid(&id)?,
+                    erased_at: parse_time(&at)?,
+                }),
+            ));
+        }
+    }
+    let newest: i64 = tx.query_row("SELECT last FROM regulars_clock WHERE id = 1", [], |r| {
+        r.get(0)
+    })?;
+    Ok(super::page_of(rows, cursor, newest, limit))
+}
+
+use super::PullEntry as Entry;
 
 #[async_trait]
 impl Storage for SqliteStorage {
@@ -313,7 +618,8 @@ impl Storage for SqliteStorage {
         self.read(move |c| {
             let row = c
                 .query_row(
-                    "SELECT name, timezone, config_version, config FROM stores WHERE id = ?1",
+                    "SELECT name, timezone, config_version, config, regulars_scope \
+                     FROM stores WHERE id = ?1",
                     [id.to_string()],
                     |r| {
                         Ok((
@@ -321,12 +627,14 @@ impl Storage for SqliteStorage {
                             r.get::<_, String>(1)?,
                             r.get::<_, i64>(2)?,
                             r.get::<_, String>(3)?,
+                            r.get::<_, String>(4)?,
                         ))
                     },
                 )
                 .optional()?;
-            row.map(|(name, timezone, version, config)| {
+            row.map(|(name, timezone, version, config, scope)| {
                 Ok(StoreRecord {
+                    regulars_scope: scope.parse().map_err(StorageError::Corrupt)?,
                     id,
                     name,
                     timezone,
@@ -336,6 +644,63 @@ impl Storage for SqliteStorage {
                 })
             })
             .transpose()
+        })
+        .await
+    }
+
+    async fn set_regulars_scope(
+        &self,
+        store_id: Uuid,
+        scope: RegularsScope,
+    ) -> Result<(), StorageError> {
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE stores SET regulars_scope = ?1 WHERE id = ?2",
+                params![scope.as_str(), store_id.to_string()],
+            )?;
+            if n == 0 {
+                return Err(StorageError::NoSuchStore(store_id));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn pull_regulars(
+        &self,
+        store_id: Uuid,
+        cursor: u64,
+        limit: usize,
+    ) -> Result<RegularsPage, StorageError> {
+        self.read(move |c| pull_tx(c, store_id, cursor, limit))
+            .await
+    }
+
+    async fn regulars_report(
+        &self,
+        query: &RegularsReportQuery,
+    ) -> Result<RegularsTally, StorageError> {
+        let query = query.clone();
+        self.read(move |c| {
+            let sql = super::regulars_report_sql(&query, |n| format!("?{n}"));
+            let mut params: Vec<String> = vec![query.from.to_string(), query.to.to_string()];
+            if let Some(s) = query.store_id {
+                params.push(s.to_string());
+            }
+            let t = c.prepare_cached(&sql)?.query_row(
+                rusqlite::params_from_iter(params.iter()),
+                |r| {
+                    let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)? as u64) };
+                    Ok(RegularsTally {
+                        regulars: n(0)?,
+                        new_regulars: n(1)?,
+                        visits: n(2)?,
+                        unhappy_visits: n(3)?,
+                        erasures: n(4)?,
+                    })
+                },
+            )?;
+            Ok(t)
         })
         .await
     }

@@ -10,4 +10,5 @@ mod contract;
 mod enroll;
 mod operations;
 mod push;
+mod regulars;
 mod reports;

@@ -68,6 +68,9 @@ async fn openapi_document_describes_every_route(backend: Backend) {
         "/stores/{store_id}/config",
         "/devices/{device_id}/revoke",
         "/reports",
+        "/stores/{store_id}/regulars",
+        "/stores/{store_id}/regulars-scope",
+        "/reports/regulars",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }

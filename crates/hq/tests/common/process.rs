@@ -65,6 +65,58 @@ impl Server {
         }
     }
 
+    /// Like [`Server::start`], with `RUST_LOG=debug`, and everything the server writes to
+    /// stdout and stderr after its address collected in the returned buffer.
+    pub fn start_captured(
+        cwd: &Path,
+        extra: &[&str],
+    ) -> (Server, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+        use std::io::Read;
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .current_dir(cwd)
+            .env_remove("COUNTERTOP_HQ_DATABASE")
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve starts");
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .expect("serve prints its address");
+        assert!(!line.trim().is_empty(), "serve exited before listening");
+        let stderr = child.stderr.take().expect("stderr piped");
+        for mut stream in [
+            Box::new(stdout) as Box<dyn Read + Send>,
+            Box::new(stderr) as Box<dyn Read + Send>,
+        ] {
+            let out = std::sync::Arc::clone(&out);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if let Ok(mut o) = out.lock() {
+                        o.extend_from_slice(&buf[..n]);
+                    }
+                }
+            });
+        }
+        (
+            Server {
+                child: Some(child),
+                address: format!("http://{}", line.trim()),
+            },
+            out,
+        )
+    }
+
     /// Send SIGTERM and wait for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("still running");

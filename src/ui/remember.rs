@@ -1,0 +1,676 @@
+//! "Remember me": after the feedback, a customer may ask the shop to remember them (a
+//! name, a phone number, the usual order, with recorded consent), or find their own record
+//! by phone number to count this visit, change it, or have it forgotten. Staff use the
+//! same form to edit a record on a customer's request.
+//!
+//! Nothing is saved without the consent tick; dietary notes need their own tick. Personal
+//! fields live in this form only until it is saved or abandoned, and are never logged.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use countertop_protocol::regular::PHONE_DIGITS as PHONE_DIGITS_RANGE;
+use countertop_protocol::{Menu, MenuOption, ReasonSlug, UsualOrder};
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+use uuid::Uuid;
+
+use super::{App, Choice, CustomerFlow, FormProblem, Kiosk, Remember, Screen};
+use crate::core::{Core, CoreError};
+use crate::regulars::{RegularCard, RegularEdit};
+
+/// Longest name, note and dietary note the keys will type.
+const NAME_LIMIT: usize = countertop_protocol::regular::MAX_NAME_CHARS;
+const NOTE_LIMIT: usize = countertop_protocol::regular::MAX_NOTE_CHARS;
+const MAX_EXTRAS: usize = countertop_protocol::regular::MAX_EXTRAS;
+
+/// The form's steps, as `Remember.step` numbers them.
+const STEP_NAME: i32 = 0;
+const STEP_PHONE: i32 = 1;
+const STEP_USUAL: i32 = 2;
+const STEP_EXTRAS: i32 = 3;
+const STEP_NOTE: i32 = 4;
+const STEP_CONSENT: i32 = 5;
+const STEP_DIETARY: i32 = 6;
+
+/// What the form holds while it is filled in.
+#[derive(Default)]
+struct Form {
+    id: Option<Uuid>,
+    step: i32,
+    name: String,
+    phone: String,
+    note: String,
+    dietary: String,
+    item: Option<usize>,
+    size: Option<usize>,
+    milk: Option<usize>,
+    extras: Vec<bool>,
+    consent: bool,
+    dietary_consent: bool,
+    /// Staff edit on the customer's behalf: the consent given stays as it was.
+    by_staff: bool,
+    /// The consent version of the record staff edit, kept as it was.
+    kept_consent_version: Option<u32>,
+    language: String,
+    /// On the "find my details" screen: the keys type the phone number to find.
+    finding: bool,
+    /// The phone number typed to find one's own record, and what it found.
+    lookup: String,
+    found: Option<RegularCard>,
+}
+
+/// Where a staff edit returns: the saved card, or `None` when cancelled.
+type StaffReturn = Box<dyn Fn(Option<RegularCard>)>;
+
+/// Drives the remember-me screens of one [`App`].
+pub struct RememberFlow {
+    app: slint::Weak<App>,
+    core: Core,
+    customer: Rc<CustomerFlow>,
+    form: RefCell<Form>,
+    staff_return: RefCell<Option<StaffReturn>>,
+    staff_touch: RefCell<Option<Box<dyn Fn()>>>,
+    this: Weak<RememberFlow>,
+}
+
+impl RememberFlow {
+    /// Connects the remember-me screens, and offers them after each customer's feedback
+    /// while the configuration has "remember me" on.
+    pub fn install(app: &App, core: Core, customer: Rc<CustomerFlow>) -> Rc<RememberFlow> {
+        let flow = Rc::new_cyclic(|this| RememberFlow {
+            app: app.as_weak(),
+            core,
+            customer: customer.clone(),
+            form: RefCell::default(),
+            staff_return: RefCell::new(None),
+            staff_touch: RefCell::new(None),
+            this: this.clone(),
+        });
+        let weak = Rc::downgrade(&flow);
+        customer.set_after_feedback(move || weak.upgrade().is_some_and(|f| f.offer()));
+        let weak = Rc::downgrade(&flow);
+        customer.on_reset(move || {
+            if let Some(flow) = weak.upgrade() {
+                flow.clear();
+            }
+        });
+
+        let r = app.global::<Remember>();
+        let with = |f: fn(&RememberFlow)| {
+            let weak = Rc::downgrade(&flow);
+            move || {
+                if let Some(flow) = weak.upgrade() {
+                    f(&flow);
+                }
+            }
+        };
+        r.on_touched(with(RememberFlow::touched));
+        r.on_accept(with(RememberFlow::accept));
+        r.on_decline(with(|f| f.customer.thank_and_return()));
+        r.on_find_mine(with(RememberFlow::find_mine));
+        r.on_next(with(RememberFlow::next));
+        r.on_back(with(RememberFlow::back));
+        r.on_save(with(RememberFlow::save));
+        r.on_backspace(with(RememberFlow::backspace));
+        r.on_clear_field(with(RememberFlow::clear_field));
+        r.on_toggle_consent(with(|f| f.edit(|form| form.consent = !form.consent)));
+        r.on_toggle_dietary_consent(with(|f| {
+            f.edit(|form| form.dietary_consent = !form.dietary_consent)
+        }));
+        r.on_lookup_go(with(RememberFlow::lookup));
+        r.on_count_visit(with(RememberFlow::count_visit));
+        r.on_change_mine(with(RememberFlow::change_mine));
+        r.on_forget_me(with(|f| f.with_remember(|r| r.set_confirm_forget(true))));
+        r.on_forget_confirmed(with(RememberFlow::forget));
+        r.on_cancel(with(RememberFlow::cancel));
+        let weak = Rc::downgrade(&flow);
+        r.on_type_key(move |text| {
+            if let Some(flow) = weak.upgrade() {
+                flow.type_key(&text);
+            }
+        });
+        let weak = Rc::downgrade(&flow);
+        r.on_choose(move |group, index| {
+            if let Some(flow) = weak.upgrade() {
+                flow.choose(group, index);
+            }
+        });
+        flow
+    }
+
+    fn with_remember(&self, f: impl FnOnce(Remember<'_>)) {
+        if let Some(app) = self.app.upgrade() {
+            f(app.global::<Remember>());
+        }
+    }
+
+    fn show(&self, screen: Screen) {
+        if let Some(app) = self.app.upgrade() {
+            app.global::<Kiosk>().set_screen(screen);
+        }
+    }
+
+    fn menu(&self) -> countertop_protocol::RememberMe {
+        self.core.config().borrow().survey.remember_me.clone()
+    }
+
+    /// After "Done": offers to remember the customer, if the shop has it on.
+    fn offer(&self) -> bool {
+        if !self.menu().enabled {
+            return false;
+        }
+        self.clear();
+        self.show(Screen::RememberOffer);
+        true
+    }
+
+    fn touched(&self) {
+        if self.form.borrow().by_staff {
+            if let Some(touch) = self.staff_touch.borrow().as_ref() {
+                touch();
+            }
+        } else {
+            self.customer.touched();
+        }
+    }
+
+    /// Forgets everything typed: the next customer starts from an empty form.
+    fn clear(&self) {
+        *self.form.borrow_mut() = Form::default();
+        *self.staff_return.borrow_mut() = None;
+        self.publish();
+    }
+
+    /// Changes the form and shows it.
+    fn edit(&self, change: impl FnOnce(&mut Form)) {
+        change(&mut self.form.borrow_mut());
+        self.with_remember(|r| r.set_problem(FormProblem::None));
+        self.publish();
+    }
+
+    fn accept(&self) {
+        let language = self.customer.language();
+        *self.form.borrow_mut() = Form {
+            language,
+            ..Form::default()
+        };
+        self.publish();
+        self.show(Screen::RememberForm);
+    }
+
+    fn find_mine(&self) {
+        let language = self.customer.language();
+        *self.form.borrow_mut() = Form {
+            language,
+            finding: true,
+            ..Form::default()
+        };
+        self.publish();
+        self.show(Screen::RememberFind);
+    }
+
+    /// Staff open `card` in the form, on the customer's request; `done` runs when the form
+    /// closes, with the saved card or `None`. `touch` keeps staff mode awake.
+    pub fn edit_for_staff(
+        &self,
+        card: &RegularCard,
+        language: String,
+        touch: impl Fn() + 'static,
+        done: impl Fn(Option<RegularCard>) + 'static,
+    ) {
+        let mut form = self.form_from(card, language);
+        form.by_staff = true;
+        form.consent = true;
+        form.kept_consent_version = Some(card.regular.consent().version);
+        *self.form.borrow_mut() = form;
+        *self.staff_return.borrow_mut() = Some(Box::new(done));
+        *self.staff_touch.borrow_mut() = Some(Box::new(touch));
+        self.publish();
+        self.show(Screen::RememberForm);
+    }
+
+    /// A form filled from a stored record.
+    fn form_from(&self, card: &RegularCard, language: String) -> Form {
+        let menu = self.menu().menu;
+        let regular = &card.regular;
+        let usual = regular.usual();
+        let position = |options: &[MenuOption], slug: &Option<ReasonSlug>| {
+            slug.as_ref()
+                .and_then(|s| options.iter().position(|o| &o.slug == s))
+        };
+        Form {
+            id: Some(regular.id()),
+            name: regular.name().to_owned(),
+            phone: regular.phone().unwrap_or_default().to_owned(),
+            note: usual.note.clone().unwrap_or_default(),
+            dietary: regular.dietary().unwrap_or_default().to_owned(),
+            item: position(&menu.items, &usual.item),
+            size: position(&menu.sizes, &usual.size),
+            milk: position(&menu.milks, &usual.milk),
+            extras: menu
+                .extras
+                .iter()
+                .map(|o| usual.extras.contains(&o.slug))
+                .collect(),
+            dietary_consent: regular.consent().dietary_given_at.is_some(),
+            language,
+            ..Form::default()
+        }
+    }
+
+    fn type_key(&self, key: &str) {
+        self.edit(|form| {
+            if form.finding {
+                if form.lookup.len() < *PHONE_DIGITS_RANGE.end() {
+                    form.lookup.push_str(&digits_of(key));
+                }
+                return;
+            }
+            let (field, limit) = match form.step {
+                STEP_NAME => (&mut form.name, NAME_LIMIT),
+                STEP_PHONE => {
+                    if form.phone.len() < *PHONE_DIGITS_RANGE.end() {
+                        form.phone.push_str(&digits_of(key));
+                    }
+                    return;
+                }
+                STEP_NOTE => (&mut form.note, NOTE_LIMIT),
+                STEP_DIETARY => (&mut form.dietary, NOTE_LIMIT),
+                _ => return,
+            };
+            // A name starts without spaces; nothing goes past the limit.
+            if field.is_empty() && key.trim().is_empty() {
+                return;
+            }
+            if field.chars().count() + key.chars().count() <= limit {
+                field.push_str(key);
+            }
+        });
+    }
+
+    fn backspace(&self) {
+        self.edit(|form| {
+            if form.finding {
+                form.lookup.pop();
+                return;
+            }
+            match form.step {
+                STEP_NAME => form.name.pop(),
+                STEP_PHONE => form.phone.pop(),
+                STEP_NOTE => form.note.pop(),
+                STEP_DIETARY => form.dietary.pop(),
+                _ => None,
+            };
+        });
+    }
+
+    fn clear_field(&self) {
+        self.edit(|form| {
+            if form.step == STEP_PHONE {
+                form.phone.clear();
+            }
+            form.lookup.clear();
+        });
+    }
+
+    fn choose(&self, group: i32, index: i32) {
+        let Ok(index) = usize::try_from(index) else {
+            return;
+        };
+        let extras = self.menu().menu.extras.len();
+        self.edit(|form| {
+            let single = |slot: &mut Option<usize>| {
+                *slot = if *slot == Some(index) {
+                    None
+                } else {
+                    Some(index)
+                }
+            };
+            match group {
+                0 => single(&mut form.item),
+                1 => single(&mut form.size),
+                2 => single(&mut form.milk),
+                3 if index < extras => {
+                    form.extras.resize(extras, false);
+                    let on = form.extras.iter().filter(|on| **on).count();
+                    if form.extras[index] || on < MAX_EXTRAS {
+                        form.extras[index] = !form.extras[index];
+                    }
+                }
+                _ => {}
+            }
+        });
+    }
+
+    fn next(&self) {
+        let problem = {
+            let mut form = self.form.borrow_mut();
+            match form.step {
+                STEP_NAME if form.name.trim().is_empty() => None,
+                STEP_PHONE
+                    if !form.phone.is_empty()
+                        && !PHONE_DIGITS_RANGE.contains(&form.phone.len()) =>
+                {
+                    Some(FormProblem::PhoneTooShort)
+                }
+                STEP_NAME | STEP_PHONE | STEP_USUAL | STEP_EXTRAS => {
+                    form.step += 1;
+                    None
+                }
+                STEP_NOTE if !form.by_staff => {
+                    form.step = STEP_CONSENT;
+                    None
+                }
+                _ => None,
+            }
+        };
+        self.publish();
+        self.with_remember(|r| r.set_problem(problem.unwrap_or(FormProblem::None)));
+    }
+
+    fn back(&self) {
+        let step = self.form.borrow().step;
+        if step == STEP_NAME {
+            self.cancel_form();
+            return;
+        }
+        self.edit(|form| form.step -= 1);
+    }
+
+    /// Leaves the form without saving anything.
+    fn cancel_form(&self) {
+        let staff = self.staff_return.borrow_mut().take();
+        *self.form.borrow_mut() = Form::default();
+        self.publish();
+        match staff {
+            Some(done) => done(None),
+            None => self.show(Screen::RememberOffer),
+        }
+    }
+
+    fn save(&self) {
+        let edit = {
+            let mut form = self.form.borrow_mut();
+            if form.step == STEP_CONSENT && form.dietary_consent {
+                // The dietary note has its own step, after its own consent.
+                form.step = STEP_DIETARY;
+                drop(form);
+                self.publish();
+                return;
+            }
+            if !form.consent {
+                return;
+            }
+            self.edit_from(&form)
+        };
+        self.with_remember(|r| r.set_saving(true));
+        let core = self.core.clone();
+        let this = self.this.clone();
+        let visit = self.customer.visit_rating();
+        let by_staff = self.form.borrow().by_staff;
+        let spawned = slint::spawn_local(async move {
+            let saved = core.save_regular(edit).await;
+            if let (Ok(card), false) = (&saved, by_staff) {
+                // The customer is here: this is a visit, with the rating just given.
+                if let Err(e) = core.log_visit(card.regular.id(), visit).await {
+                    tracing::warn!("cannot log a visit for a new regular: {e}");
+                }
+            }
+            if let Some(flow) = this.upgrade() {
+                flow.saved(saved);
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot hand the regular to the core: {e}");
+            self.with_remember(|r| r.set_saving(false));
+        }
+    }
+
+    /// The edit the form describes, for the core to stamp and store.
+    fn edit_from(&self, form: &Form) -> RegularEdit {
+        let config = self.menu();
+        let menu = &config.menu;
+        let slug = |options: &[MenuOption], at: Option<usize>| {
+            at.and_then(|i| options.get(i)).map(|o| o.slug.clone())
+        };
+        let usual = UsualOrder {
+            item: slug(&menu.items, form.item),
+            size: slug(&menu.sizes, form.size),
+            milk: slug(&menu.milks, form.milk),
+            extras: menu
+                .extras
+                .iter()
+                .zip(&form.extras)
+                .filter(|(_, on)| **on)
+                .map(|(o, _)| o.slug.clone())
+                .collect(),
+            note: non_empty(&form.note),
+        };
+        RegularEdit {
+            id: form.id,
+            name: form.name.trim().to_owned(),
+            phone: non_empty(&form.phone),
+            usual,
+            dietary: if form.dietary_consent {
+                non_empty(&form.dietary)
+            } else {
+                None
+            },
+            consent_version: form.kept_consent_version.unwrap_or(config.consent_version),
+            dietary_consent: form.dietary_consent,
+        }
+    }
+
+    fn saved(&self, saved: Result<RegularCard, CoreError>) {
+        self.with_remember(|r| r.set_saving(false));
+        match saved {
+            Ok(card) => {
+                let staff = self.staff_return.borrow_mut().take();
+                *self.form.borrow_mut() = Form::default();
+                self.publish();
+                match staff {
+                    Some(done) => done(Some(card)),
+                    None => self.customer.thank_and_return(),
+                }
+            }
+            Err(e) => {
+                tracing::warn!("a regular was not saved: {e}");
+                self.with_remember(|r| r.set_problem(FormProblem::NotSaved));
+            }
+        }
+    }
+
+    fn lookup(&self) {
+        let phone = self.form.borrow().lookup.clone();
+        let core = self.core.clone();
+        let this = self.this.clone();
+        let spawned = slint::spawn_local(async move {
+            let found = core.find_by_phone(phone).await;
+            if let Some(flow) = this.upgrade() {
+                flow.looked_up(found);
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot hand the lookup to the core: {e}");
+        }
+    }
+
+    fn looked_up(&self, found: Result<Option<RegularCard>, CoreError>) {
+        match found {
+            Ok(Some(card)) => {
+                let usual = usual_in_words(&card, &self.menu().menu, &self.form.borrow().language);
+                let name = card.regular.name().to_owned();
+                self.form.borrow_mut().found = Some(card);
+                self.with_remember(|r| {
+                    r.set_found_name(name.into());
+                    r.set_found_usual(usual.into());
+                    r.set_found(true);
+                    r.set_problem(FormProblem::None);
+                });
+            }
+            Ok(None) => self.with_remember(|r| r.set_problem(FormProblem::NotFound)),
+            Err(e) => {
+                tracing::warn!("cannot look a regular up: {e}");
+                self.with_remember(|r| r.set_problem(FormProblem::NotSaved));
+            }
+        }
+    }
+
+    fn count_visit(&self) {
+        let Some(id) = self.form.borrow().found.as_ref().map(|c| c.regular.id()) else {
+            return;
+        };
+        let core = self.core.clone();
+        let visit = self.customer.visit_rating();
+        let spawned = slint::spawn_local(async move {
+            if let Err(e) = core.log_visit(id, visit).await {
+                tracing::warn!("cannot log a visit: {e}");
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot hand the visit to the core: {e}");
+        }
+        self.customer.thank_and_return();
+    }
+
+    fn change_mine(&self) {
+        let Some(card) = self.form.borrow_mut().found.take() else {
+            return;
+        };
+        let language = self.form.borrow().language.clone();
+        *self.form.borrow_mut() = self.form_from(&card, language);
+        self.publish();
+        self.show(Screen::RememberForm);
+    }
+
+    fn forget(&self) {
+        let Some(id) = self.form.borrow_mut().found.take().map(|c| c.regular.id()) else {
+            return;
+        };
+        let core = self.core.clone();
+        let this = self.this.clone();
+        let spawned = slint::spawn_local(async move {
+            let erased = core.erase_regular(id).await;
+            if let Some(flow) = this.upgrade() {
+                match erased {
+                    Ok(()) => {
+                        flow.clear();
+                        flow.customer.thank_and_return();
+                    }
+                    Err(e) => {
+                        tracing::warn!("a regular was not erased: {e}");
+                        flow.with_remember(|r| r.set_problem(FormProblem::NotSaved));
+                    }
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot hand the erasure to the core: {e}");
+        }
+    }
+
+    fn cancel(&self) {
+        let confirming = self
+            .app
+            .upgrade()
+            .is_some_and(|app| app.global::<Remember>().get_confirm_forget());
+        if confirming {
+            self.with_remember(|r| r.set_confirm_forget(false));
+            return;
+        }
+        self.clear();
+        self.show(Screen::RememberOffer);
+    }
+
+    /// Shows the form's state on the `Remember` global.
+    fn publish(&self) {
+        let config = self.menu();
+        let form = self.form.borrow();
+        let lang = if form.language.is_empty() {
+            self.core.config().borrow().languages.default.clone()
+        } else {
+            form.language.clone()
+        };
+        let fallback = self.core.config().borrow().languages.default.clone();
+        let text = |t: &countertop_protocol::LocalizedText| {
+            t.get(&lang)
+                .or_else(|| t.get(&fallback))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let single = |options: &[MenuOption], at: Option<usize>| {
+            choices(options, &lang, &fallback, |i| at == Some(i))
+        };
+        let menu = &config.menu;
+        self.with_remember(|r| {
+            r.set_step(form.step);
+            r.set_existing(form.id.is_some());
+            r.set_by_staff(form.by_staff);
+            r.set_name(form.name.as_str().into());
+            r.set_phone(form.phone.as_str().into());
+            r.set_note(form.note.as_str().into());
+            r.set_dietary(form.dietary.as_str().into());
+            r.set_items(single(&menu.items, form.item));
+            r.set_sizes(single(&menu.sizes, form.size));
+            r.set_milks(single(&menu.milks, form.milk));
+            r.set_extras(choices(&menu.extras, &lang, &fallback, |i| {
+                form.extras.get(i).copied().unwrap_or(false)
+            }));
+            r.set_consent_text(text(&config.consent_text).into());
+            r.set_dietary_consent_text(text(&config.dietary_consent_text).into());
+            r.set_consent(form.consent);
+            r.set_dietary_consent(form.dietary_consent);
+            r.set_lookup(form.lookup.as_str().into());
+            if form.found.is_none() {
+                r.set_found(false);
+                r.set_found_name(SharedString::new());
+                r.set_found_usual(SharedString::new());
+                r.set_confirm_forget(false);
+            }
+        });
+    }
+}
+
+/// The menu options as chips, labelled in `lang`.
+fn choices(
+    options: &[MenuOption],
+    lang: &str,
+    fallback: &str,
+    selected: impl Fn(usize) -> bool,
+) -> ModelRc<Choice> {
+    let choices: Vec<Choice> = options
+        .iter()
+        .enumerate()
+        .map(|(i, o)| Choice {
+            label: o
+                .label
+                .get(lang)
+                .or_else(|| o.label.get(fallback))
+                .map_or_else(|| o.slug.to_string(), Clone::clone)
+                .into(),
+            selected: selected(i),
+        })
+        .collect();
+    ModelRc::new(VecModel::from(choices))
+}
+
+/// "Latte · Medium · Oat · Extra shot": a usual order in words, in `lang`.
+pub(crate) fn usual_in_words(card: &RegularCard, menu: &Menu, lang: &str) -> String {
+    let usual = card.regular.usual();
+    [&usual.item, &usual.size, &usual.milk]
+        .into_iter()
+        .flatten()
+        .chain(&usual.extras)
+        .map(|slug| menu.label(slug.as_str(), lang))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+fn digits_of(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+fn non_empty(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}

@@ -1,0 +1,290 @@
+//! Remember me and staff mode, driven through the real Slint UI under the testing backend
+//! with mocked time: a customer joins after rating, a barista finds them in two keystrokes
+//! and sees the unhappy flag, the customer finds and erases their own record, the staff
+//! door opens only on a 2-second press, wrong PINs lock the pad, and staff mode closes
+//! after a minute idle.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestKiosk;
+use countertop::config::KioskConfig;
+use countertop::ui::{Barista, Kiosk, PinNote, Remember, Screen, Staff, StaffRole};
+use i_slint_backend_testing::{mock_elapsed_time, ElementHandle};
+use slint::platform::{PointerEventButton, WindowEvent};
+use slint::{ComponentHandle, LogicalPosition, Model};
+
+#[test]
+fn remember_me_and_staff_mode_through_the_real_ui() {
+    i_slint_backend_testing::init_integration_test_with_mock_time();
+    let kiosk = TestKiosk::start(KioskConfig::default());
+    a_customer_joins_after_an_unhappy_rating(&kiosk);
+    a_short_press_does_not_open_the_staff_door(&kiosk);
+    a_barista_finds_the_regular_and_logs_the_usual(&kiosk);
+    staff_mode_closes_after_a_minute_idle(&kiosk);
+    a_regular_finds_their_record_by_phone_and_erases_it(&kiosk);
+    wrong_pins_lock_the_pad_even_for_the_right_pin(&kiosk);
+    let manager = TestKiosk::start(KioskConfig::default());
+    the_manager_pin_opens_the_manager_screen(&manager);
+    nothing_is_saved_without_consent(&manager);
+}
+
+fn remember(kiosk: &TestKiosk) -> Remember<'_> {
+    kiosk.app.global::<Remember>()
+}
+
+fn tap_digits(kiosk: &TestKiosk, digits: &str) {
+    for d in digits.chars() {
+        kiosk.tap(&d.to_string());
+    }
+}
+
+fn search(kiosk: &TestKiosk, query: &str) -> Vec<countertop::regulars::RegularCard> {
+    let core = kiosk.core.clone();
+    let query = query.to_owned();
+    let found = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let slot = found.clone();
+    slint::spawn_local(async move {
+        *slot.borrow_mut() = Some(core.search_regulars(query, 10).await.expect("search"));
+    })
+    .expect("spawn");
+    kiosk.pump_until("a search answer", |_| found.borrow().is_some());
+    let cards = found.borrow_mut().take().unwrap_or_default();
+    cards
+}
+
+fn a_customer_joins_after_an_unhappy_rating(kiosk: &TestKiosk) {
+    kiosk.rate("Very unhappy");
+    kiosk.tap("Slow service");
+    kiosk.tap("Done");
+    assert_eq!(kiosk.screen(), Screen::RememberOffer);
+    kiosk.tap("Yes, remember me");
+    assert_eq!(kiosk.screen(), Screen::RememberForm);
+    // Next stays off until there is a name.
+    let next = kiosk.find_control("Next").expect("a Next button");
+    next.invoke_accessible_default_action();
+    assert_eq!(remember(kiosk).get_step(), 0);
+    kiosk.tap("Shift");
+    kiosk.type_on_keyboard("Lan");
+    assert_eq!(remember(kiosk).get_name(), "Lan");
+    kiosk.tap("Next");
+    // Too short a phone number is refused with a reason; a good one goes on.
+    tap_digits(kiosk, "0901");
+    kiosk.tap("Next");
+    assert_eq!(remember(kiosk).get_step(), 1);
+    assert_eq!(
+        remember(kiosk).get_problem(),
+        countertop::ui::FormProblem::PhoneTooShort
+    );
+    tap_digits(kiosk, "234567");
+    kiosk.tap("Next");
+    assert_eq!(remember(kiosk).get_step(), 2);
+    kiosk.tap("Latte");
+    kiosk.tap("Medium");
+    kiosk.tap("Next");
+    kiosk.tap("Oat");
+    kiosk.tap("Extra shot");
+    kiosk.tap("Next");
+    kiosk.type_on_keyboard("extra hot");
+    kiosk.tap("Next");
+    assert_eq!(remember(kiosk).get_step(), 5);
+    // Save needs the consent tick.
+    kiosk
+        .find_control("Save")
+        .expect("Save")
+        .invoke_accessible_default_action();
+    assert_eq!(kiosk.screen(), Screen::RememberForm);
+    kiosk.tap("Yes, keep my details");
+    kiosk.tap("Save");
+    kiosk.pump_until("the thank-you screen", |k| k.screen() == Screen::ThankYou);
+
+    let found = search(kiosk, "lan");
+    assert_eq!(found.len(), 1, "one regular named Lan");
+    let lan = &found[0];
+    assert_eq!(lan.regular.name(), "Lan");
+    assert_eq!(lan.regular.phone(), Some("0901234567"));
+    let usual = lan.regular.usual();
+    assert_eq!(usual.item.as_ref().map(|s| s.as_str()), Some("latte"));
+    assert_eq!(usual.size.as_ref().map(|s| s.as_str()), Some("medium"));
+    assert_eq!(usual.milk.as_ref().map(|s| s.as_str()), Some("oat"));
+    assert_eq!(usual.extras.len(), 1);
+    assert_eq!(usual.note.as_deref(), Some("extra hot"));
+    assert_eq!(lan.regular.consent().version, 1);
+    assert!(lan.regular.consent().dietary_given_at.is_none());
+    assert_eq!(lan.regular.dietary(), None);
+    // Joining counted this visit, with its unhappy rating.
+    assert_eq!(lan.visit_count, 1);
+    assert!(lan.last_rating_unhappy);
+    // The form forgets what was typed once saved.
+    assert_eq!(remember(kiosk).get_name(), "");
+    mock_elapsed_time(Duration::from_secs(4));
+    kiosk.pump_until("the welcome screen", |k| k.screen() == Screen::Welcome);
+}
+
+/// Presses the shop's name for `hold`, then lets go.
+fn press_shop_name(kiosk: &TestKiosk, hold: Duration) {
+    let door = ElementHandle::find_by_element_id(&kiosk.app, "WelcomeScreen::staff-door")
+        .next()
+        .expect("the shop's name on the welcome screen");
+    let (position, size) = (door.absolute_position(), door.size());
+    let at = LogicalPosition::new(
+        position.x + size.width / 2.0,
+        position.y + size.height / 2.0,
+    );
+    let window = kiosk.app.window();
+    window.dispatch_event(WindowEvent::PointerPressed {
+        position: at,
+        button: PointerEventButton::Left,
+    });
+    mock_elapsed_time(hold);
+    kiosk.pump_until("the hold", |_| true);
+    window.dispatch_event(WindowEvent::PointerReleased {
+        position: at,
+        button: PointerEventButton::Left,
+    });
+}
+
+fn a_short_press_does_not_open_the_staff_door(kiosk: &TestKiosk) {
+    press_shop_name(kiosk, Duration::from_millis(800));
+    kiosk.pump_until("a settled screen", |_| true);
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+}
+
+fn enter_pin(kiosk: &TestKiosk, pin: &str) {
+    tap_digits(kiosk, pin);
+    kiosk.tap("Enter");
+    let staff = kiosk.app.global::<Staff>();
+    kiosk.pump_until("the PIN check", |_| !staff.get_pin_checking());
+}
+
+fn a_barista_finds_the_regular_and_logs_the_usual(kiosk: &TestKiosk) {
+    press_shop_name(kiosk, Duration::from_millis(2100));
+    assert_eq!(kiosk.screen(), Screen::StaffPin);
+    enter_pin(kiosk, "0000");
+    assert_eq!(kiosk.screen(), Screen::Barista);
+    assert_eq!(kiosk.app.global::<Staff>().get_role(), StaffRole::Barista);
+    let barista = kiosk.app.global::<Barista>();
+    // Two keystrokes find her.
+    kiosk.type_on_keyboard("la");
+    kiosk.pump_until("results for \"la\"", |_| {
+        barista.get_results().row_count() == 1
+    });
+    let row = barista.get_results().row_data(0).expect("a row");
+    assert_eq!(row.name, "Lan");
+    assert_eq!(row.phone_tail, "4567");
+    assert_eq!(row.usual, "Latte · Medium · Oat · Extra shot");
+    assert_eq!(row.visits, 1);
+    assert!(row.unhappy, "the unhappy flag shows");
+    // By the last digits of her phone, too.
+    kiosk.tap("Clear");
+    tap_digits(kiosk, "4567");
+    kiosk.pump_until("results for 4567", |_| {
+        barista.get_results().row_count() == 1 && barista.get_query() == "4567"
+    });
+    kiosk.tap("Lan");
+    assert_eq!(barista.get_selected(), 0);
+    assert!(
+        ElementHandle::find_by_accessible_label(&kiosk.app, "Last visit unhappy")
+            .next()
+            .is_some()
+    );
+    kiosk.tap("Served the usual");
+    kiosk.pump_until("the visit logged", |_| {
+        barista.get_note() == countertop::ui::BaristaNote::VisitLogged
+    });
+    assert_eq!(search(kiosk, "lan")[0].visit_count, 2);
+    // A visit without a rating does not clear the flag: her last rating was unhappy.
+    assert!(search(kiosk, "lan")[0].last_rating_unhappy);
+}
+
+fn staff_mode_closes_after_a_minute_idle(kiosk: &TestKiosk) {
+    assert_eq!(kiosk.screen(), Screen::Barista);
+    mock_elapsed_time(Duration::from_secs(59));
+    kiosk.pump_until("a settled screen", |_| true);
+    assert_eq!(kiosk.screen(), Screen::Barista, "not before a minute");
+    mock_elapsed_time(Duration::from_secs(2));
+    kiosk.pump_until("the welcome screen", |k| k.screen() == Screen::Welcome);
+    // Nothing of the search is left on screen.
+    let barista = kiosk.app.global::<Barista>();
+    assert_eq!(barista.get_query(), "");
+    assert_eq!(barista.get_results().row_count(), 0);
+    assert_eq!(kiosk.app.global::<Staff>().get_role(), StaffRole::None);
+}
+
+fn a_regular_finds_their_record_by_phone_and_erases_it(kiosk: &TestKiosk) {
+    kiosk.rate("Very happy");
+    kiosk.tap("Done");
+    kiosk.tap("I'm already a regular");
+    assert_eq!(kiosk.screen(), Screen::RememberFind);
+    tap_digits(kiosk, "0999999999");
+    kiosk.tap("Find");
+    kiosk.pump_until("not found", |k| {
+        remember(k).get_problem() == countertop::ui::FormProblem::NotFound
+    });
+    kiosk.tap("Clear");
+    tap_digits(kiosk, "0901234567");
+    kiosk.tap("Find");
+    kiosk.pump_until("her record", |k| remember(k).get_found());
+    assert_eq!(remember(kiosk).get_found_name(), "Lan");
+    kiosk.tap("Forget me");
+    kiosk.tap("Keep my details");
+    assert!(remember(kiosk).get_found(), "changed her mind: still there");
+    kiosk.tap("Forget me");
+    kiosk.tap("Yes, forget me");
+    kiosk.pump_until("the thank-you screen", |k| k.screen() == Screen::ThankYou);
+    assert!(search(kiosk, "lan").is_empty(), "erased");
+    assert!(search(kiosk, "4567").is_empty(), "erased");
+    mock_elapsed_time(Duration::from_secs(4));
+    kiosk.pump_until("the welcome screen", |k| k.screen() == Screen::Welcome);
+}
+
+fn wrong_pins_lock_the_pad_even_for_the_right_pin(kiosk: &TestKiosk) {
+    press_shop_name(kiosk, Duration::from_millis(2100));
+    let staff = kiosk.app.global::<Staff>();
+    enter_pin(kiosk, "12");
+    assert_eq!(staff.get_pin_note(), PinNote::TooShort);
+    enter_pin(kiosk, "1111");
+    assert_eq!(staff.get_pin_note(), PinNote::Wrong);
+    enter_pin(kiosk, "2222");
+    assert_eq!(staff.get_pin_note(), PinNote::Wrong);
+    enter_pin(kiosk, "3333");
+    assert_eq!(staff.get_pin_note(), PinNote::Locked);
+    assert!(staff.get_pin_locked());
+    assert!((25..=30).contains(&staff.get_lock_seconds()));
+    // The right PIN cannot get past the lock: the pad takes no digits.
+    tap_digits(kiosk, "0000");
+    assert_eq!(staff.get_pin_length(), 0);
+    assert_eq!(kiosk.screen(), Screen::StaffPin);
+    kiosk.tap("Cancel");
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+}
+
+fn the_manager_pin_opens_the_manager_screen(kiosk: &TestKiosk) {
+    press_shop_name(kiosk, Duration::from_millis(2100));
+    enter_pin(kiosk, "1234");
+    assert_eq!(kiosk.screen(), Screen::Manager);
+    assert_eq!(kiosk.app.global::<Staff>().get_role(), StaffRole::Manager);
+    kiosk.tap("Exit");
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+}
+
+fn nothing_is_saved_without_consent(kiosk: &TestKiosk) {
+    kiosk.rate("Happy");
+    kiosk.tap("Done");
+    kiosk.tap("Yes, remember me");
+    kiosk.type_on_keyboard("minh");
+    kiosk.tap("Next");
+    // No phone number: the button says Skip.
+    kiosk.tap("Skip");
+    for _ in 0..3 {
+        kiosk.tap("Next");
+    }
+    assert_eq!(remember(kiosk).get_step(), 5);
+    // The customer walks away at the consent step: nothing is kept.
+    mock_elapsed_time(Duration::from_secs(21));
+    kiosk.pump_until("the welcome screen", |k| k.screen() == Screen::Welcome);
+    assert_eq!(remember(kiosk).get_name(), "");
+    assert!(search(kiosk, "minh").is_empty());
+    assert_eq!(kiosk.app.global::<Kiosk>().get_screen(), Screen::Welcome);
+}
