@@ -74,6 +74,8 @@ pub struct ManagerPanel {
     /// Saves sent and not yet answered. Until the last is, the screen keeps what was
     /// tapped rather than the configuration of an earlier save.
     saving: Cell<u32>,
+    /// `local` holds what is stored (not only the changes made on screen).
+    loaded: Cell<bool>,
     this: Weak<ManagerPanel>,
 }
 
@@ -89,6 +91,7 @@ impl ManagerPanel {
             settings: RefCell::new(Shown::of(&config)),
             local: RefCell::default(),
             saving: Cell::new(0),
+            loaded: Cell::new(false),
             this: this.clone(),
         });
         let manager = app.global::<Manager>();
@@ -329,7 +332,16 @@ impl ManagerPanel {
             let result = core.settings().await;
             let Some(panel) = this.upgrade() else { return };
             match result {
-                Ok(local) => *panel.local.borrow_mut() = local,
+                Ok(stored) => {
+                    // Changes tapped before the answer came are kept over it.
+                    let mut local = panel.local.borrow_mut();
+                    *local = if panel.saving.get() == 0 {
+                        stored
+                    } else {
+                        merged(&local, stored)
+                    };
+                    panel.loaded.set(true);
+                }
                 Err(e) => panel.with_manager(|m| {
                     m.set_settings_outcome(Outcome::Failed);
                     m.set_settings_error(e.to_string().into());
@@ -349,9 +361,20 @@ impl ManagerPanel {
         self.show_settings();
         self.with_manager(|m| m.set_settings_outcome(Outcome::Working));
         self.saving.set(self.saving.get() + 1);
+        let loaded = self.loaded.get();
         let core = self.core.clone();
         let this = self.this.clone();
         self.spawn("save the settings", async move {
+            // Tapped before the stored settings were read: `local` holds only the changes,
+            // so read them now rather than overwrite the others with "unset".
+            let local = if loaded {
+                local
+            } else {
+                match core.settings().await {
+                    Ok(stored) => merged(&local, stored),
+                    Err(_) => local,
+                }
+            };
             let result = core.save_settings(local).await;
             let Some(panel) = this.upgrade() else { return };
             let last = panel.saving.get() <= 1;
@@ -675,6 +698,15 @@ impl ManagerPanel {
     }
 }
 
+/// The settings in `over` that are set, over those in `under`.
+fn merged(over: &LocalSettings, under: LocalSettings) -> LocalSettings {
+    LocalSettings {
+        default_language: over.default_language.clone().or(under.default_language),
+        idle_secs: over.idle_secs.or(under.idle_secs),
+        remember_me: over.remember_me.or(under.remember_me),
+    }
+}
+
 fn ui_role(role: Option<StaffRole>) -> UiRole {
     match role {
         Some(StaffRole::Barista) => UiRole::Barista,
@@ -957,6 +989,27 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 3, 15).unwrap()
         );
         assert_eq!(to.time(), NaiveTime::MIN);
+    }
+
+    #[test]
+    fn a_change_made_before_the_settings_were_read_keeps_the_others() {
+        let stored = LocalSettings {
+            default_language: Some("vi".into()),
+            idle_secs: Some(45.0),
+            remember_me: Some(false),
+        };
+        let tapped = LocalSettings {
+            remember_me: Some(true),
+            ..LocalSettings::default()
+        };
+        assert_eq!(
+            merged(&tapped, stored),
+            LocalSettings {
+                default_language: Some("vi".into()),
+                idle_secs: Some(45.0),
+                remember_me: Some(true),
+            }
+        );
     }
 
     #[test]
