@@ -95,16 +95,7 @@ impl ManagerPanel {
             this: this.clone(),
         });
         let manager = app.global::<Manager>();
-        let languages: Vec<LanguageChoice> = config
-            .languages
-            .available
-            .iter()
-            .map(|code| LanguageChoice {
-                code: code.as_str().into(),
-                name: language::native_name(code).into(),
-            })
-            .collect();
-        manager.set_languages(ModelRc::new(VecModel::from(languages)));
+        show_languages(&manager, &config);
 
         let weak = Rc::downgrade(&panel);
         let with = move |f: fn(&ManagerPanel)| {
@@ -311,14 +302,12 @@ impl ManagerPanel {
         let this = self.this.clone();
         self.spawn("follow the settings in force", async move {
             while updates.changed().await.is_ok() {
-                let shown = Shown::of(&updates.borrow_and_update());
-                match this.upgrade() {
-                    Some(panel) if panel.saving.get() == 0 => {
-                        *panel.settings.borrow_mut() = shown;
-                        panel.show_settings();
-                    }
-                    Some(_) => {}
-                    None => break,
+                let config = updates.borrow_and_update().clone();
+                let Some(panel) = this.upgrade() else { break };
+                panel.with_manager(|m| show_languages(&m, &config));
+                if panel.saving.get() == 0 {
+                    *panel.settings.borrow_mut() = Shown::of(&config);
+                    panel.show_settings();
                 }
             }
         });
@@ -696,6 +685,20 @@ impl ManagerPanel {
             });
         });
     }
+}
+
+/// The languages the default can be chosen from: those the kiosk offers.
+fn show_languages(m: &Manager<'_>, config: &KioskConfig) {
+    let languages: Vec<LanguageChoice> = config
+        .languages
+        .available
+        .iter()
+        .map(|code| LanguageChoice {
+            code: code.as_str().into(),
+            name: language::native_name(code).into(),
+        })
+        .collect();
+    m.set_languages(ModelRc::new(VecModel::from(languages)));
 }
 
 /// The settings in `over` that are set, over those in `under`.
