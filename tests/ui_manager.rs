@@ -6,6 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use common::TestKiosk;
 use countertop::config::KioskConfig;
@@ -13,8 +14,11 @@ use countertop::core::{Core, Tap};
 use countertop::feedback::{Comment, Details, Reason, Scale, Score};
 use countertop::store::{PinCheck, StaffRole};
 use countertop::ui::{Kiosk, Manager, ManagerPanel, ManagerTab, Outcome, Screen};
-use i_slint_backend_testing::AccessibleRole;
+use i_slint_backend_testing::{mock_elapsed_time, AccessibleRole};
 use slint::{ComponentHandle, Model};
+
+/// Staff mode closes after this long without a touch.
+const STAFF_IDLE: Duration = Duration::from_secs(60);
 
 fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
@@ -71,13 +75,62 @@ fn manager_screen_through_the_real_ui() {
     config.timeouts.repeat_secs = 0.0;
     config.data_dir = data.path().to_owned();
     let kiosk = TestKiosk::start(config);
+    // Entering by PIN is staff mode's; here the panel is driven directly.
     let panel = ManagerPanel::install(&kiosk.app, kiosk.core.clone());
 
     todays_numbers_match_the_recorded_ratings(&kiosk, &panel);
     sync_now_wakes_sync_and_the_sync_tab_shows_its_state(&kiosk);
     settings_changed_on_screen_are_saved(&kiosk);
     a_new_pin_typed_twice_replaces_the_old_one(&kiosk);
+    enrolment_refused_says_why(&kiosk);
     export_writes_todays_ratings_or_says_why_not(&kiosk, data.path());
+    touches_keep_staff_mode_open_and_exit_leaves(&kiosk, &panel);
+}
+
+fn touches_keep_staff_mode_open_and_exit_leaves(kiosk: &TestKiosk, panel: &ManagerPanel) {
+    let almost = STAFF_IDLE - Duration::from_secs(5);
+    tap_tab(kiosk, "Today");
+    mock_elapsed_time(almost);
+    tap_tab(kiosk, "Settings");
+    mock_elapsed_time(almost);
+    kiosk.tap("Longer idle timeout");
+    mock_elapsed_time(almost);
+    assert_eq!(kiosk.screen(), Screen::Manager, "every touch counts");
+    mock_elapsed_time(Duration::from_secs(6));
+    assert_eq!(
+        kiosk.screen(),
+        Screen::Welcome,
+        "a minute without one closes it"
+    );
+
+    kiosk.app.global::<Kiosk>().set_screen(Screen::Manager);
+    panel.open();
+    kiosk.tap("Exit");
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+}
+
+fn enrolment_refused_says_why(kiosk: &TestKiosk) {
+    tap_tab(kiosk, "Settings");
+    kiosk.tap("Enroll…");
+    // The address field takes the keyboard first.
+    for c in "nonsense".chars() {
+        kiosk.tap(&c.to_string());
+    }
+    kiosk.tap_with_role("Code", AccessibleRole::TextInput);
+    for c in "abc123".chars() {
+        kiosk.tap(&c.to_string());
+    }
+    assert_eq!(manager(kiosk).get_enroll_url(), "nonsense");
+    assert_eq!(manager(kiosk).get_enroll_code(), "abc123");
+    kiosk.tap("Enroll");
+    kiosk.pump_until("the enrolment to be refused", |k| {
+        manager(k).get_enroll_outcome() == Outcome::Failed
+    });
+    let result = kiosk.value_of("Enrolment result").unwrap();
+    assert!(result.starts_with("Enrolment failed: "), "{result}");
+    kiosk.tap("Cancel");
+    assert!(kiosk.find_control("q").is_none(), "the keyboard closed");
+    assert_eq!(manager(kiosk).get_enroll_code(), "", "the code is not kept");
 }
 
 fn todays_numbers_match_the_recorded_ratings(kiosk: &TestKiosk, panel: &ManagerPanel) {

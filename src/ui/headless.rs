@@ -136,6 +136,8 @@ struct ManagerScene {
     tab: ManagerTab,
     editing: ManagerField,
     pin_role: StaffRole,
+    /// Every message shows its failure: a refused PIN, a failed export or enrolment.
+    failing: bool,
 }
 
 const MANAGER_SCENES: &[ManagerScene] = &[
@@ -144,42 +146,77 @@ const MANAGER_SCENES: &[ManagerScene] = &[
         tab: ManagerTab::Today,
         editing: ManagerField::None,
         pin_role: StaffRole::None,
+        failing: false,
     },
     ManagerScene {
         name: "manager-sync",
         tab: ManagerTab::Sync,
         editing: ManagerField::None,
         pin_role: StaffRole::None,
+        failing: false,
     },
     ManagerScene {
         name: "manager-settings",
         tab: ManagerTab::Settings,
         editing: ManagerField::None,
         pin_role: StaffRole::None,
+        failing: false,
     },
     ManagerScene {
         name: "manager-export",
         tab: ManagerTab::Export,
         editing: ManagerField::None,
         pin_role: StaffRole::None,
+        failing: false,
     },
     ManagerScene {
         name: "manager-enroll",
         tab: ManagerTab::Settings,
         editing: ManagerField::HqUrl,
         pin_role: StaffRole::None,
+        failing: false,
     },
     ManagerScene {
         name: "manager-pin",
         tab: ManagerTab::Settings,
         editing: ManagerField::None,
         pin_role: StaffRole::Barista,
+        failing: false,
     },
     ManagerScene {
         name: "manager-export-path",
         tab: ManagerTab::Export,
         editing: ManagerField::ExportPath,
         pin_role: StaffRole::None,
+        failing: false,
+    },
+    ManagerScene {
+        name: "manager-settings-failed",
+        tab: ManagerTab::Settings,
+        editing: ManagerField::None,
+        pin_role: StaffRole::None,
+        failing: true,
+    },
+    ManagerScene {
+        name: "manager-export-failed",
+        tab: ManagerTab::Export,
+        editing: ManagerField::None,
+        pin_role: StaffRole::None,
+        failing: true,
+    },
+    ManagerScene {
+        name: "manager-enroll-failed",
+        tab: ManagerTab::Settings,
+        editing: ManagerField::HqUrl,
+        pin_role: StaffRole::None,
+        failing: true,
+    },
+    ManagerScene {
+        name: "manager-pin-refused",
+        tab: ManagerTab::Settings,
+        editing: ManagerField::None,
+        pin_role: StaffRole::Manager,
+        failing: true,
     },
 ];
 
@@ -228,6 +265,7 @@ pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Re
             } else {
                 3
             });
+            manager::demo_failures(&headless.app, scene.failing);
             for (width, height) in SIZES {
                 let pixels = headless.render(width, height)?;
                 let path = out.join(format!("{lang}-{width}x{height}-{}.png", scene.name));

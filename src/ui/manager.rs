@@ -74,6 +74,8 @@ pub struct ManagerPanel {
     /// Saves sent and not yet answered. Until the last is, the screen keeps what was
     /// tapped rather than the configuration of an earlier save.
     saving: Cell<u32>,
+    /// `local` holds what is stored (not only the changes made on screen).
+    loaded: Cell<bool>,
     this: Weak<ManagerPanel>,
 }
 
@@ -89,19 +91,11 @@ impl ManagerPanel {
             settings: RefCell::new(Shown::of(&config)),
             local: RefCell::default(),
             saving: Cell::new(0),
+            loaded: Cell::new(false),
             this: this.clone(),
         });
         let manager = app.global::<Manager>();
-        let languages: Vec<LanguageChoice> = config
-            .languages
-            .available
-            .iter()
-            .map(|code| LanguageChoice {
-                code: code.as_str().into(),
-                name: language::native_name(code).into(),
-            })
-            .collect();
-        manager.set_languages(ModelRc::new(VecModel::from(languages)));
+        show_languages(&manager, &config);
 
         let weak = Rc::downgrade(&panel);
         let with = move |f: fn(&ManagerPanel)| {
@@ -214,8 +208,11 @@ impl ManagerPanel {
 
     fn show_tab(&self, tab: ManagerTab) {
         self.with_manager(|m| m.set_tab(tab));
-        if tab == ManagerTab::Today {
-            self.refresh_today();
+        match tab {
+            ManagerTab::Today => self.refresh_today(),
+            // A USB stick plugged in since the screen opened becomes the default.
+            ManagerTab::Export => self.refresh_export_path(),
+            _ => {}
         }
     }
 
@@ -305,14 +302,12 @@ impl ManagerPanel {
         let this = self.this.clone();
         self.spawn("follow the settings in force", async move {
             while updates.changed().await.is_ok() {
-                let shown = Shown::of(&updates.borrow_and_update());
-                match this.upgrade() {
-                    Some(panel) if panel.saving.get() == 0 => {
-                        *panel.settings.borrow_mut() = shown;
-                        panel.show_settings();
-                    }
-                    Some(_) => {}
-                    None => break,
+                let config = updates.borrow_and_update().clone();
+                let Some(panel) = this.upgrade() else { break };
+                panel.with_manager(|m| show_languages(&m, &config));
+                if panel.saving.get() == 0 {
+                    *panel.settings.borrow_mut() = Shown::of(&config);
+                    panel.show_settings();
                 }
             }
         });
@@ -326,7 +321,16 @@ impl ManagerPanel {
             let result = core.settings().await;
             let Some(panel) = this.upgrade() else { return };
             match result {
-                Ok(local) => *panel.local.borrow_mut() = local,
+                Ok(stored) => {
+                    // Changes tapped before the answer came are kept over it.
+                    let mut local = panel.local.borrow_mut();
+                    *local = if panel.saving.get() == 0 {
+                        stored
+                    } else {
+                        merged(&local, stored)
+                    };
+                    panel.loaded.set(true);
+                }
                 Err(e) => panel.with_manager(|m| {
                     m.set_settings_outcome(Outcome::Failed);
                     m.set_settings_error(e.to_string().into());
@@ -346,9 +350,20 @@ impl ManagerPanel {
         self.show_settings();
         self.with_manager(|m| m.set_settings_outcome(Outcome::Working));
         self.saving.set(self.saving.get() + 1);
+        let loaded = self.loaded.get();
         let core = self.core.clone();
         let this = self.this.clone();
         self.spawn("save the settings", async move {
+            // Tapped before the stored settings were read: `local` holds only the changes,
+            // so read them now rather than overwrite the others with "unset".
+            let local = if loaded {
+                local
+            } else {
+                match core.settings().await {
+                    Ok(stored) => merged(&local, stored),
+                    Err(_) => local,
+                }
+            };
             let result = core.save_settings(local).await;
             let Some(panel) = this.upgrade() else { return };
             let last = panel.saving.get() <= 1;
@@ -672,6 +687,29 @@ impl ManagerPanel {
     }
 }
 
+/// The languages the default can be chosen from: those the kiosk offers.
+fn show_languages(m: &Manager<'_>, config: &KioskConfig) {
+    let languages: Vec<LanguageChoice> = config
+        .languages
+        .available
+        .iter()
+        .map(|code| LanguageChoice {
+            code: code.as_str().into(),
+            name: language::native_name(code).into(),
+        })
+        .collect();
+    m.set_languages(ModelRc::new(VecModel::from(languages)));
+}
+
+/// The settings in `over` that are set, over those in `under`.
+fn merged(over: &LocalSettings, under: LocalSettings) -> LocalSettings {
+    LocalSettings {
+        default_language: over.default_language.clone().or(under.default_language),
+        idle_secs: over.idle_secs.or(under.idle_secs),
+        remember_me: over.remember_me.or(under.remember_me),
+    }
+}
+
 fn ui_role(role: Option<StaffRole>) -> UiRole {
     match role {
         Some(StaffRole::Barista) => UiRole::Barista,
@@ -909,6 +947,27 @@ pub(crate) fn demo(app: &App) {
     m.set_enroll_code("7Q4-K9".into());
 }
 
+/// Shows every failure message the manager can meet (or none), for the screenshots.
+pub(crate) fn demo_failures(app: &App, failing: bool) {
+    let m = app.global::<Manager>();
+    if failing {
+        m.set_settings_outcome(Outcome::Failed);
+        m.set_settings_error("the idle time must be between 3 and 3600 seconds".into());
+        m.set_export_outcome(Outcome::Failed);
+        m.set_export_error(
+            "cannot export: this kiosk may not write to the folder /media/pi/KINGSTON".into(),
+        );
+        m.set_enroll_outcome(Outcome::Failed);
+        m.set_enroll_error("HQ refused: this enrollment code has expired".into());
+        m.set_pin_problem(PinProblem::Mismatch);
+    } else {
+        m.set_settings_outcome(Outcome::Idle);
+        m.set_export_outcome(Outcome::Done);
+        m.set_enroll_outcome(Outcome::Idle);
+        m.set_pin_problem(PinProblem::None);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -933,6 +992,27 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 3, 15).unwrap()
         );
         assert_eq!(to.time(), NaiveTime::MIN);
+    }
+
+    #[test]
+    fn a_change_made_before_the_settings_were_read_keeps_the_others() {
+        let stored = LocalSettings {
+            default_language: Some("vi".into()),
+            idle_secs: Some(45.0),
+            remember_me: Some(false),
+        };
+        let tapped = LocalSettings {
+            remember_me: Some(true),
+            ..LocalSettings::default()
+        };
+        assert_eq!(
+            merged(&tapped, stored),
+            LocalSettings {
+                default_language: Some("vi".into()),
+                idle_secs: Some(45.0),
+                remember_me: Some(true),
+            }
+        );
     }
 
     #[test]
