@@ -21,6 +21,7 @@ use countertop::config::KioskConfig;
 use countertop::core::Core;
 use countertop::store::Store;
 use countertop::ui::{App, Barista, Kiosk, Screen, Staff};
+use i_slint_backend_testing::testing_backend::{TestingBackend, TestingBackendOptions};
 use slint::{ComponentHandle, Model};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -71,7 +72,14 @@ fn main() -> anyhow::Result<()> {
         seeded.elapsed().as_secs_f64()
     );
 
-    i_slint_backend_testing::init_integration_test_with_system_time();
+    // Slint's testing backend with its real software rasterizer and real fonts, on the
+    // system clock, so the frame is rendered as on the kiosk.
+    slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
+        mock_time: false,
+        threading: true,
+        renderer_name: Some("software".into()),
+    })))
+    .map_err(|e| anyhow::anyhow!("cannot set the testing platform: {e}"))?;
     let (core, _thread) = Core::start(database, KioskConfig::default())?;
     let app = App::new()?;
     app.window().set_size(slint::PhysicalSize::new(800, 480));
