@@ -140,7 +140,8 @@ fn configure(conn: &Connection) -> Result<()> {
          PRAGMA journal_size_limit = 67108864;
          PRAGMA busy_timeout = 5000;
          PRAGMA foreign_keys = ON;
-         PRAGMA secure_delete = ON;",
+         PRAGMA secure_delete = ON;
+         PRAGMA mmap_size = 268435456;",
     )?;
     Ok(())
 }

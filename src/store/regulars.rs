@@ -23,9 +23,12 @@ use crate::regulars::{prefix_upper_bound, words, Query, RegularCard, RegularEdit
 /// matches in a few hundred rows; below it, it ranks the matches themselves.
 const DRIVER_LIMIT: i64 = 1500;
 
-/// How many of the most recently seen regulars a search walks before it lets its rarest
-/// filter drive instead.
-const WALK_LIMIT: i64 = 3000;
+/// How many of the most recently seen regulars a search walks before it intersects its
+/// terms' index rows instead.
+const WALK_LIMIT: i64 = 1000;
+
+/// How far a search counts each term's index rows, to choose how to run.
+const COUNT_LIMIT: i64 = 5000;
 
 const COLUMNS: &str = "r.id, r.hlc, r.name, r.phone, r.usual, r.dietary, r.consent";
 
@@ -563,48 +566,104 @@ impl Store {
 
     /// Up to `limit` regulars meeting every filter, most recently seen first.
     ///
-    /// A rare filter drives: its few matches are checked against the rest and ranked. When
-    /// every filter is common, the most recently seen regulars are walked instead, which
-    /// finds a page of matches within a few hundred rows; the walk is bounded, and if the
-    /// filters together turn out rare after all, the least common one drives after all.
+    /// Each filter's index rows are counted (up to [`COUNT_LIMIT`]). A rare filter drives:
+    /// its few matches are checked against the rest and ranked. When every filter is
+    /// common and together they still match often ("n", "nguyen"), the most recently seen
+    /// regulars are walked, which finds a page of matches within a few hundred rows. When
+    /// common filters match rarely together ("le thi mai"), the index rows of the two
+    /// least common are intersected, which never touches a profile, and the few regulars
+    /// left are checked and ranked. The walk is bounded and falls back to the intersection.
     fn ranked(&self, filters: &[Filter], limit: usize) -> Result<Vec<RawRegular>> {
-        let mut driver: Option<(usize, i64)> = None;
-        for (index, filter) in filters.iter().enumerate() {
-            let count = self.candidate_count(filter, DRIVER_LIMIT)?;
+        let mut counts = Vec::with_capacity(filters.len());
+        for filter in filters {
+            let count = self.candidate_count(filter, COUNT_LIMIT)?;
             if count == 0 {
                 return Ok(Vec::new());
             }
-            if driver.is_none_or(|(_, least)| count < least) {
-                driver = Some((index, count));
-            }
+            counts.push(count);
         }
-        let Some((index, count)) = driver else {
+        let mut order: Vec<usize> = (0..filters.len()).collect();
+        order.sort_by_key(|&i| counts[i]);
+        let Some(&rarest) = order.first() else {
             return self.walk(filters, limit, None);
         };
-        if count < DRIVER_LIMIT {
-            return self.driven(filters, index, limit);
+        if counts[rarest] < DRIVER_LIMIT {
+            return self.driven(filters, rarest, limit);
         }
-        let since: Option<String> = self
-            .conn
-            .prepare_cached(
-                "SELECT last_seen FROM regulars INDEXED BY regulars_by_seen
-                 ORDER BY last_seen DESC LIMIT 1 OFFSET ?1",
-            )?
-            .query_row([WALK_LIMIT], |r| r.get(0))
-            .optional()?;
-        let walked = self.walk(filters, limit, since.as_deref())?;
-        if walked.len() >= limit || since.is_none() {
-            return Ok(walked);
-        }
-        let mut least: Option<(usize, i64)> = None;
-        for (index, filter) in filters.iter().enumerate() {
-            let count = self.candidate_count(filter, i64::MAX)?;
-            if least.is_none_or(|(_, l)| count < l) {
-                least = Some((index, count));
+        if self.walk_pays(&counts, limit)? {
+            let since: Option<String> = self
+                .conn
+                .prepare_cached(
+                    "SELECT last_seen FROM regulars INDEXED BY regulars_by_seen
+                     ORDER BY last_seen DESC LIMIT 1 OFFSET ?1",
+                )?
+                .query_row([WALK_LIMIT], |r| r.get(0))
+                .optional()?;
+            let walked = self.walk(filters, limit, since.as_deref())?;
+            if walked.len() >= limit || since.is_none() {
+                return Ok(walked);
             }
         }
-        let index = least.map_or(0, |(index, _)| index);
-        self.driven(filters, index, limit)
+        // Reading a term's index rows costs more than checking its rarest partner's
+        // matches one by one once it has more than [`COUNT_LIMIT`].
+        if order.get(1).is_none_or(|&i| counts[i] >= COUNT_LIMIT) {
+            return self.driven(filters, rarest, limit);
+        }
+        let pair: Vec<&Filter> = order.iter().take(2).map(|&i| &filters[i]).collect();
+        let keys = self.intersection(&pair)?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = keys.iter().map(i64::to_string).collect();
+        let mut conditions = vec![format!("r.key IN ({})", list.join(","))];
+        let mut values: Vec<&str> = Vec::new();
+        for filter in filters {
+            conditions.push(filter.check.clone());
+            values.extend(filter.check_params.iter().map(String::as_str));
+        }
+        self.select(&conditions, values, "regulars r", limit)
+    }
+
+    /// Whether walking the most recent regulars is likely to fill a page: the filters'
+    /// shares of all regulars, taken as independent, leave at least two pages' worth of
+    /// matches among the [`WALK_LIMIT`] walked.
+    fn walk_pays(&self, counts: &[i64], limit: usize) -> Result<bool> {
+        let total: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT max(key) FROM regulars")?
+            .query_row([], |r| r.get(0))?;
+        let total = total.unwrap_or(0).max(1) as f64;
+        let share: f64 = counts
+            .iter()
+            .map(|&c| (c as f64 / total).min(1.0))
+            .product();
+        Ok(share * WALK_LIMIT as f64 >= 2.0 * limit as f64)
+    }
+
+    /// The keys of the regulars every filter's index rows name.
+    fn intersection(&self, filters: &[&Filter]) -> Result<Vec<i64>> {
+        let mut common: Option<std::collections::HashSet<i64>> = None;
+        for filter in filters {
+            let mut stmt = self.conn.prepare_cached(&filter.candidates)?;
+            let keys = stmt.query_map(
+                rusqlite::params_from_iter(filter.candidate_params.iter()),
+                |r| r.get::<_, i64>(0),
+            )?;
+            let mut next = std::collections::HashSet::new();
+            for key in keys {
+                let key = key?;
+                if common.as_ref().is_none_or(|c| c.contains(&key)) {
+                    next.insert(key);
+                }
+            }
+            if next.is_empty() {
+                return Ok(Vec::new());
+            }
+            common = Some(next);
+        }
+        let mut keys: Vec<i64> = common.unwrap_or_default().into_iter().collect();
+        keys.sort_unstable();
+        Ok(keys)
     }
 
     /// How many index rows `filter` matches, counting no further than `cap`.
@@ -679,9 +738,13 @@ impl Store {
         } else {
             format!("WHERE {}", conditions.join(" AND "))
         };
+        // Rank keys first and read whole profiles only for the page: sorting thousands of
+        // candidates with every column in tow costs twice as much.
         let sql = format!(
-            "SELECT {COLUMNS} FROM {from} {condition} \
-             ORDER BY r.last_seen DESC, r.key DESC LIMIT ?"
+            "SELECT {COLUMNS} FROM regulars r WHERE r.key IN (
+                 SELECT r.key FROM {from} {condition}
+                 ORDER BY r.last_seen DESC, r.key DESC LIMIT ?)
+             ORDER BY r.last_seen DESC, r.key DESC"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params.as_slice(), RawRegular::from_row)?;

@@ -198,10 +198,16 @@ fn bulk(store: &mut Store, n: i64, name: impl Fn(i64) -> String) {
 #[test]
 fn common_words_with_a_rare_combination_are_found_beyond_the_walk() {
     let (_dir, mut store) = temp_store();
-    bulk(&mut store, WALK_LIMIT + 200, |i| match i {
-        0..100 => "Alpha Omega".into(),
-        100..1600 => "Gamma Omega".into(),
-        _ => "Alpha Beta".into(),
+    // Both words are common, and the newest regulars (all walked first) never match both.
+    let omega = DRIVER_LIMIT + 100;
+    bulk(&mut store, omega + DRIVER_LIMIT + WALK_LIMIT, |i| {
+        if i < 100 {
+            "Alpha Omega".into()
+        } else if i < omega {
+            "Gamma Omega".into()
+        } else {
+            "Alpha Beta".into()
+        }
     });
     let found = store.search_regulars("alp ome", 5).unwrap();
     let stamps: Vec<i64> = found.iter().map(|c| c.regular.hlc().wall_ms).collect();
