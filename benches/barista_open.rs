@@ -15,7 +15,10 @@
 #[path = "../examples/common/regulars.rs"]
 mod synthetic;
 
-use std::time::{Duration, Instant};
+#[path = "common/stats.rs"]
+mod stats;
+
+use std::time::Instant;
 
 use countertop::config::KioskConfig;
 use countertop::core::Core;
@@ -23,23 +26,6 @@ use countertop::store::Store;
 use countertop::ui::{App, Barista, Kiosk, Screen, Staff};
 use i_slint_backend_testing::testing_backend::{TestingBackend, TestingBackendOptions};
 use slint::{ComponentHandle, Model};
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{name}: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
-        samples.len(),
-        ms(percentile(&samples, 0.50)),
-        ms(percentile(&samples, 0.99)),
-        ms(*samples.last().expect("samples")),
-    );
-}
 
 /// Runs the UI's event loop once, handling whatever is due.
 fn pump() {
@@ -111,11 +97,11 @@ fn main() -> anyhow::Result<()> {
         staff.invoke_exit();
         pump();
     }
-    report(
+    stats::report(
         "open the barista screen (granted -> first frame with results)",
         open,
     );
-    report(
+    stats::report(
         "PIN Enter -> barista screen with results (argon2 included)",
         from_pin,
     );

@@ -12,6 +12,9 @@
 #[path = "../examples/common/regulars.rs"]
 mod synthetic;
 
+#[path = "common/stats.rs"]
+mod stats;
+
 use std::time::{Duration, Instant};
 
 use countertop::config::KioskConfig;
@@ -19,23 +22,6 @@ use countertop::core::Core;
 
 /// Results asked for per keystroke, as a search list on screen shows.
 const LIMIT: usize = 20;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{name}: n={} p50={:.3} ms p99={:.3} ms max={:.3} ms",
-        samples.len(),
-        ms(percentile(&samples, 0.50)),
-        ms(percentile(&samples, 0.99)),
-        ms(*samples.last().expect("samples")),
-    );
-}
 
 /// Every prefix of `text`, as typed one key at a time.
 fn keystrokes(text: &str) -> Vec<String> {
@@ -123,9 +109,9 @@ fn main() -> anyhow::Result<()> {
     }
     let mut all = names.clone();
     all.extend(&digits);
-    report("name keystrokes", names);
-    report("phone-digit keystrokes", digits);
-    report("all keystrokes", all);
+    stats::report("name keystrokes", names);
+    stats::report("phone-digit keystrokes", digits);
+    stats::report("all keystrokes", all);
     println!("(name keystrokes with no match: {empty_results})");
     slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     let worst: Vec<String> = slowest

@@ -8,30 +8,16 @@
 //!
 //! Run: `cargo bench --bench tap` (prints percentiles; `TAPS=N` to change the count).
 
-use std::time::{Duration, Instant};
+#[path = "common/stats.rs"]
+mod stats;
+
+use std::time::Instant;
 
 use countertop::config::KioskConfig;
 use countertop::core::Core;
 use countertop::ui::{App, CustomerFlow, Kiosk, Screen};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use slint::ComponentHandle;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{name}: n={} p50={:.3} ms p99={:.3} ms max={:.3} ms",
-        samples.len(),
-        ms(percentile(&samples, 0.50)),
-        ms(percentile(&samples, 0.99)),
-        ms(*samples.last().unwrap()),
-    );
-}
 
 fn pump_until(done: impl Fn() -> bool) {
     while !done() {
@@ -78,6 +64,6 @@ fn main() {
         committed.push(start.elapsed());
         flow.reset();
     }
-    report("UI thread blocked by the tap callback", blocked);
-    report("tap -> committed -> follow-up shown", committed);
+    stats::report("UI thread blocked by the tap callback", blocked);
+    stats::report("tap -> committed -> follow-up shown", committed);
 }

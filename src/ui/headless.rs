@@ -12,7 +12,7 @@ use slint::{ComponentHandle, ModelRc, PhysicalSize, VecModel};
 
 use super::customer::{chip_models, face_models};
 use super::{
-    language, manager, App, Barista, BaristaNote, Choice, Kiosk, Manager, ManagerField, ManagerTab,
+    language, manager, App, Barista, BaristaNote, Kiosk, Manager, ManagerField, ManagerTab,
     PinNote, RegularRow, Remember, Screen, Staff, StaffRole,
 };
 use crate::config::KioskConfig;
@@ -357,21 +357,7 @@ fn demo_form(app: &App, config: &KioskConfig, lang: &str, step: i32) {
     let fallback = &config.languages.default;
     let menu = &config.survey.remember_me.menu;
     let choices = |options: &[countertop_protocol::MenuOption], on: &[usize]| {
-        let c: Vec<Choice> = options
-            .iter()
-            .enumerate()
-            .map(|(i, o)| Choice {
-                label: o
-                    .label
-                    .get(lang)
-                    .or_else(|| o.label.get(fallback))
-                    .cloned()
-                    .unwrap_or_default()
-                    .into(),
-                selected: on.contains(&i),
-            })
-            .collect();
-        ModelRc::new(VecModel::from(c))
+        super::remember::choices(options, lang, fallback, |i| on.contains(&i))
     };
     let text = |t: &countertop_protocol::LocalizedText| t.get(lang).cloned().unwrap_or_default();
     r.set_step(step);

@@ -632,7 +632,7 @@ impl RememberFlow {
 }
 
 /// The menu options as chips, labelled in `lang`.
-fn choices(
+pub(crate) fn choices(
     options: &[MenuOption],
     lang: &str,
     fallback: &str,

@@ -103,14 +103,7 @@ async fn serve_defaults_to_a_sqlite_file_in_the_working_directory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_loses_no_accepted_event() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite:{}", dir.path().join("hq.db").display());
-    let storage = open_storage(&db).await.expect("open");
-    let store = admin::add_store(storage.as_ref(), "Corner Coffee", "UTC")
-        .await
-        .expect("store");
-    let code = admin::issue_enroll_code(storage.as_ref(), store, chrono::Duration::hours(1))
-        .await
-        .expect("code");
+    let (db, storage, _store, code) = sqlite_store_with_code(dir.path()).await;
     let mut server = Server::start(dir.path(), &["--database", &db]);
     let client = reqwest::Client::new();
     let enrolled: Value = client
@@ -311,14 +304,7 @@ async fn set_regulars_scope_changes_the_store_and_refuses_nonsense() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hq_never_logs_a_regulars_personal_fields() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite:{}", dir.path().join("hq.db").display());
-    let storage = open_storage(&db).await.expect("open");
-    let store = admin::add_store(storage.as_ref(), "Corner Coffee", "UTC")
-        .await
-        .expect("store");
-    let code = admin::issue_enroll_code(storage.as_ref(), store, chrono::Duration::hours(1))
-        .await
-        .expect("code");
+    let (db, _storage, store, code) = sqlite_store_with_code(dir.path()).await;
     let (mut server, output) = Server::start_captured(dir.path(), &["--database", &db]);
     let client = reqwest::Client::new();
     let enrolled: Value = client
@@ -392,4 +378,24 @@ async fn hq_never_logs_a_regulars_personal_fields() {
     for secret in [name, "Xylophona", phone, note, "peanut"] {
         assert!(!logged.contains(secret), "HQ logged {secret:?}:\n{logged}");
     }
+}
+
+/// An HQ SQLite database in `dir` with one store and an enrollment code for it.
+async fn sqlite_store_with_code(
+    dir: &std::path::Path,
+) -> (
+    String,
+    std::sync::Arc<dyn countertop_hq::storage::Storage>,
+    uuid::Uuid,
+    String,
+) {
+    let db = format!("sqlite:{}", dir.join("hq.db").display());
+    let storage = open_storage(&db).await.expect("open");
+    let store = admin::add_store(storage.as_ref(), "Corner Coffee", "UTC")
+        .await
+        .expect("store");
+    let code = admin::issue_enroll_code(storage.as_ref(), store, chrono::Duration::hours(1))
+        .await
+        .expect("code");
+    (db, storage, store, code)
 }
