@@ -633,9 +633,19 @@ impl Store {
             .prepare_cached("SELECT max(key) FROM regulars")?
             .query_row([], |r| r.get(0))?;
         let total = total.unwrap_or(0).max(1) as f64;
+        // A count that reached [`COUNT_LIMIT`] was cut short: the term is common, and its
+        // true share unknown, so it is taken to filter nothing. Taking the cut-off count
+        // as its share made "le t" ("t" matches most names) rank all ~6,000 "le" matches
+        // instead of walking the few hundred most recent regulars that fill a page.
         let share: f64 = counts
             .iter()
-            .map(|&c| (c as f64 / total).min(1.0))
+            .map(|&c| {
+                if c >= COUNT_LIMIT {
+                    1.0
+                } else {
+                    (c as f64 / total).min(1.0)
+                }
+            })
             .product();
         Ok(share * WALK_LIMIT as f64 >= 2.0 * limit as f64)
     }
