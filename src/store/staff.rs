@@ -153,16 +153,21 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `pin` is `role`'s PIN, without storing a default's hash.
-    fn pin_is(&self, role: StaffRole, pin: &str) -> Result<bool> {
-        let stored: Option<String> = self
+    /// The argon2 hash stored for `role`, or `None` while it still takes its default.
+    fn stored_pin_hash(&self, role: StaffRole) -> Result<Option<String>> {
+        Ok(self
             .conn
             .query_row(
                 "SELECT hash FROM staff_pins WHERE role = ?1",
                 [role.key()],
                 |row| row.get(0),
             )
-            .optional()?;
+            .optional()?)
+    }
+
+    /// Whether `pin` is `role`'s PIN, without storing a default's hash.
+    fn pin_is(&self, role: StaffRole, pin: &str) -> Result<bool> {
+        let stored = self.stored_pin_hash(role)?;
         Ok(match stored {
             Some(hash) => verify_pin(pin, &hash),
             None => pin == role.default_pin(),
@@ -172,14 +177,7 @@ impl Store {
     /// Whether `pin` is `role`'s PIN; a role with no stored hash takes its default,
     /// whose hash is stored the first time it is used.
     fn pin_matches(&mut self, role: StaffRole, pin: &str) -> Result<bool> {
-        let stored: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT hash FROM staff_pins WHERE role = ?1",
-                [role.key()],
-                |row| row.get(0),
-            )
-            .optional()?;
+        let stored = self.stored_pin_hash(role)?;
         match stored {
             Some(hash) => Ok(verify_pin(pin, &hash)),
             None if pin == role.default_pin() => {
