@@ -37,15 +37,9 @@ fn pump() {
 }
 
 fn main() -> anyhow::Result<()> {
-    let count: usize = std::env::var("REGULARS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    let runs: usize = std::env::var("RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
-    let base = std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into());
+    let count: usize = stats::env_number("REGULARS", 100_000);
+    let runs: usize = stats::env_number("RUNS", 30);
+    let base = stats::bench_dir();
     let dir = tempfile::tempdir_in(base)?;
     let database = dir.path().join("countertop.db");
     let seeded = Instant::now();

@@ -35,17 +35,11 @@ fn main() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--list") {
         return Ok(());
     }
-    let count: usize = std::env::var("REGULARS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100_000);
-    let rounds: usize = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(20);
+    let count: usize = stats::env_number("REGULARS", 100_000);
+    let rounds: usize = stats::env_number("ROUNDS", 20);
     let dir = tempfile::Builder::new()
         .prefix("countertop-bench")
-        .tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into()))?;
+        .tempdir_in(stats::bench_dir())?;
     let database = dir.path().join("countertop.db");
     let started = Instant::now();
     let phones = {

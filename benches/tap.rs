@@ -33,14 +33,11 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let taps: usize = std::env::var("TAPS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(2000);
+    let taps: usize = stats::env_number("TAPS", 2000);
     i_slint_backend_testing::init_integration_test_with_mock_time();
     let dir = tempfile::Builder::new()
         .prefix("countertop-bench")
-        .tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into()))
+        .tempdir_in(stats::bench_dir())
         .unwrap();
     let config = KioskConfig::default();
     let (core, _thread) = Core::start(dir.path().join("countertop.db"), config).unwrap();

@@ -1,4 +1,5 @@
-//! Latency statistics shared by the benchmarks: percentiles and one printed line.
+//! What the benchmarks share: their settings from the environment, percentiles, and one
+//! printed line per measure.
 
 use std::time::Duration;
 
@@ -19,4 +20,18 @@ pub fn report(name: &str, mut samples: Vec<Duration>) {
         ms(percentile(&samples, 0.99)),
         ms(samples.last().copied().unwrap_or_default()),
     );
+}
+
+/// A numeric setting from the environment variable `name`, or `default` when it is unset
+/// or not a number.
+pub fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Where a benchmark makes its temp dir: `BENCH_DIR`, or the current directory.
+pub fn bench_dir() -> String {
+    std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into())
 }
