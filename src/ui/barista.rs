@@ -165,10 +165,14 @@ impl BaristaPanel {
     }
 
     fn show_results(&self, cards: Vec<RegularCard>) {
-        let config = self.core.config().borrow().clone();
-        let lang = config.languages.default.clone();
-        let menu = &config.survey.remember_me.menu;
-        let rows: Vec<RegularRow> = cards.iter().map(|c| row(c, menu, &lang)).collect();
+        let rows: Vec<RegularRow> = {
+            // Borrowed, not copied: this runs on every keystroke.
+            let updates = self.core.config();
+            let config = updates.borrow();
+            let menu = &config.survey.remember_me.menu;
+            let lang = &config.languages.default;
+            cards.iter().map(|c| row(c, menu, lang)).collect()
+        };
         *self.results.borrow_mut() = cards;
         self.with_barista(|b| b.set_results(ModelRc::new(VecModel::from(rows))));
     }

@@ -584,22 +584,25 @@ impl RememberFlow {
 
     /// Shows the form's state on the `Remember` global.
     fn publish(&self) {
-        let config = self.menu();
+        // One look at the configuration, without copying it: this runs on every key.
+        let updates = self.core.config();
+        let kiosk = updates.borrow();
+        let config = &kiosk.survey.remember_me;
+        let fallback = kiosk.languages.default.as_str();
         let form = self.form.borrow();
         let lang = if form.language.is_empty() {
-            self.core.config().borrow().languages.default.clone()
+            fallback
         } else {
-            form.language.clone()
+            form.language.as_str()
         };
-        let fallback = self.core.config().borrow().languages.default.clone();
         let text = |t: &countertop_protocol::LocalizedText| {
-            t.get(&lang)
-                .or_else(|| t.get(&fallback))
+            t.get(lang)
+                .or_else(|| t.get(fallback))
                 .cloned()
                 .unwrap_or_default()
         };
         let single = |options: &[MenuOption], at: Option<usize>| {
-            choices(options, &lang, &fallback, |i| at == Some(i))
+            choices(options, lang, fallback, |i| at == Some(i))
         };
         let menu = &config.menu;
         self.with_remember(|r| {
@@ -613,7 +616,7 @@ impl RememberFlow {
             r.set_items(single(&menu.items, form.item));
             r.set_sizes(single(&menu.sizes, form.size));
             r.set_milks(single(&menu.milks, form.milk));
-            r.set_extras(choices(&menu.extras, &lang, &fallback, |i| {
+            r.set_extras(choices(&menu.extras, lang, fallback, |i| {
                 form.extras.get(i).copied().unwrap_or(false)
             }));
             r.set_consent_text(text(&config.consent_text).into());
