@@ -41,14 +41,7 @@ impl BaristaPanel {
             this: this.clone(),
         });
         let b = app.global::<Barista>();
-        let with = |f: fn(&BaristaPanel)| {
-            let weak = Rc::downgrade(&panel);
-            move || {
-                if let Some(panel) = weak.upgrade() {
-                    f(&panel);
-                }
-            }
-        };
+        let with = |f: fn(&BaristaPanel)| super::while_alive(&panel, f);
         b.on_backspace(with(|p| {
             p.typed(|q| {
                 q.pop();

@@ -76,15 +76,7 @@ impl CustomerFlow {
             this: this.clone(),
         });
         let kiosk = app.global::<Kiosk>();
-        let weak = Rc::downgrade(&flow);
-        let with = move |f: fn(&CustomerFlow)| {
-            let weak = weak.clone();
-            move || {
-                if let Some(flow) = weak.upgrade() {
-                    f(&flow);
-                }
-            }
-        };
+        let with = |f: fn(&CustomerFlow)| super::while_alive(&flow, f);
         kiosk.on_open_comment(with(|f| f.show(Screen::Comment)));
         kiosk.on_close_comment(with(|f| f.show(Screen::FollowUp)));
         kiosk.on_backspace(with(CustomerFlow::backspace));

@@ -97,15 +97,7 @@ impl ManagerPanel {
         let manager = app.global::<Manager>();
         show_languages(&manager, &config);
 
-        let weak = Rc::downgrade(&panel);
-        let with = move |f: fn(&ManagerPanel)| {
-            let weak = weak.clone();
-            move || {
-                if let Some(panel) = weak.upgrade() {
-                    f(&panel);
-                }
-            }
-        };
+        let with = |f: fn(&ManagerPanel)| super::while_alive(&panel, f);
         manager.on_sync_now(with(ManagerPanel::sync_now));
         manager.on_idle_down(with(|p| p.step_idle(-IDLE_STEP)));
         manager.on_idle_up(with(|p| p.step_idle(IDLE_STEP)));

@@ -17,6 +17,17 @@ pub use manager::ManagerPanel;
 pub use remember::RememberFlow;
 pub use staff::StaffMode;
 
+/// A UI callback that runs `f` on `target` for as long as it is alive: adapters hold
+/// themselves weakly in their own callbacks, so a dropped adapter is never kept alive.
+pub(crate) fn while_alive<T: 'static>(target: &std::rc::Rc<T>, f: fn(&T)) -> impl Fn() + 'static {
+    let weak = std::rc::Rc::downgrade(target);
+    move || {
+        if let Some(target) = weak.upgrade() {
+            f(&target);
+        }
+    }
+}
+
 /// Every flow of the kiosk's screens, connected to one core.
 pub struct Flows {
     pub customer: std::rc::Rc<CustomerFlow>,

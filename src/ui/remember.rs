@@ -96,14 +96,7 @@ impl RememberFlow {
         });
 
         let r = app.global::<Remember>();
-        let with = |f: fn(&RememberFlow)| {
-            let weak = Rc::downgrade(&flow);
-            move || {
-                if let Some(flow) = weak.upgrade() {
-                    f(&flow);
-                }
-            }
-        };
+        let with = |f: fn(&RememberFlow)| super::while_alive(&flow, f);
         r.on_touched(with(RememberFlow::touched));
         r.on_accept(with(RememberFlow::accept));
         r.on_decline(with(|f| f.customer.thank_and_return()));

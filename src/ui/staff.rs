@@ -57,14 +57,7 @@ impl StaffMode {
             this: this.clone(),
         });
         let staff = app.global::<Staff>();
-        let with = |f: fn(&StaffMode)| {
-            let weak = Rc::downgrade(&mode);
-            move || {
-                if let Some(mode) = weak.upgrade() {
-                    f(&mode);
-                }
-            }
-        };
+        let with = |f: fn(&StaffMode)| super::while_alive(&mode, f);
         staff.on_open_pin(with(StaffMode::open_pin));
         staff.on_pin_backspace(with(StaffMode::pin_backspace));
         staff.on_pin_enter(with(StaffMode::pin_enter));
