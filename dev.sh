@@ -35,6 +35,15 @@ run_tests() {
     cargo test --workspace --locked
 }
 
+# Stops everything `./dev.sh run` started, however it ends (window closed, Ctrl-C, error).
+HQ_PID=""
+stop_demo() {
+    if [ -n "$HQ_PID" ]; then
+        kill "$HQ_PID" 2>/dev/null || true
+        wait "$HQ_PID" 2>/dev/null || true
+    fi
+}
+
 run_demo() {
     local display_packages=()
     if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
@@ -48,8 +57,10 @@ run_demo() {
     local hq=(./target/release/countertop-hq --database "sqlite:$state/hq.db")
     local listen=127.0.0.1:8080
     "${hq[@]}" serve --listen "$listen" &
-    local hq_pid=$!
-    trap 'kill "$hq_pid" 2>/dev/null || true' EXIT
+    # Global, not local: the EXIT trap runs after this function has returned.
+    HQ_PID=$!
+    trap stop_demo EXIT
+    trap 'exit 130' INT TERM
     for _ in $(seq 50); do
         curl -fsS "http://$listen/healthz" >/dev/null 2>&1 && break
         sleep 0.1
