@@ -66,7 +66,9 @@ run_demo() {
         sleep 0.1
     done
     curl -fsS "http://$listen/healthz" >/dev/null || { echo "HQ did not start" >&2; exit 1; }
-    # A healthy answer from an HQ left over from an earlier run is not ours.
+    # A healthy answer from an HQ left over from an earlier run is not ours (ours exits
+    # at once when it cannot bind, so give it a moment to say so).
+    sleep 0.5
     kill -0 "$HQ_PID" 2>/dev/null || { echo "HQ could not listen on $listen: is another HQ still running there?" >&2; exit 1; }
     echo "==> HQ is up on http://$listen ($state/hq.db)"
 
