@@ -73,7 +73,8 @@ pub struct SyncState {
 
 /// SQL that holds while the enrollment is the one named by `?2` (device id) and `?3`
 /// (HQ address). Re-enrolling always yields a new device id.
-const CURRENT_LINK: &str = "EXISTS (SELECT 1 FROM hq_link WHERE id = 1 AND device_id = ?2 AND hq_url = ?3)";
+const CURRENT_LINK: &str =
+    "EXISTS (SELECT 1 FROM hq_link WHERE id = 1 AND device_id = ?2 AND hq_url = ?3)";
 
 fn links_to(conn: &rusqlite::Connection, link: &HqLink) -> Result<bool> {
     Ok(conn.query_row(

@@ -364,7 +364,10 @@ impl Outbox<'_> {
         session: &mut Session,
         suspect: &PendingEvent,
     ) -> Result<bool, RoundError> {
-        let after = self.store.borrow().pending_batch(1 + isolate::CONTROL_SPAN)?;
+        let after = self
+            .store
+            .borrow()
+            .pending_batch(1 + isolate::CONTROL_SPAN)?;
         let after: Vec<PendingEvent> = after.into_iter().filter(|e| e.seq != suspect.seq).collect();
         let Some(offset) = session.isolation.control_offset(after.len()) else {
             tracing::info!(

@@ -104,12 +104,17 @@ impl FaultProxy {
         Self::launch(upstream, Mode::Random { percent })
     }
 
-    /// Proxies to `127.0.0.1:upstream`, doing to each request what `rule` says while
-    /// enabled (it starts enabled), and passing everything on otherwise.
-    pub fn with_rule(upstream: u16, rule: impl Fn(&Seen) -> Action + Send + Sync + 'static) -> Self {
-        let proxy = Self::launch(upstream, Mode::Rule(Arc::new(rule)));
-        proxy.enabled.store(true, Ordering::Relaxed);
-        proxy
+    /// Proxies to `127.0.0.1:upstream`, doing to each request what `rule` says once
+    /// enabled, and passing everything on before.
+    pub fn with_rule(
+        upstream: u16,
+        rule: impl Fn(&Seen) -> Action + Send + Sync + 'static,
+    ) -> FaultProxy {
+        Self::launch(upstream, Mode::Rule(Arc::new(rule)))
+    }
+
+    pub fn enable(&self, on: bool) {
+        self.enabled.store(on, Ordering::Relaxed);
     }
 
     fn launch(upstream: u16, mode: Mode) -> FaultProxy {
@@ -246,7 +251,8 @@ async fn serve(
     }
 }
 
-const SERVER_ERROR: &str = "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\n\
+const SERVER_ERROR: &str =
+    "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\n\
                             content-length: 2\r\nconnection: close\r\n\r\n{}";
 const SERVER_ERROR_KEEP: &str =
     "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\n\
@@ -294,7 +300,9 @@ async fn read_request(client: &mut TcpStream) -> std::io::Result<Option<(String,
 fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     head.lines().find_map(|l| {
         let (key, value) = l.split_once(':')?;
-        key.trim().eq_ignore_ascii_case(name).then_some(value.trim())
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then_some(value.trim())
     })
 }
 
