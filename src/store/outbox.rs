@@ -498,6 +498,49 @@ mod tests {
     }
 
     #[test]
+    fn a_round_begun_under_one_enrollment_writes_nothing_into_the_next() {
+        let (_dir, mut store) = store();
+        let old = HqLink {
+            hq_url: "http://old.example".into(),
+            device_id: Uuid::now_v7(),
+            store_id: Uuid::now_v7(),
+            device_token: "a".repeat(64),
+        };
+        store.set_hq_link(&old).unwrap();
+        assert!(store.record_config_pull(&old, 5, 9, Some("{}")).unwrap());
+        assert_eq!(store.sync_state().unwrap().config_cursor, 9);
+        // Enrolled elsewhere while the old round still awaits HQ...
+        let new = HqLink {
+            hq_url: "http://new.example".into(),
+            device_id: Uuid::now_v7(),
+            ..old.clone()
+        };
+        store.set_hq_link(&new).unwrap();
+        store.set_hq_survey("{\"new\":true}", 0).unwrap();
+        // ...so everything the old round learnt is dropped.
+        assert!(!store.links_to(&old).unwrap());
+        assert!(!store.record_config_pull(&old, 7, 12, Some("{}")).unwrap());
+        assert!(!store.note_sync_error(&old, "old HQ down").unwrap());
+        assert!(!store.note_sync_success(&old, Utc::now()).unwrap());
+        let state = store.sync_state().unwrap();
+        assert_eq!(state.config_cursor, 0);
+        assert_eq!(state.clock_offset_ms, Some(5));
+        assert_eq!(state.last_error, None);
+        assert_eq!(state.last_success, None);
+        assert_eq!(
+            store.hq_survey().unwrap().as_deref(),
+            Some("{\"new\":true}")
+        );
+        // The new enrollment's own round writes as usual.
+        assert!(store.links_to(&new).unwrap());
+        assert!(store.note_sync_error(&new, "new HQ down").unwrap());
+        assert!(store.record_config_pull(&new, 1, 3, None).unwrap());
+        let state = store.sync_state().unwrap();
+        assert_eq!(state.config_cursor, 3);
+        assert_eq!(state.last_error.as_deref(), Some("new HQ down"));
+    }
+
+    #[test]
     fn the_link_and_sync_state_survive_a_reopen_and_the_token_is_not_debug_printed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("countertop.db");

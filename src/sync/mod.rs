@@ -2,11 +2,15 @@
 //!
 //! The loop runs on the core thread beside the command loop and shares its store. It
 //! wakes on a new rating, on a timer, on "sync now", or when a lost network comes back.
-//! Each round pulls the survey config (which also measures the clock offset), pushes the
-//! outbox in gzip batches, pulls regulars' profiles, visits and erasures, and settles each event by HQ's verdict: acknowledged events
-//! are done, rejected ones are quarantined with the reason, and the rest flow on. Failures
-//! back off exponentially with jitter, capped at a few minutes, honouring `Retry-After`.
-//! Nothing is deleted until HQ has acknowledged it.
+//! Each round pulls the survey config (which also measures the clock offset), pulls
+//! regulars' profiles, visits and erasures, and pushes the outbox in gzip batches,
+//! settling each event by HQ's verdict: acknowledged events are done, rejected ones are
+//! quarantined with the reason, and the rest flow on. A batch HQ keeps failing on while it
+//! answers other requests is split until the one event at fault is found and quarantined
+//! (`isolate.rs`). Failures, and pushes HQ settles only in part, back off exponentially with
+//! jitter, capped at a few minutes, honouring `Retry-After`. One HTTP client lives as long
+//! as the HQ address. A round writes only what it owns, and only while the kiosk is still
+//! enrolled as when the round began. Nothing is deleted until HQ has acknowledged it.
 
 pub mod backoff;
 pub mod client;
