@@ -37,13 +37,13 @@ const FAULTS: [Fault; 6] = [
 ];
 
 /// What a [`Rule`] does with one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Action {
     Pass,
     /// Answer 500 without asking HQ.
     ServerError,
-    /// Forward to HQ, then hold HQ's answer this long before passing it on.
-    Delay(Duration),
+    /// Forward to HQ, then hold HQ's answer until the flag is set (at most a minute).
+    HoldUntil(Arc<AtomicBool>),
     /// Forward to HQ, and pass on its push answer with only the first `n` results.
     KeepResults(usize),
 }
@@ -224,7 +224,7 @@ async fn serve(
             }
             _ => {}
         }
-        if action == Action::ServerError {
+        if matches!(action, Action::ServerError) {
             client.write_all(SERVER_ERROR_KEEP.as_bytes()).await?;
             continue;
         }
@@ -235,7 +235,14 @@ async fn serve(
             (Fault::Slow, _) => {
                 tokio::time::sleep(Duration::from_millis(300 + fastrand::u64(0..1200))).await
             }
-            (_, Action::Delay(hold)) => tokio::time::sleep(hold).await,
+            (_, Action::HoldUntil(released)) => {
+                for _ in 0..6000 {
+                    if released.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
             (_, Action::KeepResults(n)) => {
                 body = keep_results(&body, n);
                 head = with_length(&head, body.len());
