@@ -71,6 +71,19 @@ pub struct SyncState {
     pub last_health: Option<DateTime<Utc>>,
 }
 
+/// SQL that holds while the enrollment is the one named by `?2` (device id) and `?3`
+/// (HQ address). Re-enrolling always yields a new device id.
+const CURRENT_LINK: &str =
+    "EXISTS (SELECT 1 FROM hq_link WHERE id = 1 AND device_id = ?2 AND hq_url = ?3)";
+
+fn links_to(conn: &rusqlite::Connection, link: &HqLink) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM hq_link WHERE id = 1 AND device_id = ?1 AND hq_url = ?2)",
+        params![link.device_id.to_string(), link.hq_url],
+        |r| r.get(0),
+    )?)
+}
+
 fn time_text(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -288,6 +301,9 @@ impl Store {
         })
     }
 
+    /// Writes the whole snapshot. Sync itself never does this after awaiting HQ (an
+    /// enrollment made meanwhile would be overwritten): it writes only the fields a round
+    /// owns, through the `note_*` and `record_config_pull` methods below.
     pub fn set_sync_state(&mut self, state: &SyncState) -> Result<()> {
         self.conn.execute(
             "UPDATE sync_state SET config_cursor = ?1, clock_offset_ms = ?2, last_success = ?3,
@@ -299,6 +315,74 @@ impl Store {
                 state.last_error,
                 state.last_health.map(time_text),
             ],
+        )?;
+        Ok(())
+    }
+
+    /// True while the kiosk is still enrolled as `link` (the same device at the same HQ).
+    /// A round started under one enrollment must not write what it learnt into another.
+    pub fn links_to(&self, link: &HqLink) -> Result<bool> {
+        links_to(&self.conn, link)
+    }
+
+    /// Records a config pull made under `link`: the measured clock offset, HQ's cursor,
+    /// and the survey HQ sent (if it changed). Writes nothing and returns false when the
+    /// kiosk was enrolled elsewhere since the round began.
+    pub fn record_config_pull(
+        &mut self,
+        link: &HqLink,
+        clock_offset_ms: i64,
+        cursor: u64,
+        survey: Option<&str>,
+    ) -> Result<bool> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if !links_to(&tx, link)? {
+            return Ok(false);
+        }
+        if let Some(json) = survey {
+            tx.execute(
+                "INSERT OR REPLACE INTO hq_survey (id, config) VALUES (1, ?1)",
+                [json],
+            )?;
+        }
+        tx.execute(
+            "UPDATE sync_state SET config_cursor = ?1, clock_offset_ms = ?2 WHERE id = 1",
+            params![cursor as i64, clock_offset_ms],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// A round under `link` drained the outbox. Returns false (and writes nothing) when
+    /// the kiosk was enrolled elsewhere meanwhile.
+    pub fn note_sync_success(&mut self, link: &HqLink, at: DateTime<Utc>) -> Result<bool> {
+        let changed = self.conn.execute(
+            &format!(
+                "UPDATE sync_state SET last_success = ?1, last_error = NULL
+                 WHERE id = 1 AND {CURRENT_LINK}"
+            ),
+            params![time_text(at), link.device_id.to_string(), link.hq_url],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// A round under `link` failed with `message`. An error about an HQ the kiosk has
+    /// since left is not recorded.
+    pub fn note_sync_error(&mut self, link: &HqLink, message: &str) -> Result<bool> {
+        let changed = self.conn.execute(
+            &format!("UPDATE sync_state SET last_error = ?1 WHERE id = 1 AND {CURRENT_LINK}"),
+            params![message, link.device_id.to_string(), link.hq_url],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// A `device_health` event was queued at `at`.
+    pub fn note_health_queued(&mut self, at: DateTime<Utc>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE sync_state SET last_health = ?1 WHERE id = 1",
+            [time_text(at)],
         )?;
         Ok(())
     }
@@ -411,6 +495,49 @@ mod tests {
             "younger than 30 days: kept"
         );
         assert_eq!(store.outbox_status().unwrap().pending, 2);
+    }
+
+    #[test]
+    fn a_round_begun_under_one_enrollment_writes_nothing_into_the_next() {
+        let (_dir, mut store) = store();
+        let old = HqLink {
+            hq_url: "http://old.example".into(),
+            device_id: Uuid::now_v7(),
+            store_id: Uuid::now_v7(),
+            device_token: "a".repeat(64),
+        };
+        store.set_hq_link(&old).unwrap();
+        assert!(store.record_config_pull(&old, 5, 9, Some("{}")).unwrap());
+        assert_eq!(store.sync_state().unwrap().config_cursor, 9);
+        // Enrolled elsewhere while the old round still awaits HQ...
+        let new = HqLink {
+            hq_url: "http://new.example".into(),
+            device_id: Uuid::now_v7(),
+            ..old.clone()
+        };
+        store.set_hq_link(&new).unwrap();
+        store.set_hq_survey("{\"new\":true}", 0).unwrap();
+        // ...so everything the old round learnt is dropped.
+        assert!(!store.links_to(&old).unwrap());
+        assert!(!store.record_config_pull(&old, 7, 12, Some("{}")).unwrap());
+        assert!(!store.note_sync_error(&old, "old HQ down").unwrap());
+        assert!(!store.note_sync_success(&old, Utc::now()).unwrap());
+        let state = store.sync_state().unwrap();
+        assert_eq!(state.config_cursor, 0);
+        assert_eq!(state.clock_offset_ms, Some(5));
+        assert_eq!(state.last_error, None);
+        assert_eq!(state.last_success, None);
+        assert_eq!(
+            store.hq_survey().unwrap().as_deref(),
+            Some("{\"new\":true}")
+        );
+        // The new enrollment's own round writes as usual.
+        assert!(store.links_to(&new).unwrap());
+        assert!(store.note_sync_error(&new, "new HQ down").unwrap());
+        assert!(store.record_config_pull(&new, 1, 3, None).unwrap());
+        let state = store.sync_state().unwrap();
+        assert_eq!(state.config_cursor, 3);
+        assert_eq!(state.last_error.as_deref(), Some("new HQ down"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::store::{HqLink, PendingEvent};
 
 /// Why a call to HQ failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum HqError {
     #[error("cannot reach HQ at {url}: {reason}")]
     Unreachable { url: String, reason: String },
@@ -44,9 +44,35 @@ impl HqError {
             _ => None,
         }
     }
+
+    /// The HTTP status HQ answered, if it answered at all.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            HqError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
 }
 
-/// A client bound to one HQ.
+/// How the kiosk's HTTP client is built. One place to add an option (a trusted CA, a
+/// proxy) without touching every caller: `HqClient::with_options(url, options)`.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A client bound to one HQ. It holds a connection pool: keep one for as long as the HQ
+/// address stays the same, so connections are reused across requests and rounds.
 #[derive(Clone)]
 pub struct HqClient {
     http: reqwest::Client,
@@ -72,14 +98,19 @@ struct WireEvent<'a> {
 }
 
 impl HqClient {
+    /// A client for the HQ at `base`, with the default options.
     pub fn new(base: &str) -> Result<Self, HqError> {
-        let base = base.trim_end_matches('/').to_owned();
+        Self::with_options(base, &ClientOptions::default())
+    }
+
+    pub fn with_options(base: &str, options: &ClientOptions) -> Result<Self, HqError> {
+        let base = normalize_base(base);
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(HqError::BadUrl(base));
         }
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.timeout)
             .user_agent(concat!("countertop/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| HqError::BadUrl(format!("{base} ({e})")))?;
@@ -88,6 +119,11 @@ impl HqClient {
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// True when this client talks to the HQ at `url` (as given at enrollment).
+    pub fn serves(&self, url: &str) -> bool {
+        self.base == normalize_base(url)
     }
 
     /// Trades a one-time enrollment code for this device's identity at HQ.
@@ -218,6 +254,11 @@ impl HqClient {
             retry_after,
         })
     }
+}
+
+/// An HQ address as the client keeps it: no trailing slash.
+fn normalize_base(base: &str) -> String {
+    base.trim().trim_end_matches('/').to_owned()
 }
 
 async fn read_json<T: serde::de::DeserializeOwned>(

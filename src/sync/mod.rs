@@ -2,28 +2,35 @@
 //!
 //! The loop runs on the core thread beside the command loop and shares its store. It
 //! wakes on a new rating, on a timer, on "sync now", or when a lost network comes back.
-//! Each round pulls the survey config (which also measures the clock offset), pushes the
-//! outbox in gzip batches, pulls regulars' profiles, visits and erasures, and settles each event by HQ's verdict: acknowledged events
-//! are done, rejected ones are quarantined with the reason, and the rest flow on. Failures
-//! back off exponentially with jitter, capped at a few minutes, honouring `Retry-After`.
-//! Nothing is deleted until HQ has acknowledged it.
+//! Each round pulls the survey config (which also measures the clock offset), pulls
+//! regulars' profiles, visits and erasures, and pushes the outbox in gzip batches,
+//! settling each event by HQ's verdict: acknowledged events are done, rejected ones are
+//! quarantined with the reason, and the rest flow on. A batch HQ keeps failing on while it
+//! answers other requests is split until the one event at fault is found and quarantined
+//! (`isolate.rs`). Failures, and pushes HQ settles only in part, back off exponentially with
+//! jitter, capped at a few minutes, honouring `Retry-After`. One HTTP client lives as long
+//! as the HQ address. A round writes only what it owns, and only while the kiosk is still
+//! enrolled as when the round began. Nothing is deleted until HQ has acknowledged it.
 
 pub mod backoff;
 pub mod client;
+mod isolate;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use countertop_protocol::{EventOutcome, NewDeviceHealth};
+use countertop_protocol::{EventOutcome, NewDeviceHealth, PushResponse};
+use reqwest::StatusCode;
 use tokio::sync::{watch, Notify};
 
 use crate::clock;
 use crate::config::{KioskConfig, SyncConfig};
-use crate::store::{HqLink, Settlement, Store, StoreError};
+use crate::store::{HqLink, PendingEvent, Settlement, Store, StoreError, SyncState};
 use backoff::Backoff;
 use client::{HqClient, HqError};
+use isolate::Isolation;
 
 /// What the manager sees of sync.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,11 +67,39 @@ enum RoundError {
 enum Round {
     Synced,
     NotEnrolled,
+    /// The kiosk was enrolled elsewhere while the round awaited HQ: what it learnt
+    /// belongs to the old enrollment and was dropped. A new round starts at once.
+    Relinked,
 }
 
 /// Clock offsets smaller than this are noise from the round trip; larger ones mean the
 /// device clock is wrong and event times are corrected on the way out.
 const CLOCK_TOLERANCE_MS: i64 = 60_000;
+
+/// What the loop keeps from one round to the next.
+struct Session {
+    /// One HTTP client (and so one connection pool) per HQ address.
+    client: Option<HqClient>,
+    /// The most events one push may carry; halved when HQ answers 413.
+    batch_size: usize,
+    /// The search for an event HQ keeps failing on, and the enrollment it belongs to.
+    isolation: Isolation,
+    isolating_for: Option<uuid::Uuid>,
+}
+
+impl Session {
+    /// The client for `url`, built once and kept until the HQ address changes.
+    fn client_for(&mut self, url: &str) -> Result<HqClient, HqError> {
+        match &self.client {
+            Some(client) if client.serves(url) => Ok(client.clone()),
+            _ => {
+                let client = HqClient::new(url)?;
+                self.client = Some(client.clone());
+                Ok(client)
+            }
+        }
+    }
+}
 
 /// The sync loop. Runs until its task is dropped.
 pub async fn run(
@@ -79,26 +114,43 @@ pub async fn run(
         Duration::from_secs_f64(settings.retry_base_secs),
         Duration::from_secs_f64(settings.retry_max_secs),
     );
-    let mut batch_size = settings.batch_size;
+    let mut session = Session {
+        client: None,
+        batch_size: settings.batch_size,
+        isolation: Isolation::default(),
+        isolating_for: None,
+    };
     let mut last_prune: Option<std::time::Instant> = None;
     loop {
-        let result = round(&store, &settings, &base, &survey, &mut batch_size).await;
+        let link = store.borrow().hq_link();
+        let (link, result) = match link {
+            Ok(Some(link)) => {
+                let result = round(&store, &mut session, &settings, &base, &survey, &link).await;
+                (Some(link), result)
+            }
+            Ok(None) => (None, Ok(Round::NotEnrolled)),
+            Err(e) => (None, Err(e.into())),
+        };
         if last_prune.is_none_or(|at| at.elapsed() > Duration::from_secs(3600)) {
             prune(&store, &settings);
             last_prune = Some(std::time::Instant::now());
         }
         match result {
+            Ok(Round::Relinked) => {
+                tracing::info!("enrolled elsewhere during a sync round; starting over");
+                continue;
+            }
             Ok(round) => {
                 backoff.reset();
                 publish(&store, &status, false);
                 let interval = Duration::from_secs_f64(settings.interval_secs);
                 match round {
-                    Round::Synced => tokio::select! {
-                        _ = wake.new_rating.notified() => {}
+                    Round::NotEnrolled => tokio::select! {
                         _ = wake.sync_now.notified() => {}
                         _ = tokio::time::sleep(interval) => {}
                     },
-                    Round::NotEnrolled => tokio::select! {
+                    _ => tokio::select! {
+                        _ = wake.new_rating.notified() => {}
                         _ = wake.sync_now.notified() => {}
                         _ = tokio::time::sleep(interval) => {}
                     },
@@ -107,10 +159,10 @@ pub async fn run(
             Err(error) => {
                 let message = error.to_string();
                 tracing::warn!("sync failed, will retry: {message}");
-                let state = store.borrow().sync_state();
-                if let Ok(mut state) = state {
-                    state.last_error = Some(message);
-                    let _ = store.borrow_mut().set_sync_state(&state);
+                if let Some(link) = &link {
+                    if let Err(e) = store.borrow_mut().note_sync_error(link, &message) {
+                        tracing::warn!("cannot record the sync error: {e}");
+                    }
                 }
                 publish(&store, &status, true);
                 let delay = match &error {
@@ -118,7 +170,7 @@ pub async fn run(
                     RoundError::Store(_) => backoff.next_delay(),
                 };
                 let unreachable = matches!(&error, RoundError::Hq(e) if e.is_unreachable());
-                let hq_url = store.borrow().hq_link().ok().flatten().map(|l| l.hq_url);
+                let hq_url = link.map(|l| l.hq_url);
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = wake.sync_now.notified() => {}
@@ -129,19 +181,23 @@ pub async fn run(
     }
 }
 
-/// One sync round: config, health, then the whole outbox.
+/// One sync round under `link`: config, regulars, health, then the whole outbox. After
+/// every await it writes only what it owns, and only while the kiosk is still enrolled
+/// as `link`.
 async fn round(
     store: &Rc<RefCell<Store>>,
+    session: &mut Session,
     settings: &SyncConfig,
     base: &KioskConfig,
     survey: &Rc<watch::Sender<KioskConfig>>,
-    batch_size: &mut usize,
+    link: &HqLink,
 ) -> Result<Round, RoundError> {
-    let Some(link) = store.borrow().hq_link()? else {
-        return Ok(Round::NotEnrolled);
-    };
-    let client = HqClient::new(&link.hq_url)?;
-    let mut state = store.borrow().sync_state()?;
+    let client = session.client_for(&link.hq_url)?;
+    if session.isolating_for != Some(link.device_id) {
+        session.isolation.reset();
+        session.isolating_for = Some(link.device_id);
+    }
+    let state = store.borrow().sync_state()?;
 
     // Pull config; its server time measures our clock's offset.
     let asked = clock::utc_now();
@@ -150,46 +206,207 @@ async fn round(
         .await?;
     let answered = clock::utc_now();
     let midpoint = asked + (answered - asked) / 2;
-    state.clock_offset_ms = Some((pulled.server_time - midpoint).num_milliseconds());
-    if let Some(config) = pulled.config {
-        let json =
-            serde_json::to_string(&config).map_err(|e| HqError::BadResponse(e.to_string()))?;
-        store.borrow_mut().set_hq_survey(&json, pulled.cursor)?;
+    let offset_ms = (pulled.server_time - midpoint).num_milliseconds();
+    let json = pulled
+        .config
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| HqError::BadResponse(e.to_string()))?;
+    let recorded =
+        store
+            .borrow_mut()
+            .record_config_pull(link, offset_ms, pulled.cursor, json.as_deref())?;
+    if !recorded {
+        return Ok(Round::Relinked);
+    }
+    if let Some(config) = &pulled.config {
         tracing::info!("survey version {} from HQ applied", config.version);
         survey.send_replace(config_in_force(base, &store.borrow()));
     }
-    state.config_cursor = pulled.cursor;
-    store.borrow_mut().set_sync_state(&state)?;
 
-    pull_regulars(store, &client, &link).await?;
+    if !pull_regulars(store, &client, link).await? {
+        return Ok(Round::Relinked);
+    }
 
-    queue_health_if_due(store, settings, &mut state)?;
+    queue_health_if_due(store, settings, &state)?;
 
-    let correction = match state.clock_offset_ms {
-        Some(ms) if ms.abs() > CLOCK_TOLERANCE_MS => chrono::Duration::milliseconds(ms),
-        _ => chrono::Duration::zero(),
+    let correction = if offset_ms.abs() > CLOCK_TOLERANCE_MS {
+        chrono::Duration::milliseconds(offset_ms)
+    } else {
+        chrono::Duration::zero()
     };
-    loop {
-        let batch = store.borrow().pending_batch(*batch_size)?;
-        if batch.is_empty() {
-            break;
-        }
-        let pushed = match client.push(&link.device_token, &batch, correction).await {
-            Err(HqError::Status { status, .. })
-                if status == reqwest::StatusCode::PAYLOAD_TOO_LARGE && *batch_size > 1 =>
-            {
-                *batch_size = (*batch_size / 2).max(1);
+    let outbox = Outbox {
+        store,
+        client: &client,
+        link,
+        correction,
+        config_cursor: pulled.cursor,
+    };
+    if !outbox.push_all(session).await? {
+        return Ok(Round::Relinked);
+    }
+    if !store.borrow_mut().note_sync_success(link, Utc::now())? {
+        return Ok(Round::Relinked);
+    }
+    Ok(Round::Synced)
+}
+
+/// Statuses with which HQ may be refusing one event of the batch rather than the
+/// kiosk: a server error, or a body it cannot take.
+fn may_be_one_event(error: &HqError) -> bool {
+    error.retry_after().is_none()
+        && error.status().is_some_and(|s| {
+            s.is_server_error()
+                || [
+                    StatusCode::BAD_REQUEST,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                ]
+                .contains(&s)
+        })
+}
+
+/// Pushing the outbox within one round.
+struct Outbox<'a> {
+    store: &'a Rc<RefCell<Store>>,
+    client: &'a HqClient,
+    link: &'a HqLink,
+    correction: chrono::Duration,
+    config_cursor: u64,
+}
+
+impl Outbox<'_> {
+    /// Pushes until the outbox is empty, settling each event by HQ's verdict and
+    /// isolating an event HQ keeps failing on. Returns false when the kiosk was enrolled
+    /// elsewhere meanwhile.
+    async fn push_all(&self, session: &mut Session) -> Result<bool, RoundError> {
+        loop {
+            let limit = session.isolation.limit(session.batch_size);
+            let batch = self.store.borrow().pending_batch(limit)?;
+            let Some(first) = batch.first() else {
+                session.isolation.reset();
+                return Ok(true);
+            };
+            let error = match self.push(&batch).await {
+                Ok(pushed) => {
+                    let settled = self.settle(&batch, &pushed)?;
+                    if settled > 0 {
+                        session.isolation.batch_settled(batch.len(), first.id);
+                    }
+                    if !self.store.borrow().links_to(self.link)? {
+                        return Ok(false);
+                    }
+                    if settled < batch.len() {
+                        // Re-sending at once could spin: wait like after any failure.
+                        return Err(HqError::BadResponse(format!(
+                            "HQ settled {settled} of {} events; the rest go again after a pause",
+                            batch.len()
+                        ))
+                        .into());
+                    }
+                    continue;
+                }
+                Err(error) => error,
+            };
+            if error.status() == Some(StatusCode::PAYLOAD_TOO_LARGE) && batch.len() > 1 {
+                session.batch_size = (batch.len() / 2).max(1);
                 continue;
             }
-            other => other?,
+            if !may_be_one_event(&error) {
+                return Err(error.into());
+            }
+            if batch.len() > 1 {
+                tracing::info!(
+                    "HQ answered {} to a batch of {}; splitting it",
+                    error.status().map_or(0, |s| s.as_u16()),
+                    batch.len()
+                );
+                session.isolation.batch_failed(batch.len());
+                continue;
+            }
+            // One event, alone. If HQ answers nothing else either, this is an outage.
+            self.client
+                .pull_config(
+                    &self.link.device_token,
+                    self.link.store_id,
+                    self.config_cursor,
+                )
+                .await
+                .map_err(|_| error.clone())?;
+            let strikes = session.isolation.strike(first.id);
+            if strikes < isolate::STRIKES {
+                tracing::warn!(
+                    "HQ failed on event {} alone ({strikes} of {}); trying again after a pause",
+                    first.id,
+                    isolate::STRIKES
+                );
+                return Err(error.into());
+            }
+            if !self.control(session, first).await? {
+                return Err(error.into());
+            }
+            if !self.store.borrow().links_to(self.link)? {
+                return Ok(false);
+            }
+            tracing::warn!(
+                "HQ failed on event {} alone {strikes} times while taking others; quarantined",
+                first.id
+            );
+            let reason = quarantine_reason(&error, strikes);
+            self.store
+                .borrow_mut()
+                .settle(&[(first.seq, Settlement::Quarantined { reason })])?;
+            session.isolation.reset();
+        }
+    }
+
+    /// Pushes one other event alone, to tell an event HQ cannot take from an HQ that takes
+    /// none. True when HQ gave it a verdict (it is settled by it).
+    async fn control(
+        &self,
+        session: &mut Session,
+        suspect: &PendingEvent,
+    ) -> Result<bool, RoundError> {
+        let after = self
+            .store
+            .borrow()
+            .pending_batch(1 + isolate::CONTROL_SPAN)?;
+        let after: Vec<PendingEvent> = after.into_iter().filter(|e| e.seq != suspect.seq).collect();
+        let Some(offset) = session.isolation.control_offset(after.len()) else {
+            tracing::info!(
+                "event {} waits for another event to show that HQ takes events",
+                suspect.id
+            );
+            return Ok(false);
         };
+        let control = std::slice::from_ref(&after[offset - 1]);
+        match self.push(control).await {
+            Ok(pushed) => Ok(self.settle(control, &pushed)? > 0),
+            Err(e) if may_be_one_event(&e) => {
+                session.isolation.control_failed();
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn push(&self, batch: &[PendingEvent]) -> Result<PushResponse, HqError> {
+        self.client
+            .push(&self.link.device_token, batch, self.correction)
+            .await
+    }
+
+    /// Records HQ's verdict on each event it answered for; returns how many.
+    fn settle(&self, batch: &[PendingEvent], pushed: &PushResponse) -> Result<usize, StoreError> {
         let mut outcomes = Vec::with_capacity(pushed.results.len());
+        let mut seen = std::collections::HashSet::new();
         let mut erased_elsewhere = Vec::new();
         for result in &pushed.results {
             let Some(event) = batch.get(result.index) else {
                 continue;
             };
-            if result.id.is_some_and(|id| id != event.id) {
+            if result.id.is_some_and(|id| id != event.id) || !seen.insert(result.index) {
                 continue;
             }
             outcomes.push((
@@ -210,40 +427,54 @@ async fn round(
                 },
             ));
         }
-        if outcomes.is_empty() {
-            return Err(HqError::BadResponse("HQ settled none of the batch".into()).into());
-        }
-        store.borrow_mut().settle(&outcomes)?;
-        purge_erased_elsewhere(store, &erased_elsewhere)?;
+        self.store.borrow_mut().settle(&outcomes)?;
+        purge_erased_elsewhere(self.store, &erased_elsewhere)?;
+        Ok(outcomes.len())
     }
-    state.last_success = Some(Utc::now());
-    state.last_error = None;
-    store.borrow_mut().set_sync_state(&state)?;
-    Ok(Round::Synced)
+}
+
+/// The reason a manager reads for an event HQ failed on alone.
+fn quarantine_reason(error: &HqError, strikes: u32) -> String {
+    let excerpt = match error {
+        HqError::Status { code, message, .. } => {
+            format!("{code}: {}", message.chars().take(200).collect::<String>())
+        }
+        other => other.to_string(),
+    };
+    let status = error.status().map_or(0, |s| s.as_u16());
+    format!(
+        "HQ answered {status} to this event alone ({strikes} times, while taking other \
+         requests and events): {excerpt}"
+    )
 }
 
 /// HQ's rejection code for an upload about a regular who was erased.
 const ERASED_CODE: &str = "regular_erased";
 
 /// Pulls regulars' changes page by page until HQ has no more. An HQ from before regulars
-/// answers 404: nothing to pull, so the round goes on quietly.
+/// answers 404: nothing to pull, so the round goes on quietly. Returns false (having
+/// applied nothing more) when the kiosk was enrolled elsewhere meanwhile.
 async fn pull_regulars(
     store: &Rc<RefCell<Store>>,
     client: &HqClient,
     link: &HqLink,
-) -> Result<(), RoundError> {
+) -> Result<bool, RoundError> {
     loop {
         let cursor = store.borrow().regulars_cursor()?;
         let page = match client
             .pull_regulars(&link.device_token, link.store_id, cursor)
             .await
         {
-            Err(HqError::Status { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => {
+            Err(HqError::Status { status, .. }) if status == StatusCode::NOT_FOUND => {
                 tracing::debug!("HQ does not serve regulars yet; skipped");
-                return Ok(());
+                return Ok(true);
             }
             other => other?,
         };
+        // No await between this check and the write: an enrollment cannot slip between.
+        if !store.borrow().links_to(link)? {
+            return Ok(false);
+        }
         let applied = store.borrow_mut().apply_regulars(&page)?;
         if applied != Default::default() {
             tracing::info!(
@@ -255,7 +486,7 @@ async fn pull_regulars(
         }
         // A full page that does not move the cursor would loop for ever.
         if !page.more || page.cursor <= cursor {
-            return Ok(());
+            return Ok(true);
         }
     }
 }
@@ -306,7 +537,7 @@ pub(crate) fn config_in_force(base: &KioskConfig, store: &Store) -> KioskConfig 
 fn queue_health_if_due(
     store: &Rc<RefCell<Store>>,
     settings: &SyncConfig,
-    state: &mut crate::store::SyncState,
+    state: &SyncState,
 ) -> Result<(), StoreError> {
     let now = Utc::now();
     let interval = chrono::Duration::milliseconds((settings.health_interval_secs * 1000.0) as i64);
@@ -322,11 +553,9 @@ fn queue_health_if_due(
         app_version: env!("CARGO_PKG_VERSION").to_owned(),
         last_error: state.last_error.clone(),
     };
-    store
-        .borrow_mut()
-        .queue_event("device_health", &health, clock::local_now())?;
-    state.last_health = Some(now);
-    store.borrow_mut().set_sync_state(state)?;
+    let mut store = store.borrow_mut();
+    store.queue_event("device_health", &health, clock::local_now())?;
+    store.note_health_queued(now)?;
     Ok(())
 }
 
