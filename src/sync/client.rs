@@ -2,6 +2,7 @@
 //! Every failure says whether trying again can help, and how long HQ asked us to wait.
 
 use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
 use countertop_protocol::{
@@ -30,6 +31,8 @@ pub enum HqError {
     BadResponse(String),
     #[error("{0} is not an HQ address (expected http://host:port or https://host)")]
     BadUrl(String),
+    #[error("{0}")]
+    CaFile(String),
 }
 
 impl HqError {
@@ -72,12 +75,22 @@ struct WireEvent<'a> {
 }
 
 impl HqClient {
-    pub fn new(base: &str) -> Result<Self, HqError> {
+    /// A client for HQ at `base`, trusting the CAs in `ca_file` (`sync.ca_file`) as well as
+    /// the public ones.
+    pub fn new(base: &str, ca_file: Option<&Path>) -> Result<Self, HqError> {
         let base = base.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(HqError::BadUrl(base));
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = ca_file {
+            let certs =
+                crate::config::read_ca_file(path).map_err(|e| HqError::CaFile(e.to_string()))?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .user_agent(concat!("countertop/", env!("CARGO_PKG_VERSION")))

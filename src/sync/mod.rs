@@ -140,7 +140,7 @@ async fn round(
     let Some(link) = store.borrow().hq_link()? else {
         return Ok(Round::NotEnrolled);
     };
-    let client = HqClient::new(&link.hq_url)?;
+    let client = HqClient::new(&link.hq_url, settings.ca_file.as_deref())?;
     let mut state = store.borrow().sync_state()?;
 
     // Pull config; its server time measures our clock's offset.
