@@ -266,6 +266,7 @@ fn tls_cluster() -> &'static TlsCluster {
             &ServerTls {
                 cert_pem: &cert.cert_pem,
                 key_pem: &cert.key_pem,
+                require_tls: true,
             },
             false,
         );

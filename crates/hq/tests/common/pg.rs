@@ -30,6 +30,8 @@ pub struct PgCluster {
 pub struct ServerTls<'a> {
     pub cert_pem: &'a str,
     pub key_pem: &'a str,
+    /// Refuse TCP connections without TLS (tests), or take both (the TLS benchmark).
+    pub require_tls: bool,
 }
 
 fn bin_dir() -> Result<PathBuf, String> {
@@ -134,9 +136,9 @@ impl PgCluster {
         }
     }
 
-    /// Start a cluster with `ssl=on` and this certificate, whose `pg_hba.conf` accepts TCP
-    /// connections only over TLS (so a test that connects has proved TLS was used).
-    /// `durable` as in [`PgCluster::start_with`].
+    /// Start a cluster with `ssl=on` and this certificate. With `require_tls`, its
+    /// `pg_hba.conf` accepts TCP connections only over TLS (so a test that connects has
+    /// proved TLS was used). `durable` as in [`PgCluster::start_with`].
     pub fn start_tls(tls: &ServerTls<'_>, durable: bool) -> PgCluster {
         match Self::try_start(durable, Some(tls)) {
             Ok(c) => c,
@@ -196,14 +198,16 @@ impl PgCluster {
         }
         if let Some(tls) = tls {
             use std::os::unix::fs::PermissionsExt;
+            let hba = if tls.require_tls {
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n\
+                 hostssl all all ::1/128 trust\n"
+            } else {
+                "local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n"
+            };
             let files = [
                 ("server.crt", tls.cert_pem),
                 ("server.key", tls.key_pem),
-                (
-                    "pg_hba.conf",
-                    "local all all trust\nhostssl all all 127.0.0.1/32 trust\n\
-                     hostssl all all ::1/128 trust\n",
-                ),
+                ("pg_hba.conf", hba),
             ];
             for (name, text) in files {
                 let path = data.join(name);
@@ -276,7 +280,7 @@ impl PgCluster {
             port,
             dir,
             child: Mutex::new(Some(child)),
-            tls_only: tls.is_some(),
+            tls_only: tls.is_some_and(|t| t.require_tls),
         };
         cluster.wait_ready(&bin)?;
         Ok(cluster)
