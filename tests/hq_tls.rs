@@ -162,3 +162,31 @@ fn a_ca_file_that_is_missing_or_not_pem_is_refused_at_start() {
     let config = KioskConfig::from_toml(&toml).expect("a PEM CA file is accepted");
     assert_eq!(config.sync.ca_file, Some(good));
 }
+
+#[test]
+fn countertop_enroll_uses_the_ca_file_from_kiosk_toml() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = certs::TestCa::new("Corner Coffee chain CA");
+    let ca_file = ca.write_pem(&dir.path().join("hq-ca.pem"));
+    let (cert, key) = ca.server_cert(&["127.0.0.1"]).write(dir.path());
+    let mut hq = Hq::sqlite(dir.path());
+    hq.serve_https(&cert, &key);
+    hq.start();
+    let (store, code) = hq.store_and_code();
+
+    let untrusting = hq::Kiosk::new(&dir.path().join("untrusting"), 50);
+    let out = untrusting
+        .command(&["enroll", "--hq", &hq.url(), "--code", &code])
+        .output()
+        .expect("countertop enroll runs");
+    assert!(!out.status.success(), "enrolled without trusting HQ");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("certificate"), "{stderr}");
+
+    let trusting = hq::Kiosk::new(&dir.path().join("trusting"), 50);
+    let mut toml = std::fs::read_to_string(&trusting.config).expect("kiosk.toml");
+    toml.push_str(&format!("ca_file = {:?}\n", ca_file.display().to_string()));
+    std::fs::write(&trusting.config, toml).expect("kiosk.toml");
+    let code = hq.cli(&["enroll-code", "--store", &store]);
+    trusting.enroll(&hq.url(), &code);
+}
