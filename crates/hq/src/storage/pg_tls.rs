@@ -399,7 +399,7 @@ mod tests {
     }
 
     #[test]
-    fn verify_modes_without_a_ca_file_say_what_to_add() {
+    fn verify_modes_refuse_a_ca_file_that_cannot_be_read_or_is_not_pem() {
         let err = connector(SslMode::VerifyFull, Some(Path::new("/nonexistent/ca.pem")))
             .err()
             .expect("refused");
