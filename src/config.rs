@@ -53,6 +53,10 @@ pub struct SyncConfig {
     pub health_interval_secs: f64,
     /// Synced ratings are deleted locally after this many days; unsynced ones never are.
     pub retention_days: u32,
+    /// A PEM file of CA certificates to trust for HQ's HTTPS, beside the public ones: for
+    /// an HQ whose certificate a chain's own CA signed. Checked at start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for SyncConfig {
@@ -64,6 +68,7 @@ impl Default for SyncConfig {
             retry_max_secs: 300.0,
             health_interval_secs: 300.0,
             retention_days: 30,
+            ca_file: None,
         }
     }
 }
@@ -252,6 +257,24 @@ fn default_data_dir() -> PathBuf {
     }
 }
 
+/// The CA certificates in `sync.ca_file`, for the HQ client to trust.
+pub fn read_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, ConfigError> {
+    let bad = |why: String| {
+        ConfigError::Invalid(format!(
+            "sync.ca_file {}: {why}; it must be a PEM file of the CA that signed HQ's \
+             certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ))
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot be read ({e})")))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| bad(format!("is not valid PEM ({e})")))?;
+    if certs.is_empty() {
+        return Err(bad("holds no certificate".into()));
+    }
+    Ok(certs)
+}
+
 impl KioskConfig {
     /// Reads `path` if given; otherwise the defaults. The result is validated.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
@@ -338,6 +361,9 @@ impl KioskConfig {
             if !secs.is_finite() || !(0.01..=86_400.0).contains(&secs) {
                 return invalid(format!("{name} must be between 0.01 and 86400 seconds"));
             }
+        }
+        if let Some(path) = &s.ca_file {
+            read_ca_file(path)?;
         }
         if !self.store.max_size_mb.is_finite() || self.store.max_size_mb < 0.0 {
             return invalid("store.max_size_mb must be 0 (no cap) or more".into());

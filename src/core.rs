@@ -464,8 +464,9 @@ fn handle_command(state: &CoreState, command: Command) {
         Command::Enroll(hq_url, code, device_name, reply) => {
             let store = state.store.clone();
             let wake = state.wake.clone();
+            let ca_file = state.base.sync.ca_file.clone();
             tokio::task::spawn_local(async move {
-                let result = enroll(&store, &hq_url, &code, device_name).await;
+                let result = enroll(&store, &hq_url, ca_file.as_deref(), &code, device_name).await;
                 if result.is_ok() {
                     wake.sync_now.notify_one();
                 }
@@ -481,6 +482,7 @@ fn handle_command(state: &CoreState, command: Command) {
 async fn enroll(
     store: &Rc<RefCell<Store>>,
     hq_url: &str,
+    ca_file: Option<&std::path::Path>,
     code: &str,
     device_name: Option<String>,
 ) -> Result<(), CoreError> {
@@ -489,7 +491,7 @@ async fn enroll(
             "enter the enrollment code from HQ".into(),
         ));
     }
-    let client = HqClient::new(hq_url.trim())?;
+    let client = HqClient::new(hq_url.trim(), ca_file)?;
     let link = client.enroll(code, device_name).await?;
     store.borrow_mut().set_hq_link(&link)?;
     tracing::info!(

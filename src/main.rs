@@ -181,7 +181,7 @@ fn enroll(config: &KioskConfig, hq: &str, code: &str, name: Option<String>) -> R
         .enable_all()
         .build()?;
     let link = runtime.block_on(async {
-        let client = countertop::sync::client::HqClient::new(hq)?;
+        let client = countertop::sync::client::HqClient::new(hq, config.sync.ca_file.as_deref())?;
         client.enroll(code, name).await
     })?;
     let database = config.database_path();

@@ -2,6 +2,7 @@
 //! Every failure says whether trying again can help, and how long HQ asked us to wait.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use countertop_protocol::{
@@ -30,6 +31,8 @@ pub enum HqError {
     BadResponse(String),
     #[error("{0} is not an HQ address (expected http://host:port or https://host)")]
     BadUrl(String),
+    #[error("{0}")]
+    CaFile(String),
 }
 
 impl HqError {
@@ -60,6 +63,8 @@ impl HqError {
 pub struct ClientOptions {
     pub connect_timeout: Duration,
     pub timeout: Duration,
+    /// Extra CAs to trust for HQ's certificate (`sync.ca_file`), beside the public ones.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -67,6 +72,7 @@ impl Default for ClientOptions {
         ClientOptions {
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(60),
+            ca_file: None,
         }
     }
 }
@@ -98,9 +104,14 @@ struct WireEvent<'a> {
 }
 
 impl HqClient {
-    /// A client for the HQ at `base`, with the default options.
-    pub fn new(base: &str) -> Result<Self, HqError> {
-        Self::with_options(base, &ClientOptions::default())
+    /// A client for HQ at `base`, trusting the CAs in `ca_file` (`sync.ca_file`) as well as
+    /// the public ones, with the default timeouts.
+    pub fn new(base: &str, ca_file: Option<&Path>) -> Result<Self, HqError> {
+        let options = ClientOptions {
+            ca_file: ca_file.map(Path::to_path_buf),
+            ..ClientOptions::default()
+        };
+        Self::with_options(base, &options)
     }
 
     pub fn with_options(base: &str, options: &ClientOptions) -> Result<Self, HqError> {
@@ -108,7 +119,15 @@ impl HqClient {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(HqError::BadUrl(base));
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = &options.ca_file {
+            let certs =
+                crate::config::read_ca_file(path).map_err(|e| HqError::CaFile(e.to_string()))?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .connect_timeout(options.connect_timeout)
             .timeout(options.timeout)
             .user_agent(concat!("countertop/", env!("CARGO_PKG_VERSION")))

@@ -85,6 +85,8 @@ struct Session {
     /// The search for an event HQ keeps failing on, and the enrollment it belongs to.
     isolation: Isolation,
     isolating_for: Option<uuid::Uuid>,
+    /// Extra CAs the client trusts for HQ's certificate (`sync.ca_file`).
+    ca_file: Option<std::path::PathBuf>,
 }
 
 impl Session {
@@ -93,7 +95,7 @@ impl Session {
         match &self.client {
             Some(client) if client.serves(url) => Ok(client.clone()),
             _ => {
-                let client = HqClient::new(url)?;
+                let client = HqClient::new(url, self.ca_file.as_deref())?;
                 self.client = Some(client.clone());
                 Ok(client)
             }
@@ -119,6 +121,7 @@ pub async fn run(
         batch_size: settings.batch_size,
         isolation: Isolation::default(),
         isolating_for: None,
+        ca_file: settings.ca_file.clone(),
     };
     let mut last_prune: Option<std::time::Instant> = None;
     loop {

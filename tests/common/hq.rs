@@ -42,6 +42,8 @@ pub struct Hq {
     pub port: u16,
     pub dir: PathBuf,
     server: Option<Child>,
+    /// Certificate and key to serve HTTPS with (see [`Hq::serve_https`]).
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Hq {
@@ -56,11 +58,18 @@ impl Hq {
             port: free_port(),
             dir: dir.to_owned(),
             server: None,
+            tls: None,
         }
     }
 
+    /// From the next [`Hq::start`] on, serve HTTPS with this certificate and key.
+    pub fn serve_https(&mut self, cert: &Path, key: &Path) {
+        self.tls = Some((cert.to_owned(), key.to_owned()));
+    }
+
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     pub fn cli(&self, args: &[&str]) -> String {
@@ -117,9 +126,18 @@ impl Hq {
         assert!(self.server.is_none(), "HQ already running");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
+            let tls = self.tls.iter().flat_map(|(cert, key)| {
+                [
+                    std::ffi::OsStr::new("--tls-cert"),
+                    cert.as_os_str(),
+                    std::ffi::OsStr::new("--tls-key"),
+                    key.as_os_str(),
+                ]
+            });
             let mut child = Command::new(hq_bin())
                 .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
                 .args(["--database", &self.database])
+                .args(tls)
                 .current_dir(&self.dir)
                 .env("RUST_LOG", "warn")
                 .stdout(Stdio::piped())

@@ -4,6 +4,7 @@
 //! cargo bench -p countertop-hq --bench load -- --backend sqlite   --scenario ingest
 //! cargo bench -p countertop-hq --bench load -- --backend postgres --scenario latency
 //! cargo bench -p countertop-hq --bench load -- --backend sqlite   --scenario report
+//! cargo bench -p countertop-hq --bench load -- --backend postgres --scenario ingest-tls
 //! ```
 //!
 //! - `ingest`: kiosks push 500-rating batches over HTTP on loopback; then the same rows
@@ -12,10 +13,15 @@
 //! - `latency`: 1,000 simulated kiosks, each on its own connection, push small batches
 //!   at random intervals; prints push latency percentiles.
 //! - `report`: seeds millions of ratings, then times a store's daily report over HTTP.
+//! - `ingest-tls`: the HTTP ingest of `ingest` against one PostgreSQL with `ssl=on` and a
+//!   certificate made here, alternating `sslmode=disable` and `sslmode=verify-full` for
+//!   `--rounds` rounds each; prints every run, the medians and their ratio.
 //!
 //! PostgreSQL runs from the system's binaries in a temp dir with fsync on, as the tests'
 //! harness does, unless `--database postgres://...` names one.
 
+#[path = "../tests/common/certs.rs"]
+mod certs;
 #[path = "../tests/common/pg.rs"]
 mod pg;
 
@@ -42,6 +48,7 @@ enum Scenario {
     Ingest,
     Latency,
     Report,
+    IngestTls,
 }
 
 #[derive(Parser, Debug)]
@@ -60,6 +67,9 @@ struct Args {
     /// ingest: concurrent pushing kiosks.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// ingest-tls: runs of each sslmode, interleaved.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
     /// ingest: send gzip-compressed bodies, as the kiosk does.
     #[arg(long)]
     gzip: bool,
@@ -105,6 +115,25 @@ impl Databases {
             backend: args.backend,
             _cluster: cluster,
             server,
+            _dirs: Vec::new(),
+        }
+    }
+
+    /// A durable PostgreSQL with `ssl=on` and `cert`, taking connections with and without TLS.
+    fn tls_cluster(cert: &certs::ServerCert) -> Databases {
+        let c = pg::PgCluster::start_tls(
+            &pg::ServerTls {
+                cert_pem: &cert.cert_pem,
+                key_pem: &cert.key_pem,
+                require_tls: false,
+            },
+            true,
+        );
+        let url = c.url("postgres");
+        Databases {
+            backend: Backend::Postgres,
+            _cluster: Some(c),
+            server: Some(url),
             _dirs: Vec::new(),
         }
     }
@@ -209,22 +238,25 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().expect("gzip")
 }
 
-async fn ingest(args: &Args, dbs: &mut Databases) {
+/// The ingest scenario's batches: 500 ratings each, `args.ratings` in all.
+fn batches(args: &Args) -> Vec<Vec<Value>> {
     const BATCH: usize = 500;
     let batches = args.ratings.div_ceil(BATCH);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let all: Vec<Vec<Value>> = (0..batches)
+    (0..batches)
         .map(|b| {
             (0..BATCH)
                 .map(|i| rating(&mut rng, (b * BATCH + i) as u64))
                 .collect()
         })
-        .collect();
-    let total = batches * BATCH;
+        .collect()
+}
 
-    // Over HTTP.
-    let url = dbs.fresh().await;
-    let hq = start(&url).await;
+/// Pushes every batch over HTTP to a new HQ on `url` from `args.concurrency` kiosks;
+/// returns the seconds it took, once every event is stored.
+async fn push_over_http(args: &Args, url: &str, all: &[Vec<Value>]) -> f64 {
+    let total: usize = all.iter().map(Vec::len).sum();
+    let hq = start(url).await;
     let client = reqwest::Client::new();
     let store = admin::add_store(hq.storage.as_ref(), "Bench", "Asia/Ho_Chi_Minh")
         .await
@@ -280,11 +312,20 @@ async fn ingest(args: &Args, dbs: &mut Databases) {
     for t in tasks {
         t.await.expect("pusher");
     }
-    let http_secs = started.elapsed().as_secs_f64();
+    let secs = started.elapsed().as_secs_f64();
     let stored = hq.storage.count_events().await.expect("count");
     assert_eq!(stored as usize, total);
+    secs
+}
+
+async fn ingest(args: &Args, dbs: &mut Databases) {
+    let all = batches(args);
+    let total: usize = all.iter().map(Vec::len).sum();
+
+    // Over HTTP.
+    let url = dbs.fresh().await;
+    let http_secs = push_over_http(args, &url, &all).await;
     let http_rate = total as f64 / http_secs;
-    drop(hq);
 
     // The same rows straight through the storage layer.
     let url = dbs.fresh().await;
@@ -359,6 +400,49 @@ async fn ingest(args: &Args, dbs: &mut Databases) {
     println!("  http: {http_secs:.2} s, {http_rate:.0} ratings/s");
     println!("  raw storage insert: {raw_secs:.2} s, {raw_rate:.0} ratings/s");
     println!("  ratio http/raw: {:.2}", http_rate / raw_rate);
+}
+
+/// HTTP ingest with PostgreSQL reached over TLS (`verify-full`) against without it
+/// (`disable`), on one cluster, runs interleaved (the order flips every round).
+async fn ingest_tls(args: &Args) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = certs::TestCa::new("Countertop bench CA");
+    let cert = ca.server_cert(&["127.0.0.1"]);
+    let ca_file = ca.write_pem(&dir.path().join("ca.pem"));
+    let mut dbs = Databases::tls_cluster(&cert);
+    let all = batches(args);
+    let total: usize = all.iter().map(Vec::len).sum();
+    let modes = [
+        ("disable", "sslmode=disable".to_owned()),
+        (
+            "verify-full",
+            format!("sslmode=verify-full&sslrootcert={}", ca_file.display()),
+        ),
+    ];
+    let mut rates = [Vec::new(), Vec::new()];
+    println!(
+        "ingest-tls ratings={total} batch=500 concurrency={} gzip={} rounds={}",
+        args.concurrency, args.gzip, args.rounds
+    );
+    for round in 0..args.rounds {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let (name, query) = &modes[i];
+            let url = format!("{}?{query}", dbs.fresh().await);
+            let rate = total as f64 / push_over_http(args, &url, &all).await;
+            println!("  round {round} sslmode={name}: {rate:.0} ratings/s");
+            rates[i].push(rate);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let plain = median(&mut rates[0]);
+    let tls = median(&mut rates[1]);
+    println!("  median sslmode=disable: {plain:.0} ratings/s");
+    println!("  median sslmode=verify-full: {tls:.0} ratings/s");
+    println!("  ratio tls/plain: {:.2}", tls / plain);
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -649,8 +733,12 @@ async fn report(args: &Args, dbs: &mut Databases) {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.scenario == Scenario::IngestTls {
+        return ingest_tls(&args).await;
+    }
     let mut dbs = Databases::new(&args);
     match args.scenario {
+        Scenario::IngestTls => {}
         Scenario::Ingest => ingest(&args, &mut dbs).await,
         Scenario::Latency => latency(&args, &mut dbs).await,
         Scenario::Report => report(&args, &mut dbs).await,

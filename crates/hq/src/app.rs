@@ -16,6 +16,7 @@ use tower_http::trace::TraceLayer;
 use crate::metrics::Metrics;
 use crate::routes::{router, AppState};
 use crate::storage::{open_storage, Storage, StorageError};
+use crate::tls::{LiveCertificate, TlsError, TlsFiles};
 
 /// Limits on what one request may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct Settings {
     pub database: String,
     pub limits: Limits,
     pub request_timeout: Duration,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Settings {
@@ -54,6 +57,7 @@ impl Settings {
             database: database.into(),
             limits: Limits::default(),
             request_timeout: Duration::from_secs(30),
+            tls: None,
         }
     }
 }
@@ -68,6 +72,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// A bound, ready-to-run server.
@@ -76,6 +82,7 @@ pub struct Application {
     addr: SocketAddr,
     state: AppState,
     timeout: Duration,
+    tls: Option<LiveCertificate>,
 }
 
 impl Application {
@@ -90,6 +97,10 @@ impl Application {
         settings: Settings,
         storage: Arc<dyn Storage>,
     ) -> Result<Application, StartError> {
+        let tls = match settings.tls.clone() {
+            Some(files) => Some(LiveCertificate::load(files).await?),
+            None => None,
+        };
         let listener = TcpListener::bind(&settings.listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -109,6 +120,7 @@ impl Application {
                 limits: settings.limits,
             },
             timeout: settings.request_timeout,
+            tls,
         })
     }
 
@@ -120,7 +132,8 @@ impl Application {
         Arc::clone(&self.state.storage)
     }
 
-    /// Serve until `shutdown` completes, then finish requests in flight.
+    /// Serve until `shutdown` completes, then finish requests in flight. With
+    /// [`Settings::tls`], HTTPS, reloading the certificate on SIGHUP.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -133,6 +146,9 @@ impl Application {
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(TraceLayer::new_for_http())
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+        if let Some(certificate) = self.tls {
+            return crate::tls::serve(self.listener, app, certificate, shutdown).await;
+        }
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await

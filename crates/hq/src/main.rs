@@ -5,7 +5,9 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use countertop_hq::app::shutdown_signal;
+use countertop_hq::tls::TlsFiles;
 use countertop_hq::{admin, open_storage, Application, Settings};
+use std::path::PathBuf;
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -33,6 +35,13 @@ enum Command {
     Serve {
         #[arg(long, env = "COUNTERTOP_HQ_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Serve HTTPS with this PEM certificate chain (server certificate first). SIGHUP
+        /// reloads it and the key without a restart.
+        #[arg(long, env = "COUNTERTOP_HQ_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, env = "COUNTERTOP_HQ_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Manage stores.
     Store {
@@ -110,14 +119,28 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Serve { listen } => {
-            let app = Application::build(Settings::new(listen, &cli.database))
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+        } => {
+            let mut settings = Settings::new(listen, &cli.database);
+            settings.tls = tls_cert
+                .zip(tls_key)
+                .map(|(cert, key)| TlsFiles { cert, key });
+            let https = settings.tls.is_some();
+            let app = Application::build(settings)
                 .await
                 .with_context(|| format!("starting HQ on {}", cli.database))?;
             let storage = app.storage();
             // The address alone on stdout, so scripts (and tests) can find the port.
             println!("{}", app.local_addr());
-            tracing::info!(addr = %app.local_addr(), backend = storage.backend(), "serving");
+            tracing::info!(
+                addr = %app.local_addr(),
+                backend = storage.backend(),
+                scheme = if https { "https" } else { "http" },
+                "serving"
+            );
             app.run_until(shutdown_signal()).await.context("serving")?;
             tracing::info!("stopped");
         }

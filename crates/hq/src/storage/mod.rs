@@ -3,6 +3,7 @@
 //! and PostgreSQL (for chains: any number of stateless HQ processes share one database).
 //! Both must pass the same black-box test suite.
 
+mod pg_tls;
 mod postgres;
 mod sqlite;
 
@@ -27,6 +28,8 @@ pub enum StorageError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("PostgreSQL connection pool: {0}")]
     Pool(String),
+    #[error("PostgreSQL connection: {0}")]
+    PgConnect(#[from] pg_tls::PgConnectError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("no store with id {0}")]

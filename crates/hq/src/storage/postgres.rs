@@ -4,7 +4,6 @@
 //! batch is written in a few set-based statements (`UNNEST`) inside one transaction.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,7 +11,6 @@ use countertop_protocol::SurveyConfig;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 use super::{
@@ -158,11 +156,10 @@ pub struct PostgresStorage {
 impl PostgresStorage {
     /// Connect to `url`, and bring the schema up to date.
     pub async fn connect(url: &str) -> Result<PostgresStorage, StorageError> {
-        let config = tokio_postgres::Config::from_str(url)
-            .map_err(|_| StorageError::BadUrl(url.to_owned()))?;
+        let (config, tls) = super::pg_tls::connect_options(url).await?;
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

@@ -22,6 +22,16 @@ pub struct PgCluster {
     pub port: u16,
     dir: PathBuf,
     child: Mutex<Option<Child>>,
+    /// Started with [`PgCluster::start_tls`]: TCP connections must use TLS.
+    tls_only: bool,
+}
+
+/// A server certificate and key (PEM) for [`PgCluster::start_tls`].
+pub struct ServerTls<'a> {
+    pub cert_pem: &'a str,
+    pub key_pem: &'a str,
+    /// Refuse TCP connections without TLS (tests), or take both (the TLS benchmark).
+    pub require_tls: bool,
 }
 
 fn bin_dir() -> Result<PathBuf, String> {
@@ -120,13 +130,23 @@ impl PgCluster {
     /// Start a cluster; `durable` keeps fsync and synchronous commit on (for benchmarks),
     /// otherwise they are off to keep tests fast.
     pub fn start_with(durable: bool) -> PgCluster {
-        match Self::try_start(durable) {
+        match Self::try_start(durable, None) {
             Ok(c) => c,
             Err(e) => panic!("cannot start a test PostgreSQL: {e}"),
         }
     }
 
-    fn try_start(durable: bool) -> Result<PgCluster, String> {
+    /// Start a cluster with `ssl=on` and this certificate. With `require_tls`, its
+    /// `pg_hba.conf` accepts TCP connections only over TLS (so a test that connects has
+    /// proved TLS was used). `durable` as in [`PgCluster::start_with`].
+    pub fn start_tls(tls: &ServerTls<'_>, durable: bool) -> PgCluster {
+        match Self::try_start(durable, Some(tls)) {
+            Ok(c) => c,
+            Err(e) => panic!("cannot start a test PostgreSQL with TLS: {e}"),
+        }
+    }
+
+    fn try_start(durable: bool, tls: Option<&ServerTls<'_>>) -> Result<PgCluster, String> {
         let bin = bin_dir()?;
         let owner = run_as()?;
         // Under root the server runs as `postgres`, which must be able to reach the dir:
@@ -176,6 +196,31 @@ impl PgCluster {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
+        if let Some(tls) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            let hba = if tls.require_tls {
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n\
+                 hostssl all all ::1/128 trust\n"
+            } else {
+                "local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n"
+            };
+            let files = [
+                ("server.crt", tls.cert_pem),
+                ("server.key", tls.key_pem),
+                ("pg_hba.conf", hba),
+            ];
+            for (name, text) in files {
+                let path = data.join(name);
+                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+                // PostgreSQL refuses a key file that others can read.
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+                if let Some((uid, gid)) = owner {
+                    std::os::unix::fs::chown(&path, Some(uid), Some(gid))
+                        .map_err(|e| format!("chown {}: {e}", path.display()))?;
+                }
+            }
+        }
         let port = free_port()?;
         let log = std::fs::File::create(dir.join("postgres.log")).map_err(|e| e.to_string())?;
         let mut cmd = Command::new(bin.join("postgres"));
@@ -193,6 +238,9 @@ impl PgCluster {
             ])
             .stdout(Stdio::null())
             .stderr(log);
+        if tls.is_some() {
+            cmd.args(["-c", "ssl=on"]);
+        }
         if !durable {
             cmd.args([
                 "-c",
@@ -232,6 +280,7 @@ impl PgCluster {
             port,
             dir,
             child: Mutex::new(Some(child)),
+            tls_only: tls.is_some_and(|t| t.require_tls),
         };
         cluster.wait_ready(&bin)?;
         Ok(cluster)
@@ -281,12 +330,26 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
+    /// Where the test itself connects to create databases: TCP, or the Unix socket for a
+    /// cluster that takes TCP only over TLS.
+    fn admin_url(&self) -> String {
+        if self.tls_only {
+            format!(
+                "host={} port={} user=postgres dbname=postgres",
+                self.dir.display(),
+                self.port
+            )
+        } else {
+            self.url("postgres")
+        }
+    }
+
     /// Create a new, empty database and return its URL.
     pub async fn fresh_database(&self) -> String {
         let name = format!("t_{}", uuid::Uuid::now_v7().simple());
         let mut last = String::new();
         for _ in 0..50 {
-            match tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls).await {
+            match tokio_postgres::connect(&self.admin_url(), tokio_postgres::NoTls).await {
                 Ok((client, conn)) => {
                     tokio::spawn(conn);
                     match client
