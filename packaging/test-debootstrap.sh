@@ -8,6 +8,9 @@
 #   sudo apt-get install debootstrap
 #   ./dev.sh package
 #   sudo packaging/test-debootstrap.sh target/debian/countertop_0.1.0-1_amd64.deb
+#
+# BASE_ROOT=DIR copies a root made before (`debootstrap --variant=minbase
+# --include=systemd,udev,passwd bookworm DIR`) instead of debootstrapping again.
 set -euo pipefail
 
 deb=$(realpath "${1:?usage: packaging/test-debootstrap.sh COUNTERTOP_DEB}")
@@ -31,8 +34,13 @@ in_root() {
 }
 
 started=$SECONDS
-echo "==> debootstrap bookworm into $root"
-debootstrap --variant=minbase --include=systemd,udev,passwd bookworm "$root" "$mirror" >/dev/null
+if [ -n "${BASE_ROOT:-}" ]; then
+    echo "==> copy $BASE_ROOT into $root"
+    cp -a "$BASE_ROOT/." "$root/"
+else
+    echo "==> debootstrap bookworm into $root"
+    debootstrap --variant=minbase --include=systemd,udev,passwd bookworm "$root" "$mirror" >/dev/null
+fi
 mount -t proc proc "$root/proc" 2>/dev/null || true
 echo "    ($((SECONDS - started)) s)"
 
@@ -51,8 +59,9 @@ in_root getent passwd countertop >/dev/null || fail "no countertop user"
 for group in video input render; do
     in_root id -nG countertop | tr ' ' '\n' | grep -qx "$group" || fail "countertop is not in $group"
 done
-[ "$(stat -c '%a %U %G' "$root/var/lib/countertop")" = "700 countertop countertop" ] \
-    || fail "/var/lib/countertop is $(stat -c '%a %U %G' "$root/var/lib/countertop")"
+# stat inside the root: its user ids are not the host's.
+data_mode=$(in_root stat -c '%a %U %G' /var/lib/countertop)
+[ "$data_mode" = "700 countertop countertop" ] || fail "/var/lib/countertop is $data_mode"
 [ -f "$root/etc/udev/rules.d/99-countertop-touch.rules" ] || fail "no touch rule"
 in_root systemctl is-enabled --quiet countertop.service || fail "countertop.service not enabled"
 
