@@ -4,15 +4,26 @@
 #   ./dev.sh run    install what is missing, build, start HQ on its embedded SQLite
 #                   database, and open a kiosk window enrolled to it
 #   ./dev.sh test   install what is missing, then run every test
+#   ./dev.sh package [--arm64]
+#                   build the countertop and countertop-hq .deb packages into target/debian
+#                   (amd64; --arm64 cross-builds the kiosk for a Raspberry Pi)
 #
 # Both install Debian packages with apt-get (through sudo when not root).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Build: a C compiler for the bundled SQLite, fontconfig for Slint.
+# Build: a C compiler for the bundled SQLite, fontconfig for Slint, and for Slint's linuxkms
+# backend (a Pi with no desktop) libudev, libinput, libseat and xkbcommon.
 # Tests: PostgreSQL's server binaries (the HQ tests start their own cluster).
 # Run: the X11 libraries winit loads, and Xvfb for machines without a display.
-BUILD_PACKAGES=(build-essential pkg-config libfontconfig1-dev ca-certificates)
+BUILD_PACKAGES=(build-essential pkg-config libfontconfig1-dev ca-certificates
+    libudev-dev libinput-dev libseat-dev libxkbcommon-dev)
+# Packages: cargo-deb's dependency scan (dpkg-shlibdeps), systemd-analyze for the units,
+# curl for the installed HQ's check.
+PACKAGE_PACKAGES=(dpkg-dev systemd curl)
+# The arm64 kiosk: a cross compiler and the arm64 -dev packages it links against.
+ARM64_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfontconfig1-dev:arm64
+    libudev-dev:arm64 libinput-dev:arm64 libseat-dev:arm64 libxkbcommon-dev:arm64)
 TEST_PACKAGES=(postgresql)
 RUN_PACKAGES=(libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0 curl sqlite3)
 
@@ -33,6 +44,50 @@ install_packages() {
 run_tests() {
     install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     cargo test --workspace --locked
+    scripts/ci-package.sh
+}
+
+ensure_cargo_deb() {
+    command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --locked --version "^3.8"
+}
+
+# The arm64 kiosk's cross build: Debian's aarch64 gcc links it, pkg-config finds the arm64
+# libraries (installed with `dpkg --add-architecture arm64`).
+arm64_env=(
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+    CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
+    AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
+    STRIP_aarch64_unknown_linux_gnu=aarch64-linux-gnu-strip
+    OBJCOPY_aarch64_unknown_linux_gnu=aarch64-linux-gnu-objcopy
+    PKG_CONFIG_ALLOW_CROSS=1
+    PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig
+    PKG_CONFIG_SYSROOT_DIR=/
+)
+
+# ./dev.sh package [--arm64] [cargo deb options such as --profile package-ci]
+build_packages() {
+    local arm64=false
+    if [ "${1:-}" = "--arm64" ]; then
+        arm64=true
+        shift
+    fi
+    install_packages "${BUILD_PACKAGES[@]}" "${PACKAGE_PACKAGES[@]}"
+    ensure_cargo_deb
+    if $arm64; then
+        if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+            local sudo=()
+            [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+            "${sudo[@]}" dpkg --add-architecture arm64
+        fi
+        install_packages "${ARM64_PACKAGES[@]}"
+        rustup target add aarch64-unknown-linux-gnu
+        env "${arm64_env[@]}" cargo deb --locked -p countertop \
+            --target aarch64-unknown-linux-gnu "$@"
+    else
+        cargo deb --locked -p countertop "$@"
+        cargo deb --locked -p countertop-hq "$@"
+    fi
+    ls -l target/debian/*.deb target/*/debian/*.deb 2>/dev/null || true
 }
 
 # Stops everything `./dev.sh run` started, however it ends (window closed, Ctrl-C, error).
@@ -94,8 +149,12 @@ run_demo() {
 case "${1:-}" in
     test) run_tests ;;
     run) run_demo ;;
+    package)
+        shift
+        build_packages "$@"
+        ;;
     *)
-        echo "usage: ./dev.sh run | test" >&2
+        echo "usage: ./dev.sh run | test | package [--arm64]" >&2
         exit 2
         ;;
 esac

@@ -26,6 +26,63 @@ pub struct KioskConfig {
     pub window: WindowConfig,
     pub sync: SyncConfig,
     pub store: StoreConfig,
+    pub display: DisplayConfig,
+}
+
+/// The screen of a kiosk with no desktop (Slint's linuxkms backend); see [`crate::display`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DisplayConfig {
+    /// Turns the picture, and the touchscreen with it, clockwise.
+    pub rotation: Rotation,
+    /// The DRM connector, such as "HDMI-A-1" or "DSI-1"; none: the first connected one.
+    pub output: Option<String>,
+    /// The index of the mode in the output's list; none: its preferred mode.
+    pub mode: Option<u32>,
+}
+
+/// A quarter-turn of the screen, clockwise, as kiosk.toml writes it: 0, 90, 180 or 270.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u16", into = "u16")]
+pub enum Rotation {
+    #[default]
+    None,
+    Quarter,
+    Half,
+    ThreeQuarters,
+}
+
+impl Rotation {
+    pub fn degrees(self) -> u16 {
+        match self {
+            Rotation::None => 0,
+            Rotation::Quarter => 90,
+            Rotation::Half => 180,
+            Rotation::ThreeQuarters => 270,
+        }
+    }
+}
+
+impl TryFrom<u16> for Rotation {
+    type Error = String;
+
+    fn try_from(degrees: u16) -> Result<Self, Self::Error> {
+        match degrees {
+            0 => Ok(Rotation::None),
+            90 => Ok(Rotation::Quarter),
+            180 => Ok(Rotation::Half),
+            270 => Ok(Rotation::ThreeQuarters),
+            other => Err(format!(
+                "rotation must be 0, 90, 180 or 270 (degrees clockwise), not {other}"
+            )),
+        }
+    }
+}
+
+impl From<Rotation> for u16 {
+    fn from(rotation: Rotation) -> u16 {
+        rotation.degrees()
+    }
 }
 
 /// The local database.
@@ -242,6 +299,7 @@ impl Default for KioskConfig {
             window: WindowConfig::default(),
             sync: SyncConfig::default(),
             store: StoreConfig::default(),
+            display: DisplayConfig::default(),
         }
     }
 }
@@ -370,6 +428,17 @@ impl KioskConfig {
         }
         if self.window.width < 320 || self.window.height < 320 {
             return invalid("window.width and window.height must be at least 320".into());
+        }
+        if let Some(output) = &self.display.output {
+            if output.is_empty()
+                || !output
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                return invalid(format!(
+                    "display.output {output:?} is not a connector name such as \"HDMI-A-1\" or \"DSI-1\" (SLINT_DRM_OUTPUT=list countertop run lists them)"
+                ));
+            }
         }
         Ok(())
     }
@@ -533,6 +602,37 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(base.with_local_settings(&french).languages.default, "en");
+    }
+
+    #[test]
+    fn display_rotation_output_and_mode_are_read_and_checked() {
+        let config =
+            KioskConfig::from_toml("[display]\nrotation = 270\noutput = \"DSI-1\"\nmode = 2\n")
+                .unwrap();
+        assert_eq!(config.display.rotation, Rotation::ThreeQuarters);
+        assert_eq!(config.display.output.as_deref(), Some("DSI-1"));
+        assert_eq!(config.display.mode, Some(2));
+        assert_eq!(KioskConfig::default().display.rotation, Rotation::None);
+        let err = KioskConfig::from_toml("[display]\nrotation = 45")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("0, 90, 180 or 270"), "{err}");
+        let err = KioskConfig::from_toml("[display]\noutput = \"HDMI A 1\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("display.output"), "{err}");
+    }
+
+    #[test]
+    fn the_packaged_kiosk_toml_is_the_example_fullscreen_with_data_in_var_lib() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let packaged = KioskConfig::load(Some(&root.join("packaging/kiosk/kiosk.toml"))).unwrap();
+        assert_eq!(packaged.data_dir, Path::new("/var/lib/countertop"));
+        assert!(packaged.window.fullscreen);
+        let mut example = KioskConfig::load(Some(&root.join("kiosk.example.toml"))).unwrap();
+        example.data_dir = packaged.data_dir.clone();
+        example.window.fullscreen = true;
+        assert_eq!(packaged, example);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod display;
 pub mod feedback;
 pub mod regulars;
 pub mod store;

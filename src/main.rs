@@ -80,6 +80,9 @@ enum Command {
         #[arg(long, default_value_t = 0.0)]
         every: f64,
     },
+    /// Print the udev rule that turns the touchscreen with the picture (`[display] rotation`);
+    /// countertop.service installs it in /etc/udev/rules.d before each start.
+    TouchRules,
     /// Open the store, render one frame off screen, and exit: for start-up benchmarks.
     #[command(hide = true)]
     FirstFrame {
@@ -148,6 +151,13 @@ fn main() -> Result<()> {
             timeout,
             every,
         } => simulate(config, hq, code, ratings, timeout, every),
+        Command::TouchRules => {
+            print!(
+                "{}",
+                countertop::display::touch_udev_rules(&config.display, cli.config.as_deref())
+            );
+            Ok(())
+        }
         Command::FirstFrame { size } => first_frame(config, size),
         Command::RecordRatings { count } => record_ratings(config, count),
     }
@@ -160,6 +170,8 @@ fn start_core(config: &KioskConfig) -> Result<(Core, countertop::core::CoreThrea
 }
 
 fn run(config: KioskConfig) -> Result<()> {
+    // Before any thread starts: Slint's linuxkms backend reads these from the environment.
+    countertop::display::apply_to_environment(&config.display);
     let (core, _core_thread) = start_core(&config)?;
     tracing::info!(
         "kiosk started; database {}",
@@ -172,6 +184,7 @@ fn run(config: KioskConfig) -> Result<()> {
     ));
     app.window().set_fullscreen(config.window.fullscreen);
     let _flows = countertop::ui::install(&app, core);
+    let _watchdog = countertop::ui::watchdog::start();
     app.run().context("the kiosk window closed with an error")?;
     Ok(())
 }

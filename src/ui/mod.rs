@@ -8,6 +8,7 @@ pub mod language;
 mod manager;
 mod remember;
 mod staff;
+pub mod watchdog;
 
 slint::include_modules!();
 
