@@ -600,4 +600,53 @@ mod tests {
             "malformed_event"
         );
     }
+
+    #[test]
+    fn from_json_and_from_value_refuse_a_nul_alike() {
+        let mut v = rating_json(4, 5);
+        v["body"]["comment"] = json!("a\u{0}b");
+        let text = v.to_string();
+        assert!(text.contains("\\u0000"));
+        for err in [
+            Event::from_json(&text).expect_err("nul"),
+            Event::from_value(v).expect_err("nul"),
+        ] {
+            assert_eq!(err.code(), "unstorable_text");
+            assert!(err.to_string().contains("body.comment"), "{err}");
+        }
+    }
+
+    #[test]
+    fn from_json_reads_what_from_value_reads() {
+        let v = rating_json(4, 5);
+        let a = Event::from_json(&v.to_string()).expect("valid");
+        assert_eq!(a, Event::from_value(v).expect("valid"));
+        // Broken JSON that is not about surrogates stays malformed.
+        assert_eq!(
+            Event::from_json(r#"{"id": "x", "body": "\u0000"#)
+                .expect_err("broken")
+                .code(),
+            "malformed_event"
+        );
+    }
+
+    #[test]
+    fn a_lone_surrogate_is_unstorable_and_the_id_still_reads() {
+        let text = r#"{"id": "01936b2e-7c4a-7000-8000-000000000001", "seq": 7,
+            "device_time": "2026-11-23T08:15:00Z", "utc_offset_minutes": 0, "kind": "rating",
+            "body": {"survey_version": 3, "touchpoint": "visit", "scale": 5, "score": 4,
+                     "comment": "\udc00"}}"#;
+        assert_eq!(
+            Event::from_json(text).expect_err("surrogate").code(),
+            "unstorable_text"
+        );
+        assert_eq!(
+            Event::peek_id_json(text),
+            Some(
+                "01936b2e-7c4a-7000-8000-000000000001"
+                    .parse()
+                    .expect("uuid")
+            )
+        );
+    }
 }
