@@ -358,7 +358,11 @@ async fn ingest(args: &Args, dbs: &mut Databases) {
     let items: Vec<Vec<_>> = all
         .into_iter()
         .map(|events| {
-            parse_batch(events, chrono_tz::Asia::Ho_Chi_Minh, Utc::now())
+            let raw = events
+                .iter()
+                .map(|e| serde_json::value::to_raw_value(e).expect("raw event"))
+                .collect();
+            parse_batch(raw, chrono_tz::Asia::Ho_Chi_Minh, Utc::now())
                 .into_iter()
                 .filter_map(|(_, p)| match p {
                     Parsed::Store(item) => Some(*item),
@@ -592,7 +596,7 @@ async fn seed_sqlite(path: &str, stores: &[Uuid], n: u64) {
                  (SELECT id FROM bench_stores WHERE idx = i % {STORES}), \
                  '00000000-0000-7000-8000-000000000000', {date} || 'T12:00:00.000000Z', {date}, \
                  (i * 7) % 14 + 7, 'visit', 1, 5, (i * 13) % 5 + 1, \
-                 CASE WHEN (i * 13) % 5 + 1 >= 4 THEN 1 ELSE 0 END, \
+                 (i * 13) % 5 + 1 >= 4, \
                  CASE WHEN i % 10 = 0 THEN i % 11 ELSE NULL END, \
                  CASE WHEN i % 50 = 0 THEN 1 ELSE 0 END, NULL FROM g"
             );
@@ -628,8 +632,7 @@ async fn seed_postgres(url: &str, stores: &[Uuid], n: u64) {
     let mut done = 0;
     while done < n {
         let upto = (done + chunk).min(n);
-        let date =
-            format!("to_char(date '2025-01-01' + ((i / {STORES}) % {DAYS})::int, 'YYYY-MM-DD')");
+        let date = format!("date '2025-01-01' + ((i / {STORES}) % {DAYS})::int");
         let sql = format!(
             "INSERT INTO ratings (id, store_id, device_id, occurred_at, local_date, local_hour, \
              touchpoint, survey_version, scale, score, satisfied, nps, suspected_repeat, comment) \
@@ -637,7 +640,7 @@ async fn seed_postgres(url: &str, stores: &[Uuid], n: u64) {
              '00000000-0000-7000-8000-000000000000'::uuid, \
              timestamptz '2025-01-01 12:00:00+00' + ((i / {STORES}) % {DAYS}) * interval '1 day', \
              {date}, (i * 7) % 14 + 7, 'visit', 1, 5, (i * 13) % 5 + 1, \
-             CASE WHEN (i * 13) % 5 + 1 >= 4 THEN 1 ELSE 0 END, \
+             (i * 13) % 5 + 1 >= 4, \
              CASE WHEN i % 10 = 0 THEN (i % 11)::int ELSE NULL END, i % 50 = 0, NULL \
              FROM generate_series({done}::int8, {}::int8) AS i \
              JOIN bench_stores s ON s.idx = i % {STORES}",

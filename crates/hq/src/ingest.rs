@@ -1,12 +1,18 @@
 //! Turns one pushed batch into rows to store: parses each event on its own (one bad
 //! event never fails the batch), flags device clocks that run ahead, and works out each
 //! rating's local day and hour in the store's time zone.
+//!
+//! The body is read as a list of raw JSON texts ([`IncomingPush`]), one per event, and
+//! each event is parsed from its own text. So an event that cannot even be read as JSON
+//! values (a lone `\ud800` surrogate escape) is refused by itself, and so is text no
+//! backend can store (a NUL): both with `unstorable_text`, by the protocol's checks.
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 use chrono_tz::Tz;
-use countertop_protocol::{Event, EventBody, EventOutcome};
+use countertop_protocol::{Event, EventBody, EventOutcome, ProtocolVersion};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::storage::{DetailsRow, IngestItem, ProfileJson, RatingRow, RegularOp};
@@ -25,29 +31,41 @@ pub enum Parsed {
     Decided(EventOutcome),
 }
 
+/// A push body as HQ reads it: the envelope checked, each event kept as its own JSON
+/// text, to be parsed on its own by [`parse_batch`].
+#[derive(Debug, serde::Deserialize)]
+pub struct IncomingPush {
+    pub protocol: ProtocolVersion,
+    pub events: Vec<Box<RawValue>>,
+}
+
 /// Parse a batch. Returns, per event, its id (when readable) and what to do with it.
 pub fn parse_batch(
-    events: Vec<serde_json::Value>,
+    events: Vec<Box<RawValue>>,
     timezone: Tz,
     received_at: DateTime<Utc>,
 ) -> Vec<(Option<Uuid>, Parsed)> {
     let mut seen = HashSet::new();
     events
-        .into_iter()
-        .map(|value| {
-            let id = Event::peek_id(&value);
-            let parsed = match Event::from_value(value) {
-                Err(e) => Parsed::Decided(EventOutcome::Rejected {
+        .iter()
+        .map(|raw| match Event::from_json(raw.get()) {
+            Err(e) => (
+                Event::peek_id_json(raw.get()),
+                Parsed::Decided(EventOutcome::Rejected {
                     code: e.code().to_owned(),
                     reason: e.to_string(),
                 }),
-                Ok(event) if !seen.insert(event.id()) => Parsed::Decided(EventOutcome::Duplicate),
-                Ok(event) => match to_item(&event, timezone, received_at) {
+            ),
+            Ok(event) if !seen.insert(event.id()) => {
+                (Some(event.id()), Parsed::Decided(EventOutcome::Duplicate))
+            }
+            Ok(event) => (
+                Some(event.id()),
+                match to_item(&event, timezone, received_at) {
                     Ok(item) => Parsed::Store(Box::new(item)),
                     Err(outcome) => Parsed::Decided(outcome),
                 },
-            };
-            (id, parsed)
+            ),
         })
         .collect()
 }
@@ -154,6 +172,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn raw(values: Vec<serde_json::Value>) -> Vec<Box<RawValue>> {
+        values
+            .iter()
+            .map(|v| serde_json::value::to_raw_value(v).expect("raw"))
+            .collect()
+    }
+
     fn rating(id: &str, device_time: &str) -> serde_json::Value {
         json!({
             "id": id, "seq": 1, "device_time": device_time, "utc_offset_minutes": 0,
@@ -166,10 +191,10 @@ mod tests {
     fn local_day_follows_the_store_time_zone() {
         let received: DateTime<Utc> = "2026-11-23T20:00:00Z".parse().expect("time");
         let out = parse_batch(
-            vec![rating(
+            raw(vec![rating(
                 "01936b2e-7c4a-7000-8000-000000000001",
                 "2026-11-23T18:30:00Z",
-            )],
+            )]),
             chrono_tz::Asia::Ho_Chi_Minh,
             received,
         );
@@ -186,10 +211,10 @@ mod tests {
     fn far_future_device_time_is_flagged_and_placed_at_receipt() {
         let received: DateTime<Utc> = "2026-11-23T20:00:00Z".parse().expect("time");
         let out = parse_batch(
-            vec![rating(
+            raw(vec![rating(
                 "01936b2e-7c4a-7000-8000-000000000001",
                 "2030-01-01T00:00:00Z",
-            )],
+            )]),
             chrono_tz::UTC,
             received,
         );
@@ -209,7 +234,7 @@ mod tests {
             "01936b2e-7c4a-7000-8000-000000000001",
             "2026-11-23T18:30:00Z",
         );
-        let out = parse_batch(vec![e.clone(), e], chrono_tz::UTC, received);
+        let out = parse_batch(raw(vec![e.clone(), e]), chrono_tz::UTC, received);
         assert!(matches!(out[0].1, Parsed::Store(_)));
         assert!(matches!(out[1].1, Parsed::Decided(EventOutcome::Duplicate)));
     }
@@ -227,7 +252,7 @@ mod tests {
                 "consent": {"version": 1, "given_at": "2026-11-23T18:00:00Z"}
             }
         });
-        let out = parse_batch(vec![event], chrono_tz::UTC, Utc::now());
+        let out = parse_batch(raw(vec![event]), chrono_tz::UTC, Utc::now());
         let Parsed::Store(item) = &out[0].1 else {
             panic!("expected a storable item")
         };
@@ -242,5 +267,73 @@ mod tests {
             !shown.contains("Quillon") && !shown.contains("0901234567"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_lone_surrogate_refuses_its_event_alone_and_keeps_its_id() {
+        let body = r#"{"protocol": "1.0", "events": [
+            {"id": "01936b2e-7c4a-7000-8000-000000000001", "seq": 1,
+             "device_time": "2026-11-23T18:30:00Z", "utc_offset_minutes": 0, "kind": "rating",
+             "body": {"survey_version": 1, "touchpoint": "visit", "scale": 5, "score": 4}},
+            {"id": "01936b2e-7c4a-7000-8000-000000000002", "seq": 2,
+             "device_time": "2026-11-23T18:30:00Z", "utc_offset_minutes": 0, "kind": "rating",
+             "body": {"survey_version": 1, "touchpoint": "visit", "scale": 5, "score": 4,
+                      "comment": "bad \ud800 half"}}
+        ]}"#;
+        assert!(
+            serde_json::from_str::<serde_json::Value>(body).is_err(),
+            "the whole body is not readable as values"
+        );
+        let push: IncomingPush = serde_json::from_str(body).expect("the envelope reads");
+        let out = parse_batch(push.events, chrono_tz::UTC, Utc::now());
+        assert!(matches!(out[0].1, Parsed::Store(_)));
+        let Parsed::Decided(EventOutcome::Rejected { code, reason }) = &out[1].1 else {
+            panic!("expected a rejection, got {:?}", out[1].1)
+        };
+        assert_eq!(code, "unstorable_text");
+        assert!(reason.contains("surrogate"), "{reason}");
+        assert_eq!(
+            out[1].0,
+            Some(
+                "01936b2e-7c4a-7000-8000-000000000002"
+                    .parse()
+                    .expect("uuid")
+            )
+        );
+    }
+
+    #[test]
+    fn a_nul_in_any_text_field_refuses_the_event_naming_the_field() {
+        let mut comment = rating(
+            "01936b2e-7c4a-7000-8000-000000000001",
+            "2026-11-23T18:30:00Z",
+        );
+        comment["body"]["comment"] = json!("a\u{0}b");
+        let mut touchpoint = rating(
+            "01936b2e-7c4a-7000-8000-000000000002",
+            "2026-11-23T18:30:00Z",
+        );
+        touchpoint["body"]["touchpoint"] = json!("vi\u{0}sit");
+        let health = json!({
+            "id": "01936b2e-7c4a-7000-8000-000000000003", "seq": 3,
+            "device_time": "2026-11-23T18:30:00Z", "utc_offset_minutes": 0,
+            "kind": "device_health",
+            "body": {"queue_depth": 1, "app_version": "1.0", "last_error": "disk\u{0}full"}
+        });
+        let out = parse_batch(
+            raw(vec![comment, touchpoint, health]),
+            chrono_tz::UTC,
+            Utc::now(),
+        );
+        for ((_, p), field) in
+            out.iter()
+                .zip(["body.comment", "body.touchpoint", "body.last_error"])
+        {
+            let Parsed::Decided(EventOutcome::Rejected { code, reason }) = p else {
+                panic!("expected a rejection for {field}, got {p:?}")
+            };
+            assert_eq!(code, "unstorable_text");
+            assert!(reason.contains(field), "{reason} should name {field}");
+        }
     }
 }

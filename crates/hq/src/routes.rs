@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::app::Limits;
 use crate::error::ApiError;
-use crate::ingest::{parse_batch, Parsed, FLAG_FUTURE};
+use crate::ingest::{parse_batch, IncomingPush, Parsed, FLAG_FUTURE};
 use crate::metrics::Metrics;
 use crate::reports::{sort_groups, Group, Report, Summary};
 use crate::secrets;
@@ -289,6 +289,13 @@ async fn enroll(
     let bytes = read_body(body, &headers, &state.limits).await?;
     let req: EnrollRequest = parse_json(&bytes)?;
     check_protocol(req.protocol)?;
+    if let Some(e) = req
+        .device_name
+        .as_deref()
+        .and_then(|n| countertop_protocol::text::check_text("device_name", n).err())
+    {
+        return Err(ApiError::bad_request(e.code(), e.to_string()));
+    }
     let code_hash = secrets::hash_secret(&secrets::normalize_enroll_code(&req.code));
     let token = secrets::new_token().map_err(|e| ApiError::Internal(e.to_string()))?;
     let device_id = Uuid::now_v7();
@@ -337,12 +344,6 @@ async fn enroll(
             "this enrollment code has expired; ask head office for a new one",
         )),
     }
-}
-
-#[derive(Deserialize)]
-struct IncomingPush {
-    protocol: ProtocolVersion,
-    events: Vec<serde_json::Value>,
 }
 
 async fn push_events(
@@ -483,6 +484,14 @@ async fn device_of_store(
 
 fn unknown_store() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "unknown_store", "no such store")
+}
+
+/// A storage error, with a store that does not exist as 404 `unknown_store`.
+fn or_unknown_store(e: StorageError) -> ApiError {
+    match e {
+        StorageError::NoSuchStore(_) => unknown_store(),
+        e => e.into(),
+    }
 }
 
 /// The regulars this store's kiosks may see, changed since the cursor, a page at a time.
@@ -670,7 +679,7 @@ async fn reports(
         group_by: None,
         include_repeats: p.include_repeats,
     };
-    let total = state.storage.report(&q).await?;
+    let total = state.storage.report(&q).await.map_err(or_unknown_store)?;
     let total = total.first().cloned().unwrap_or_default();
     let mut groups = Vec::new();
     if p.group_by.is_some() {
@@ -678,7 +687,8 @@ async fn reports(
         groups = state
             .storage
             .report(&q)
-            .await?
+            .await
+            .map_err(or_unknown_store)?
             .iter()
             .map(|t: &Tally| Group {
                 key: t.key.clone(),
@@ -736,7 +746,8 @@ async fn regulars_report(
             to,
             store_id: p.store,
         })
-        .await?;
+        .await
+        .map_err(or_unknown_store)?;
     Ok(Json(RegularsReport {
         from,
         to,

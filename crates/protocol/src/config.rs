@@ -145,6 +145,10 @@ impl SurveyConfig {
     /// Check what types alone cannot: every language has every text, timeouts are set.
     pub fn validate(&self) -> Result<(), ValidationError> {
         let bad = |m: String| Err(ValidationError::InvalidConfig(m));
+        // Text no store can keep (a NUL) is refused here, not by one backend's error.
+        let as_json = serde_json::to_value(self)
+            .map_err(|e| ValidationError::InvalidConfig(format!("cannot encode: {e}")))?;
+        crate::text::check_json_text(&as_json)?;
         if self.languages.is_empty() {
             return bad("languages must list at least one language".into());
         }

@@ -126,6 +126,41 @@ impl Event {
         Event::try_from(wire)
     }
 
+    /// Parse and validate one event from its JSON text, with a coded reason when it is
+    /// refused. Text that no store can keep is refused with `unstorable_text`: a NUL
+    /// anywhere in the body, or a lone surrogate escape anywhere in the event (which no
+    /// string can hold, so the event cannot even be read).
+    pub fn from_json(raw: &str) -> Result<Event, EventError> {
+        match serde_json::from_str::<WireEvent>(raw) {
+            Ok(wire) => Event::try_from(wire),
+            Err(e) => {
+                // Well-formed JSON that still cannot be read as a value holds a lone
+                // surrogate (the only escape that names no character).
+                let surrogate = crate::text::json_may_hold_unstorable_text(raw)
+                    && serde_json::from_str::<serde::de::IgnoredAny>(raw).is_ok();
+                if surrogate {
+                    if let Err(e) = serde_json::from_str::<serde_json::Value>(raw) {
+                        return Err(EventError::Invalid(ValidationError::UnstorableText {
+                            field: format!("the string at column {}", e.column()),
+                            problem: crate::text::TextProblem::LoneSurrogate,
+                        }));
+                    }
+                }
+                Err(EventError::Malformed(e.to_string()))
+            }
+        }
+    }
+
+    /// The event id of a JSON event's text, if it has a readable one, even when the rest
+    /// of the event is invalid or cannot be read.
+    pub fn peek_id_json(raw: &str) -> Option<Uuid> {
+        #[derive(Deserialize)]
+        struct Id {
+            id: Option<Uuid>,
+        }
+        serde_json::from_str::<Id>(raw).ok()?.id
+    }
+
     /// The event id of a JSON event, if it has a readable one, even when the rest of the
     /// event is invalid, so a rejection can name the event it refers to.
     pub fn peek_id(value: &serde_json::Value) -> Option<Uuid> {
@@ -160,6 +195,19 @@ impl TryFrom<WireEvent> for Event {
     type Error = EventError;
 
     fn try_from(w: WireEvent) -> Result<Self, Self::Error> {
+        // Before the kind's own checks: text no store can keep is refused the same way
+        // in every kind, known or not yet known.
+        crate::text::check_json_text(&w.body).map_err(|e| match e {
+            ValidationError::UnstorableText { field, problem } => ValidationError::UnstorableText {
+                field: if field.is_empty() {
+                    "body".to_owned()
+                } else {
+                    format!("body.{field}")
+                },
+                problem,
+            },
+            other => other,
+        })?;
         let body = match w.kind.as_str() {
             "rating" => EventBody::Rating(Rating::new(body_from::<NewRating>(w.body)?)?),
             "rating_details" => {
@@ -550,6 +598,55 @@ mod tests {
         assert_eq!(
             Event::from_value(v).expect_err("no seq").code(),
             "malformed_event"
+        );
+    }
+
+    #[test]
+    fn from_json_and_from_value_refuse_a_nul_alike() {
+        let mut v = rating_json(4, 5);
+        v["body"]["comment"] = json!("a\u{0}b");
+        let text = v.to_string();
+        assert!(text.contains("\\u0000"));
+        for err in [
+            Event::from_json(&text).expect_err("nul"),
+            Event::from_value(v).expect_err("nul"),
+        ] {
+            assert_eq!(err.code(), "unstorable_text");
+            assert!(err.to_string().contains("body.comment"), "{err}");
+        }
+    }
+
+    #[test]
+    fn from_json_reads_what_from_value_reads() {
+        let v = rating_json(4, 5);
+        let a = Event::from_json(&v.to_string()).expect("valid");
+        assert_eq!(a, Event::from_value(v).expect("valid"));
+        // Broken JSON that is not about surrogates stays malformed.
+        assert_eq!(
+            Event::from_json(r#"{"id": "x", "body": "\u0000"#)
+                .expect_err("broken")
+                .code(),
+            "malformed_event"
+        );
+    }
+
+    #[test]
+    fn a_lone_surrogate_is_unstorable_and_the_id_still_reads() {
+        let text = r#"{"id": "01936b2e-7c4a-7000-8000-000000000001", "seq": 7,
+            "device_time": "2026-11-23T08:15:00Z", "utc_offset_minutes": 0, "kind": "rating",
+            "body": {"survey_version": 3, "touchpoint": "visit", "scale": 5, "score": 4,
+                     "comment": "\udc00"}}"#;
+        assert_eq!(
+            Event::from_json(text).expect_err("surrogate").code(),
+            "unstorable_text"
+        );
+        assert_eq!(
+            Event::peek_id_json(text),
+            Some(
+                "01936b2e-7c4a-7000-8000-000000000001"
+                    .parse()
+                    .expect("uuid")
+            )
         );
     }
 }

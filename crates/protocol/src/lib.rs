@@ -8,6 +8,7 @@
 //!   `device_health`, `regular_upserted`, `visit`, `regular_erased`), in an envelope that later kinds extend without a breaking change.
 //! - [`regular`]: regulars' profiles (with consent), visits and erasures, and the hybrid
 //!   logical clock their edits merge on.
+//! - [`text`]: text every store can keep (no NUL, no lone surrogate), checked once.
 //! - [`config`]: the survey configuration that flows down to kiosks, with the "remember
 //!   me" offer and the menu.
 //! - [`api`]: request and response bodies of the HTTP API.
@@ -16,6 +17,7 @@ pub mod api;
 pub mod config;
 pub mod event;
 pub mod regular;
+pub mod text;
 pub mod values;
 pub mod version;
 

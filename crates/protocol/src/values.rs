@@ -41,6 +41,11 @@ pub enum ValidationError {
     InvalidConfig(String),
     #[error("{0}")]
     InvalidRegular(String),
+    #[error("{}", problem.explain(field))]
+    UnstorableText {
+        field: String,
+        problem: crate::text::TextProblem,
+    },
 }
 
 impl ValidationError {
@@ -56,6 +61,7 @@ impl ValidationError {
             ValidationError::TooLong { .. } => "field_too_long",
             ValidationError::InvalidConfig(_) => "invalid_config",
             ValidationError::InvalidRegular(_) => "invalid_regular",
+            ValidationError::UnstorableText { .. } => "unstorable_text",
         }
     }
 }

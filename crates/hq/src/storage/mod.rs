@@ -5,6 +5,7 @@
 
 mod pg_tls;
 mod postgres;
+pub mod rules;
 mod sqlite;
 
 use std::sync::Arc;
@@ -15,6 +16,12 @@ use countertop_protocol::{Regular, RegularErased, SurveyConfig, VisitRecord};
 use uuid::Uuid;
 
 pub use postgres::PostgresStorage;
+
+/// PostgreSQL's migrations, in order, for tests that build an older database.
+#[doc(hidden)]
+pub fn postgres_migrations() -> &'static [&'static str] {
+    postgres::MIGRATIONS
+}
 pub use sqlite::SqliteStorage;
 
 /// What went wrong in the database layer.
@@ -36,6 +43,12 @@ pub enum StorageError {
     NoSuchStore(Uuid),
     #[error("the database worker thread failed: {0}")]
     Worker(String),
+    #[error(
+        "the database has schema version {found}, written by a newer countertop-hq; this one \
+         knows versions up to {known}: run the newer countertop-hq, or restore a backup \
+         made by this version"
+    )]
+    NewerSchema { found: i64, known: i64 },
 }
 
 /// A store (a shop) and its survey.
@@ -125,16 +138,6 @@ impl RegularOp {
             | RegularOp::Visit { regular_id, .. }
             | RegularOp::Erase { regular_id, .. } => *regular_id,
         }
-    }
-}
-
-/// The outcome for an upload about a regular who has been erased.
-pub(crate) fn erased_rejection() -> Stored {
-    Stored::Rejected {
-        code: "regular_erased".into(),
-        reason: "this regular asked to be forgotten; HQ keeps nothing for this id any more: \
-                 delete the local copy"
-            .into(),
     }
 }
 
@@ -377,18 +380,23 @@ pub async fn open_storage(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
     }
 }
 
-/// The SQL behind every report, shared by both backends. `p(n)` spells the n-th
-/// placeholder; `repeat_false` is the backend's "false" for `suspected_repeat`.
-pub(crate) fn report_sql(
-    q: &ReportQuery,
-    p: fn(usize) -> String,
-    store_key: &str,
-    repeat_false: &str,
-) -> String {
+/// How a backend spells what the shared SQL needs.
+pub(crate) struct Dialect {
+    /// The n-th placeholder.
+    pub p: fn(usize) -> String,
+    /// A store id as report key text.
+    pub store_key: &'static str,
+    /// A local date as `YYYY-MM-DD` report key text.
+    pub day_key: &'static str,
+}
+
+/// The SQL behind every report, shared by both backends.
+pub(crate) fn report_sql(q: &ReportQuery, d: &Dialect) -> String {
+    let p = d.p;
     let key = match q.group_by {
         None => "'all'".to_owned(),
-        Some(GroupBy::Store) => store_key.to_owned(),
-        Some(GroupBy::Day) => "r.local_date".to_owned(),
+        Some(GroupBy::Store) => d.store_key.to_owned(),
+        Some(GroupBy::Day) => d.day_key.to_owned(),
         Some(GroupBy::Hour) => "r.local_hour".to_owned(),
         Some(GroupBy::Touchpoint) => "r.touchpoint".to_owned(),
         Some(GroupBy::Reason) => "rr.reason".to_owned(),
@@ -403,13 +411,14 @@ pub(crate) fn report_sql(
         filters.push_str(&format!(" AND r.store_id = {}", p(3)));
     }
     if !q.include_repeats {
-        filters.push_str(&format!(" AND r.suspected_repeat = {repeat_false}"));
+        filters.push_str(" AND NOT r.suspected_repeat");
     }
     let dist: String = (1..=5)
         .map(|s| format!(", SUM(CASE WHEN r.score = {s} THEN 1 ELSE 0 END)"))
         .collect();
     format!(
-        "SELECT CAST({key} AS TEXT) AS k, COUNT(*), SUM(r.satisfied), SUM(r.score){dist}, COUNT(r.nps), \
+        "SELECT CAST({key} AS TEXT) AS k, COUNT(*), SUM(CASE WHEN r.satisfied THEN 1 ELSE 0 END), \
+         SUM(r.score){dist}, COUNT(r.nps), \
          SUM(CASE WHEN r.nps >= 9 THEN 1 ELSE 0 END), SUM(CASE WHEN r.nps <= 6 THEN 1 ELSE 0 END) \
          FROM ratings r {join} WHERE {filters} GROUP BY k ORDER BY k"
     )

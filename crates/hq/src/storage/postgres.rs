@@ -3,26 +3,27 @@
 //! once comes from the primary key on `events.id` and `ON CONFLICT DO NOTHING`, and each
 //! batch is written in a few set-based statements (`UNNEST`) inside one transaction.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use countertop_protocol::SurveyConfig;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use super::rules::{self, Facts, StoredProfile};
 use super::{
-    erased_rejection, report_sql, DeviceRecord, IngestItem, PullEntry, Redeemed, RegularOp,
-    RegularsPage, RegularsReportQuery, RegularsScope, RegularsTally, ReportQuery, Storage,
-    StorageError, StoreRecord, Stored, Tally, TokenState,
+    report_sql, DeviceRecord, IngestItem, PullEntry, RatingRow, Redeemed, RegularsPage,
+    RegularsReportQuery, RegularsScope, RegularsTally, ReportQuery, Storage, StorageError,
+    StoreRecord, Stored, Tally, TokenState,
 };
 
 /// A constant for `pg_advisory_xact_lock`, so concurrent HQ processes migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x0063_6f75_6e74_6572;
 
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE stores (
     id uuid PRIMARY KEY,
@@ -130,6 +131,17 @@ CREATE TABLE regular_tombstones (
 );
 CREATE INDEX regular_tombstones_seq ON regular_tombstones (change_seq);
 "#,
+    // 3: real types: local dates are `date`, flags are `boolean` (they were text and
+    // int4). Rewrites the tables once; indexes on these columns are rebuilt with them.
+    r#"
+ALTER TABLE ratings
+    ALTER COLUMN local_date TYPE date USING local_date::date,
+    ALTER COLUMN satisfied TYPE boolean USING satisfied <> 0;
+ALTER TABLE regular_profiles
+    ALTER COLUMN first_local_date TYPE date USING first_local_date::date;
+ALTER TABLE regular_visits ALTER COLUMN local_date TYPE date USING local_date::date;
+ALTER TABLE regular_tombstones ALTER COLUMN local_date TYPE date USING local_date::date;
+"#,
 ];
 
 /// A constant for `pg_advisory_xact_lock`, held by every transaction that writes regulars
@@ -189,6 +201,13 @@ impl PostgresStorage {
             .await?
             .get(0);
         let current = current.unwrap_or(0);
+        let known = MIGRATIONS.len() as i64;
+        if current > known {
+            return Err(StorageError::NewerSchema {
+                found: current,
+                known,
+            });
+        }
         for (i, sql) in MIGRATIONS.iter().enumerate() {
             let version = i as i64 + 1;
             if version > current {
@@ -211,70 +230,20 @@ impl PostgresStorage {
     ) -> Result<Vec<Stored>, StorageError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let mut out: Vec<Option<Stored>> = vec![None; items.len()];
-
-        // Regulars: take the lock first (see REGULARS_LOCK), then refuse uploads about
-        // erased regulars, including those erased earlier in this batch.
-        let regular_ids: Vec<Uuid> = items
-            .iter()
-            .filter_map(|i| i.regular.as_ref().map(RegularOp::regular_id))
-            .collect();
-        if !regular_ids.is_empty() {
+        let wanted = rules::wanted(items);
+        // Regulars: take the lock first (see REGULARS_LOCK), so the facts read below
+        // stay true until commit.
+        if !wanted.regular_ids.is_empty() {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&REGULARS_LOCK])
                 .await?;
-            let mut erased: HashSet<Uuid> = tx
-                .query(
-                    "SELECT regular_id FROM regular_tombstones WHERE regular_id = ANY($1)",
-                    &[&regular_ids],
-                )
-                .await?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            for (i, item) in items.iter().enumerate() {
-                match &item.regular {
-                    Some(RegularOp::Erase { regular_id, .. }) => {
-                        erased.insert(*regular_id);
-                    }
-                    Some(op) if erased.contains(&op.regular_id()) => {
-                        out[i] = Some(erased_rejection());
-                    }
-                    _ => {}
-                }
-            }
         }
+        let facts = facts(&tx, &wanted).await?;
+        let screened = rules::screen(device.store_id, items, &facts);
 
-        // A rating_details event may only touch a rating of its own store.
-        let detail_targets: Vec<Uuid> = items
-            .iter()
-            .filter_map(|i| i.details.as_ref().map(|d| d.rating_id))
-            .collect();
-        if !detail_targets.is_empty() {
-            let rows = tx
-                .query(
-                    "SELECT id, store_id FROM ratings WHERE id = ANY($1)",
-                    &[&detail_targets],
-                )
-                .await?;
-            let owners: HashMap<Uuid, Uuid> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-            for (i, item) in items.iter().enumerate() {
-                if let Some(d) = &item.details {
-                    if owners
-                        .get(&d.rating_id)
-                        .is_some_and(|s| *s != device.store_id)
-                    {
-                        out[i] = Some(Stored::Rejected {
-                            code: "rating_of_another_store".into(),
-                            reason: "rating_id names a rating recorded in another store".into(),
-                        });
-                    }
-                }
-            }
-        }
-
-        // Rows in id order, so concurrent batches take row locks in the same order.
-        let mut order: Vec<usize> = (0..items.len()).filter(|i| out[*i].is_none()).collect();
-        order.sort_by_key(|i| items[*i].id);
+        // Events in id order, so concurrent batches take row locks in the same order.
+        // What really went in decides accepted against duplicate: a concurrent batch
+        // holding the same id makes this insert skip it.
+        let order = &screened.candidates;
         let ids: Vec<Uuid> = order.iter().map(|i| items[*i].id).collect();
         let seqs: Vec<i64> = order.iter().map(|i| items[*i].seq).collect();
         let kinds: Vec<&str> = order.iter().map(|i| items[*i].kind.as_str()).collect();
@@ -284,17 +253,19 @@ impl PostgresStorage {
         let received: Vec<DateTime<Utc>> = order.iter().map(|i| items[*i].received_at).collect();
         let flags: Vec<&str> = order.iter().map(|i| items[*i].flags.as_str()).collect();
         let bodies: Vec<Option<&str>> = order.iter().map(|i| items[*i].body.as_deref()).collect();
-        let inserted: HashSet<Uuid> = tx
-            .query(
+        let inserted: HashSet<Uuid> = if ids.is_empty() {
+            HashSet::new()
+        } else {
+            tx.query(
                 &tx.prepare_cached(
                     "INSERT INTO events (id, device_id, store_id, seq, kind, device_time, \
-                 utc_offset_minutes, received_at, flags, body) \
-                 SELECT u.id, $2, $3, u.seq, u.kind, u.device_time, u.off, u.received, u.flags, \
-                 u.body::jsonb \
-                 FROM UNNEST($1::uuid[], $4::int8[], $5::text[], $6::timestamptz[], \
-                 $7::int2[], $8::timestamptz[], $9::text[], $10::text[]) \
-                 AS u(id, seq, kind, device_time, off, received, flags, body) \
-                 ON CONFLICT (id) DO NOTHING RETURNING id",
+                     utc_offset_minutes, received_at, flags, body) \
+                     SELECT u.id, $2, $3, u.seq, u.kind, u.device_time, u.off, u.received, \
+                     u.flags, u.body::jsonb \
+                     FROM UNNEST($1::uuid[], $4::int8[], $5::text[], $6::timestamptz[], \
+                     $7::int2[], $8::timestamptz[], $9::text[], $10::text[]) \
+                     AS u(id, seq, kind, device_time, off, received, flags, body) \
+                     ON CONFLICT (id) DO NOTHING RETURNING id",
                 )
                 .await?,
                 &[
@@ -313,274 +284,247 @@ impl PostgresStorage {
             .await?
             .iter()
             .map(|r| r.get(0))
-            .collect();
+            .collect()
+        };
+        let plan = rules::decide(device, items, &facts, screened, &inserted);
+        apply(&tx, device, &plan).await?;
+        tx.commit().await?;
+        Ok(plan.outcomes)
+    }
+}
 
-        let fresh: Vec<usize> = order
-            .iter()
-            .copied()
-            .filter(|i| inserted.contains(&items[*i].id))
-            .collect();
-        let ratings: Vec<(Uuid, &super::RatingRow)> = fresh
-            .iter()
-            .filter_map(|i| items[*i].rating.as_ref().map(|r| (items[*i].id, r)))
-            .collect();
-        if !ratings.is_empty() {
-            let col = |f: fn(&super::RatingRow) -> i32| -> Vec<i32> {
-                ratings.iter().map(|(_, r)| f(r)).collect()
-            };
-            let r_ids: Vec<Uuid> = ratings.iter().map(|(id, _)| *id).collect();
-            let occurred: Vec<DateTime<Utc>> = ratings.iter().map(|(_, r)| r.occurred_at).collect();
-            let dates: Vec<String> = ratings
-                .iter()
-                .map(|(_, r)| r.local_date.to_string())
-                .collect();
-            let hours = col(|r| r.local_hour as i32);
-            let touchpoints: Vec<&str> =
-                ratings.iter().map(|(_, r)| r.touchpoint.as_str()).collect();
-            let versions: Vec<i64> = ratings
-                .iter()
-                .map(|(_, r)| i64::from(r.survey_version))
-                .collect();
-            let scales = col(|r| i32::from(r.scale));
-            let scores = col(|r| i32::from(r.score));
-            let satisfied = col(|r| i32::from(r.satisfied));
-            let nps: Vec<Option<i32>> = ratings.iter().map(|(_, r)| r.nps.map(i32::from)).collect();
-            let repeats: Vec<bool> = ratings.iter().map(|(_, r)| r.suspected_repeat).collect();
-            let comments: Vec<Option<&str>> =
-                ratings.iter().map(|(_, r)| r.comment.as_deref()).collect();
-            tx.execute(
+/// Read the facts the rules need about a batch: one query for the regulars (tombstone
+/// and stored profile together), one for the owners of rated ratings.
+async fn facts(
+    tx: &deadpool_postgres::Transaction<'_>,
+    wanted: &rules::Wanted,
+) -> Result<Facts, StorageError> {
+    let mut facts = Facts::default();
+    if !wanted.regular_ids.is_empty() {
+        let rows = tx
+            .query(
                 &tx.prepare_cached(
-                    "INSERT INTO ratings (id, store_id, device_id, occurred_at, local_date, \
+                    "SELECT u.id, t.regular_id IS NOT NULL, p.hlc, p.home_store_id \
+                     FROM UNNEST($1::uuid[]) AS u(id) \
+                     LEFT JOIN regular_tombstones t ON t.regular_id = u.id \
+                     LEFT JOIN regular_profiles p ON p.regular_id = u.id",
+                )
+                .await?,
+                &[&wanted.regular_ids],
+            )
+            .await?;
+        for r in rows {
+            let id: Uuid = r.get(0);
+            if r.get::<_, bool>(1) {
+                facts.tombstoned.insert(id);
+            }
+            if let (Some(hlc), Some(home_store_id)) = (r.get(2), r.get(3)) {
+                facts
+                    .profiles
+                    .insert(id, StoredProfile { hlc, home_store_id });
+            }
+        }
+    }
+    if !wanted.rating_ids.is_empty() {
+        let rows = tx
+            .query(
+                &tx.prepare_cached("SELECT id, store_id FROM ratings WHERE id = ANY($1)")
+                    .await?,
+                &[&wanted.rating_ids],
+            )
+            .await?;
+        facts.rating_owners = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    }
+    Ok(facts)
+}
+
+/// Write what the rules decided, inside the batch's transaction: one set-based
+/// statement per table.
+async fn apply(
+    tx: &deadpool_postgres::Transaction<'_>,
+    device: &DeviceRecord,
+    plan: &rules::Plan<'_>,
+) -> Result<(), StorageError> {
+    if !plan.ratings.is_empty() {
+        let rs = &plan.ratings;
+        let col = |f: fn(&RatingRow) -> i32| -> Vec<i32> { rs.iter().map(|(_, r)| f(r)).collect() };
+        let r_ids: Vec<Uuid> = rs.iter().map(|(id, _)| *id).collect();
+        let occurred: Vec<DateTime<Utc>> = rs.iter().map(|(_, r)| r.occurred_at).collect();
+        let dates: Vec<NaiveDate> = rs.iter().map(|(_, r)| r.local_date).collect();
+        let hours = col(|r| r.local_hour as i32);
+        let touchpoints: Vec<&str> = rs.iter().map(|(_, r)| r.touchpoint.as_str()).collect();
+        let versions: Vec<i64> = rs
+            .iter()
+            .map(|(_, r)| i64::from(r.survey_version))
+            .collect();
+        let scales = col(|r| i32::from(r.scale));
+        let scores = col(|r| i32::from(r.score));
+        let satisfied: Vec<bool> = rs.iter().map(|(_, r)| r.satisfied).collect();
+        let nps: Vec<Option<i32>> = rs.iter().map(|(_, r)| r.nps.map(i32::from)).collect();
+        let repeats: Vec<bool> = rs.iter().map(|(_, r)| r.suspected_repeat).collect();
+        let comments: Vec<Option<&str>> = rs.iter().map(|(_, r)| r.comment.as_deref()).collect();
+        tx.execute(
+            &tx.prepare_cached(
+                "INSERT INTO ratings (id, store_id, device_id, occurred_at, local_date, \
                  local_hour, touchpoint, survey_version, scale, score, satisfied, nps, \
                  suspected_repeat, comment) \
                  SELECT u.id, $2, $3, u.occurred_at, u.local_date, u.local_hour, u.touchpoint, \
                  u.survey_version, u.scale, u.score, u.satisfied, u.nps, u.repeat, u.comment \
-                 FROM UNNEST($1::uuid[], $4::timestamptz[], $5::text[], $6::int4[], $7::text[], \
-                 $8::int8[], $9::int4[], $10::int4[], $11::int4[], $12::int4[], $13::bool[], \
+                 FROM UNNEST($1::uuid[], $4::timestamptz[], $5::date[], $6::int4[], $7::text[], \
+                 $8::int8[], $9::int4[], $10::int4[], $11::bool[], $12::int4[], $13::bool[], \
                  $14::text[]) AS u(id, occurred_at, local_date, local_hour, touchpoint, \
                  survey_version, scale, score, satisfied, nps, repeat, comment)",
-                )
-                .await?,
-                &[
-                    &r_ids,
-                    &device.store_id,
-                    &device.id,
-                    &occurred,
-                    &dates,
-                    &hours,
-                    &touchpoints,
-                    &versions,
-                    &scales,
-                    &scores,
-                    &satisfied,
-                    &nps,
-                    &repeats,
-                    &comments,
-                ],
             )
-            .await?;
-        }
-
-        // Reasons from ratings and from details; comments from details (last one wins).
-        let mut reasons: Vec<(Uuid, &str)> = Vec::new();
-        let mut comments: BTreeMap<Uuid, &str> = BTreeMap::new();
-        for i in &fresh {
-            let item = &items[*i];
-            if let Some(r) = &item.rating {
-                reasons.extend(r.reasons.iter().map(|s| (item.id, s.as_str())));
-            }
-            if let Some(d) = &item.details {
-                reasons.extend(d.reasons.iter().map(|s| (d.rating_id, s.as_str())));
-                if let Some(c) = &d.comment {
-                    comments.insert(d.rating_id, c.as_str());
-                }
-            }
-        }
-        if !reasons.is_empty() {
-            reasons.sort_unstable();
-            reasons.dedup();
-            let (rid, rs): (Vec<Uuid>, Vec<&str>) = reasons.into_iter().unzip();
-            tx.execute(
-                &tx.prepare_cached(
-                    "INSERT INTO rating_reasons (rating_id, reason) \
+            .await?,
+            &[
+                &r_ids,
+                &device.store_id,
+                &device.id,
+                &occurred,
+                &dates,
+                &hours,
+                &touchpoints,
+                &versions,
+                &scales,
+                &scores,
+                &satisfied,
+                &nps,
+                &repeats,
+                &comments,
+            ],
+        )
+        .await?;
+    }
+    if !plan.reasons.is_empty() {
+        let (rid, rs): (Vec<Uuid>, Vec<&str>) = plan.reasons.iter().copied().unzip();
+        tx.execute(
+            &tx.prepare_cached(
+                "INSERT INTO rating_reasons (rating_id, reason) \
                  SELECT * FROM UNNEST($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING",
-                )
-                .await?,
-                &[&rid, &rs],
             )
-            .await?;
-        }
-        if !comments.is_empty() {
-            let (cid, cs): (Vec<Uuid>, Vec<&str>) = comments.into_iter().unzip();
-            tx.execute(
-                &tx.prepare_cached(
-                    "INSERT INTO rating_comments (rating_id, comment) \
+            .await?,
+            &[&rid, &rs],
+        )
+        .await?;
+    }
+    if !plan.comments.is_empty() {
+        let (cid, cs): (Vec<Uuid>, Vec<&str>) = plan.comments.iter().copied().unzip();
+        tx.execute(
+            &tx.prepare_cached(
+                "INSERT INTO rating_comments (rating_id, comment) \
                  SELECT * FROM UNNEST($1::uuid[], $2::text[]) \
                  ON CONFLICT (rating_id) DO UPDATE SET comment = EXCLUDED.comment",
-                )
-                .await?,
-                &[&cid, &cs],
             )
-            .await?;
-        }
-        // Regulars rows, in batch order (an erasure undoes the edits before it).
-        let mut applied: HashSet<Uuid> = HashSet::new();
-        for (i, item) in items.iter().enumerate() {
-            if let Some(op) = &item.regular {
-                if out[i].is_none() && inserted.contains(&item.id) && applied.insert(item.id) {
-                    apply_regular(&tx, device, item.id, op).await?;
-                }
-            }
-        }
-        tx.commit().await?;
-
-        // Within one batch the first copy of an id wins; later copies are duplicates.
-        let mut seen: HashSet<Uuid> = HashSet::new();
-        Ok(items
-            .iter()
-            .zip(out)
-            .map(|(item, o)| {
-                o.unwrap_or_else(|| {
-                    if inserted.contains(&item.id) && seen.insert(item.id) {
-                        Stored::Inserted
-                    } else {
-                        Stored::Duplicate
-                    }
-                })
-            })
-            .collect())
+            .await?,
+            &[&cid, &cs],
+        )
+        .await?;
     }
-}
-
-async fn next_change_seq(tx: &tokio_postgres::Transaction<'_>) -> Result<i64, StorageError> {
-    Ok(tx
-        .query_one("SELECT nextval('regulars_change_seq')", &[])
+    if !plan.writes_regulars() {
+        return Ok(());
+    }
+    // The batch holds REGULARS_LOCK (taken before its facts), so these numbers commit in
+    // order; see REGULARS_LOCK.
+    let mut seqs: Vec<i64> = tx
+        .query(
+            "SELECT nextval('regulars_change_seq') FROM generate_series(1, $1::int8)",
+            &[&(plan.change_seqs as i64)],
+        )
         .await?
-        .get(0))
-}
-
-/// Apply one regulars event inside the ingest transaction, which holds REGULARS_LOCK.
-async fn apply_regular(
-    tx: &tokio_postgres::Transaction<'_>,
-    device: &DeviceRecord,
-    event_id: Uuid,
-    op: &RegularOp,
-) -> Result<(), StorageError> {
-    match op {
-        RegularOp::Upsert {
-            regular_id,
-            hlc,
-            profile,
-            local_date,
-        } => {
-            let stored: Option<String> = tx
-                .query_opt(
-                    "SELECT hlc FROM regular_profiles WHERE regular_id = $1",
-                    &[regular_id],
-                )
-                .await?
-                .map(|r| r.get(0));
-            match stored {
-                None => {
-                    let seq = next_change_seq(tx).await?;
-                    tx.execute(
-                        "INSERT INTO regular_profiles (regular_id, home_store_id, hlc, profile, \
-                         first_local_date, change_seq) VALUES ($1, $2, $3, $4, $5, $6)",
-                        &[
-                            regular_id,
-                            &device.store_id,
-                            hlc,
-                            &profile.0,
-                            &local_date.to_string(),
-                            &seq,
-                        ],
-                    )
-                    .await?;
-                }
-                Some(old) if old < *hlc => {
-                    let seq = next_change_seq(tx).await?;
-                    tx.execute(
-                        "UPDATE regular_profiles SET hlc = $1, profile = $2, change_seq = $3 \
-                         WHERE regular_id = $4",
-                        &[hlc, &profile.0, &seq, regular_id],
-                    )
-                    .await?;
-                }
-                // An older (or the same) edit lost the merge: accepted, nothing changes.
-                Some(_) => {}
-            }
-        }
-        RegularOp::Visit {
-            regular_id,
-            occurred_at,
-            local_date,
-            rating_id,
-            unhappy,
-        } => {
-            let seq = next_change_seq(tx).await?;
-            tx.execute(
-                "INSERT INTO regular_visits (id, regular_id, store_id, device_id, occurred_at, \
-                 local_date, rating_id, unhappy, change_seq) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
-                &[
-                    &event_id,
-                    regular_id,
-                    &device.store_id,
-                    &device.id,
-                    occurred_at,
-                    &local_date.to_string(),
-                    rating_id,
-                    unhappy,
-                    &seq,
-                ],
-            )
-            .await?;
-        }
-        RegularOp::Erase {
-            regular_id,
-            erased_at,
-            local_date,
-        } => {
-            let home: Option<Uuid> = tx
-                .query_opt(
-                    "SELECT home_store_id FROM regular_profiles WHERE regular_id = $1",
-                    &[regular_id],
-                )
-                .await?
-                .map(|r| r.get(0));
-            let exists = tx
-                .query_opt(
-                    "SELECT 1 FROM regular_tombstones WHERE regular_id = $1",
-                    &[regular_id],
-                )
-                .await?
-                .is_some();
-            if !exists {
-                let seq = next_change_seq(tx).await?;
-                tx.execute(
-                    "INSERT INTO regular_tombstones (regular_id, erased_at, home_store_id, \
-                     local_date, change_seq) VALUES ($1, $2, $3, $4, $5)",
-                    &[
-                        regular_id,
-                        erased_at,
-                        &home.unwrap_or(device.store_id),
-                        &local_date.to_string(),
-                        &seq,
-                    ],
-                )
-                .await?;
-            }
-            tx.execute(
-                "DELETE FROM regular_profiles WHERE regular_id = $1",
-                &[regular_id],
-            )
-            .await?;
-            tx.execute(
-                "DELETE FROM regular_visits WHERE regular_id = $1",
-                &[regular_id],
-            )
-            .await?;
-        }
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    seqs.sort_unstable();
+    let seq = |k: usize| {
+        seqs.get(k).copied().ok_or_else(|| {
+            StorageError::Corrupt("the change sequence returned too few numbers".into())
+        })
+    };
+    if !plan.purged.is_empty() {
+        tx.execute(
+            "DELETE FROM regular_profiles WHERE regular_id = ANY($1)",
+            &[&plan.purged],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM regular_visits WHERE regular_id = ANY($1)",
+            &[&plan.purged],
+        )
+        .await?;
+    }
+    if !plan.tombstones.is_empty() {
+        let t = &plan.tombstones;
+        let ids: Vec<Uuid> = t.iter().map(|t| t.regular_id).collect();
+        let at: Vec<DateTime<Utc>> = t.iter().map(|t| t.erased_at).collect();
+        let homes: Vec<Uuid> = t.iter().map(|t| t.home_store_id).collect();
+        let dates: Vec<NaiveDate> = t.iter().map(|t| t.local_date).collect();
+        let s = t
+            .iter()
+            .map(|t| seq(t.seq))
+            .collect::<Result<Vec<i64>, _>>()?;
+        tx.execute(
+            "INSERT INTO regular_tombstones (regular_id, erased_at, home_store_id, local_date, \
+             change_seq) SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::uuid[], \
+             $4::date[], $5::int8[]) ON CONFLICT DO NOTHING",
+            &[&ids, &at, &homes, &dates, &s],
+        )
+        .await?;
+    }
+    if !plan.profiles.is_empty() {
+        let p = &plan.profiles;
+        let ids: Vec<Uuid> = p.iter().map(|p| p.regular_id).collect();
+        let homes: Vec<Uuid> = p.iter().map(|p| p.home_store_id).collect();
+        let hlcs: Vec<&str> = p.iter().map(|p| p.hlc).collect();
+        let profiles: Vec<&str> = p.iter().map(|p| p.profile.0.as_str()).collect();
+        let dates: Vec<NaiveDate> = p.iter().map(|p| p.first_local_date).collect();
+        let s = p
+            .iter()
+            .map(|p| seq(p.seq))
+            .collect::<Result<Vec<i64>, _>>()?;
+        tx.execute(
+            "INSERT INTO regular_profiles (regular_id, home_store_id, hlc, profile, \
+             first_local_date, change_seq) SELECT * FROM UNNEST($1::uuid[], $2::uuid[], \
+             $3::text[], $4::text[], $5::date[], $6::int8[]) \
+             ON CONFLICT (regular_id) DO UPDATE SET hlc = EXCLUDED.hlc, \
+             profile = EXCLUDED.profile, change_seq = EXCLUDED.change_seq \
+             WHERE regular_profiles.hlc < EXCLUDED.hlc",
+            &[&ids, &homes, &hlcs, &profiles, &dates, &s],
+        )
+        .await?;
+    }
+    if !plan.visits.is_empty() {
+        let v = &plan.visits;
+        let ids: Vec<Uuid> = v.iter().map(|v| v.id).collect();
+        let regulars: Vec<Uuid> = v.iter().map(|v| v.regular_id).collect();
+        let at: Vec<DateTime<Utc>> = v.iter().map(|v| v.occurred_at).collect();
+        let dates: Vec<NaiveDate> = v.iter().map(|v| v.local_date).collect();
+        let ratings: Vec<Option<Uuid>> = v.iter().map(|v| v.rating_id).collect();
+        let unhappy: Vec<Option<bool>> = v.iter().map(|v| v.unhappy).collect();
+        let s = v
+            .iter()
+            .map(|v| seq(v.seq))
+            .collect::<Result<Vec<i64>, _>>()?;
+        tx.execute(
+            "INSERT INTO regular_visits (id, regular_id, store_id, device_id, occurred_at, \
+             local_date, rating_id, unhappy, change_seq) \
+             SELECT u.id, u.regular_id, $3, $4, u.at, u.local_date, u.rating_id, u.unhappy, \
+             u.seq FROM UNNEST($1::uuid[], $2::uuid[], $5::timestamptz[], $6::date[], \
+             $7::uuid[], $8::bool[], $9::int8[]) \
+             AS u(id, regular_id, at, local_date, rating_id, unhappy, seq) \
+             ON CONFLICT (id) DO NOTHING",
+            &[
+                &ids,
+                &regulars,
+                &device.store_id,
+                &device.id,
+                &at,
+                &dates,
+                &ratings,
+                &unhappy,
+                &s,
+            ],
+        )
+        .await?;
     }
     Ok(())
 }
@@ -595,6 +539,19 @@ fn retryable(e: &StorageError) -> bool {
         ),
         _ => false,
     }
+}
+
+/// `Err(NoSuchStore)` unless the store exists, so a report on a mistyped id is an error
+/// and not a page of zeros.
+async fn store_exists(client: &deadpool_postgres::Object, store: Uuid) -> Result<(), StorageError> {
+    let stmt = client
+        .prepare_cached("SELECT 1 FROM stores WHERE id = $1")
+        .await?;
+    client
+        .query_opt(&stmt, &[&store])
+        .await?
+        .map(|_| ())
+        .ok_or(StorageError::NoSuchStore(store))
 }
 
 #[async_trait]
@@ -749,8 +706,10 @@ impl Storage for PostgresStorage {
     ) -> Result<RegularsTally, StorageError> {
         let sql = super::regulars_report_sql(query, |n| format!("${n}"));
         let client = self.client().await?;
-        let from = query.from.to_string();
-        let to = query.to.to_string();
+        if let Some(store) = query.store_id {
+            store_exists(&client, store).await?;
+        }
+        let (from, to) = (query.from, query.to);
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&from, &to];
         if let Some(s) = &query.store_id {
             params.push(s);
@@ -817,25 +776,22 @@ impl Storage for PostgresStorage {
     ) -> Result<Redeemed, StorageError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let Some(row) = tx
+        let code = tx
             .query_opt(
-                "SELECT store_id, expires_at, used_at FROM enroll_codes \
+                "SELECT store_id, expires_at, used_at IS NOT NULL FROM enroll_codes \
                  WHERE code_hash = $1 FOR UPDATE",
                 &[&code_hash],
             )
             .await?
-        else {
-            return Ok(Redeemed::UnknownCode);
+            .map(|row| rules::EnrollCode {
+                store_id: row.get(0),
+                expires_at: row.get(1),
+                used: row.get(2),
+            });
+        let store_id = match rules::redeem(code.as_ref(), now) {
+            Ok(store_id) => store_id,
+            Err(refused) => return Ok(refused),
         };
-        let store_id: Uuid = row.get(0);
-        let expires_at: DateTime<Utc> = row.get(1);
-        let used_at: Option<DateTime<Utc>> = row.get(2);
-        if used_at.is_some() {
-            return Ok(Redeemed::AlreadyUsed);
-        }
-        if expires_at <= now {
-            return Ok(Redeemed::Expired);
-        }
         tx.execute(
             "UPDATE enroll_codes SET used_at = $1 WHERE code_hash = $2",
             &[&now, &code_hash],
@@ -942,10 +898,19 @@ impl Storage for PostgresStorage {
     }
 
     async fn report(&self, query: &ReportQuery) -> Result<Vec<Tally>, StorageError> {
-        let sql = report_sql(query, |n| format!("${n}"), "r.store_id", "false");
+        let sql = report_sql(
+            query,
+            &super::Dialect {
+                p: |n| format!("${n}"),
+                store_key: "r.store_id",
+                day_key: "to_char(r.local_date, 'YYYY-MM-DD')",
+            },
+        );
         let client = self.client().await?;
-        let from = query.from.to_string();
-        let to = query.to.to_string();
+        if let Some(store) = query.store_id {
+            store_exists(&client, store).await?;
+        }
+        let (from, to) = (query.from, query.to);
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&from, &to];
         if let Some(s) = &query.store_id {
             params.push(s);

@@ -2,6 +2,7 @@
 //! run on tokio's blocking pool. One writer connection (SQLite allows one writer at a
 //! time anyway) and one reader connection, so reports never wait behind an ingest.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -11,10 +12,11 @@ use countertop_protocol::SurveyConfig;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
+use super::rules::{self, Facts, StoredProfile};
 use super::{
-    erased_rejection, report_sql, DeviceRecord, IngestItem, Redeemed, RegularOp, RegularsPage,
-    RegularsReportQuery, RegularsScope, RegularsTally, ReportQuery, Storage, StorageError,
-    StoreRecord, Stored, Tally, TokenState,
+    report_sql, DeviceRecord, IngestItem, Redeemed, RegularsPage, RegularsReportQuery,
+    RegularsScope, RegularsTally, ReportQuery, Storage, StorageError, StoreRecord, Stored, Tally,
+    TokenState,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -178,6 +180,13 @@ fn open_connection(path: &PathBuf) -> Result<Connection, StorageError> {
 fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
     let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(StorageError::NewerSchema {
+            found: current,
+            known,
+        });
+    }
     for (i, sql) in MIGRATIONS.iter().enumerate() {
         let version = i as i64 + 1;
         if version > current {
@@ -256,58 +265,84 @@ impl SqliteStorage {
     }
 }
 
+/// Read the facts the rules need about a batch, in one query per kind of fact.
+fn facts(tx: &rusqlite::Transaction<'_>, wanted: &rules::Wanted) -> Result<Facts, StorageError> {
+    let mut facts = Facts::default();
+    let as_json = |ids: &[Uuid]| {
+        serde_json::to_string(&ids.iter().map(Uuid::to_string).collect::<Vec<_>>())
+            .map_err(|e| StorageError::Corrupt(e.to_string()))
+    };
+    if !wanted.regular_ids.is_empty() {
+        let ids = as_json(&wanted.regular_ids)?;
+        let mut stmt = tx.prepare_cached(
+            "SELECT regular_id FROM regular_tombstones \
+             WHERE regular_id IN (SELECT value FROM json_each(?1))",
+        )?;
+        for id in stmt.query_map([&ids], |r| r.get::<_, String>(0))? {
+            facts.tombstoned.insert(parse_uuid(&id?)?);
+        }
+        let mut stmt = tx.prepare_cached(
+            "SELECT regular_id, hlc, home_store_id FROM regular_profiles \
+             WHERE regular_id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let rows = stmt.query_map([&ids], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, hlc, home) = row?;
+            facts.profiles.insert(
+                parse_uuid(&id)?,
+                StoredProfile {
+                    hlc,
+                    home_store_id: parse_uuid(&home)?,
+                },
+            );
+        }
+    }
+    if !wanted.rating_ids.is_empty() {
+        let ids = as_json(&wanted.rating_ids)?;
+        let mut stmt = tx.prepare_cached(
+            "SELECT id, store_id FROM ratings WHERE id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let rows = stmt.query_map([&ids], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (id, store) = row?;
+            facts
+                .rating_owners
+                .insert(parse_uuid(&id)?, parse_uuid(&store)?);
+        }
+    }
+    Ok(facts)
+}
+
+/// One batch in one transaction: the facts, the rules ([`rules`]), the writes.
 fn ingest_tx(
     conn: &mut Connection,
     device: &DeviceRecord,
     items: &[IngestItem],
 ) -> Result<Vec<Stored>, StorageError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let facts = facts(&tx, &rules::wanted(items))?;
+    let screened = rules::screen(device.store_id, items, &facts);
     let device_id = device.id.to_string();
     let store_id = device.store_id.to_string();
-    let mut out = Vec::with_capacity(items.len());
-    let mut erased = false;
+    let mut inserted = HashSet::with_capacity(screened.candidates.len());
     {
-        let mut find_rating = tx.prepare_cached("SELECT store_id FROM ratings WHERE id = ?1")?;
         let mut insert_event = tx.prepare_cached(
             "INSERT INTO events (id, device_id, store_id, seq, kind, device_time, \
              utc_offset_minutes, received_at, flags, body) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING",
         )?;
-        let mut insert_rating = tx.prepare_cached(
-            "INSERT INTO ratings (id, store_id, device_id, occurred_at, local_date, local_hour, \
-             touchpoint, survey_version, scale, score, satisfied, nps, suspected_repeat, comment) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )?;
-        let mut insert_reason = tx.prepare_cached(
-            "INSERT INTO rating_reasons (rating_id, reason) VALUES (?1, ?2) \
-             ON CONFLICT DO NOTHING",
-        )?;
-        let mut upsert_comment = tx.prepare_cached(
-            "INSERT INTO rating_comments (rating_id, comment) VALUES (?1, ?2) \
-             ON CONFLICT (rating_id) DO UPDATE SET comment = excluded.comment",
-        )?;
-        for item in items {
-            if let Some(op) = &item.regular {
-                if !matches!(op, RegularOp::Erase { .. }) && is_erased(&tx, op.regular_id())? {
-                    out.push(erased_rejection());
-                    continue;
-                }
-            }
-            if let Some(d) = &item.details {
-                let owner: Option<String> = find_rating
-                    .query_row([d.rating_id.to_string()], |r| r.get(0))
-                    .optional()?;
-                if owner.is_some_and(|o| o != store_id) {
-                    out.push(Stored::Rejected {
-                        code: "rating_of_another_store".into(),
-                        reason: "rating_id names a rating recorded in another store".into(),
-                    });
-                    continue;
-                }
-            }
-            let id = item.id.to_string();
+        for &i in &screened.candidates {
+            let item = &items[i];
             let n = insert_event.execute(params![
-                id,
+                item.id.to_string(),
                 device_id,
                 store_id,
                 item.seq,
@@ -318,49 +353,15 @@ fn ingest_tx(
                 item.flags,
                 item.body,
             ])?;
-            if n == 0 {
-                out.push(Stored::Duplicate);
-                continue;
+            if n == 1 {
+                inserted.insert(item.id);
             }
-            if let Some(r) = &item.rating {
-                insert_rating.execute(params![
-                    id,
-                    store_id,
-                    device_id,
-                    ts(r.occurred_at),
-                    r.local_date.to_string(),
-                    r.local_hour,
-                    r.touchpoint,
-                    r.survey_version,
-                    r.scale,
-                    r.score,
-                    r.satisfied,
-                    r.nps,
-                    r.suspected_repeat,
-                    r.comment,
-                ])?;
-                for reason in &r.reasons {
-                    insert_reason.execute(params![id, reason])?;
-                }
-            }
-            if let Some(op) = &item.regular {
-                apply_regular(&tx, device, &id, op)?;
-                erased |= matches!(op, RegularOp::Erase { .. });
-            }
-            if let Some(d) = &item.details {
-                let rating_id = d.rating_id.to_string();
-                for reason in &d.reasons {
-                    insert_reason.execute(params![rating_id, reason])?;
-                }
-                if let Some(c) = &d.comment {
-                    upsert_comment.execute(params![rating_id, c])?;
-                }
-            }
-            out.push(Stored::Inserted);
         }
     }
+    let plan = rules::decide(device, items, &facts, screened, &inserted);
+    apply(&tx, device, &plan)?;
     tx.commit()?;
-    if erased {
+    if !plan.purged.is_empty() {
         // Move the zeroed pages into the main file and empty the WAL, so the erased
         // profile's old pages do not linger in the -wal file. Best effort: a reader in the
         // middle of a long query can stop the truncation, and the next checkpoint
@@ -369,125 +370,124 @@ fn ingest_tx(
             tracing::warn!(error = %e, "checkpoint after an erasure failed");
         }
     }
-    Ok(out)
+    Ok(plan.outcomes)
 }
 
-fn is_erased(tx: &rusqlite::Transaction<'_>, regular_id: Uuid) -> Result<bool, StorageError> {
-    Ok(tx
-        .prepare_cached("SELECT 1 FROM regular_tombstones WHERE regular_id = ?1")?
-        .query_row([regular_id.to_string()], |_| Ok(()))
-        .optional()?
-        .is_some())
-}
-
-/// The next change sequence for a regulars row. SQLite has one writer at a time, so the
-/// sequence commits in order.
-fn next_change_seq(tx: &rusqlite::Transaction<'_>) -> Result<i64, StorageError> {
-    Ok(tx
-        .prepare_cached("UPDATE regulars_clock SET last = last + 1 WHERE id = 1 RETURNING last")?
-        .query_row([], |r| r.get(0))?)
-}
-
-fn apply_regular(
+/// Write what the rules decided, inside the batch's transaction.
+fn apply(
     tx: &rusqlite::Transaction<'_>,
     device: &DeviceRecord,
-    event_id: &str,
-    op: &RegularOp,
+    plan: &rules::Plan<'_>,
 ) -> Result<(), StorageError> {
-    match op {
-        RegularOp::Upsert {
-            regular_id,
-            hlc,
-            profile,
-            local_date,
-        } => {
-            let id = regular_id.to_string();
-            let stored: Option<String> = tx
-                .prepare_cached("SELECT hlc FROM regular_profiles WHERE regular_id = ?1")?
-                .query_row([&id], |r| r.get(0))
-                .optional()?;
-            match stored {
-                None => {
-                    let seq = next_change_seq(tx)?;
-                    tx.prepare_cached(
-                        "INSERT INTO regular_profiles (regular_id, home_store_id, hlc, profile, \
-                         first_local_date, change_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )?
-                    .execute(params![
-                        id,
-                        device.store_id.to_string(),
-                        hlc,
-                        profile.0,
-                        local_date.to_string(),
-                        seq
-                    ])?;
-                }
-                Some(old) if old < *hlc => {
-                    let seq = next_change_seq(tx)?;
-                    tx.prepare_cached(
-                        "UPDATE regular_profiles SET hlc = ?1, profile = ?2, change_seq = ?3 \
-                         WHERE regular_id = ?4",
-                    )?
-                    .execute(params![hlc, profile.0, seq, id])?;
-                }
-                // An older (or the same) edit lost the merge: accepted, nothing changes.
-                Some(_) => {}
-            }
-        }
-        RegularOp::Visit {
-            regular_id,
-            occurred_at,
-            local_date,
-            rating_id,
-            unhappy,
-        } => {
-            let seq = next_change_seq(tx)?;
-            tx.prepare_cached(
-                "INSERT INTO regular_visits (id, regular_id, store_id, device_id, occurred_at, \
-                 local_date, rating_id, unhappy, change_seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
-            )?
-            .execute(params![
-                event_id,
-                regular_id.to_string(),
-                device.store_id.to_string(),
-                device.id.to_string(),
-                ts(*occurred_at),
-                local_date.to_string(),
-                rating_id.map(|r| r.to_string()),
-                unhappy,
-                seq
+    let device_id = device.id.to_string();
+    let store_id = device.store_id.to_string();
+    if !plan.ratings.is_empty() {
+        let mut insert_rating = tx.prepare_cached(
+            "INSERT INTO ratings (id, store_id, device_id, occurred_at, local_date, local_hour, \
+             touchpoint, survey_version, scale, score, satisfied, nps, suspected_repeat, comment) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?;
+        for (id, r) in &plan.ratings {
+            insert_rating.execute(params![
+                id.to_string(),
+                store_id,
+                device_id,
+                ts(r.occurred_at),
+                r.local_date.to_string(),
+                r.local_hour,
+                r.touchpoint,
+                r.survey_version,
+                r.scale,
+                r.score,
+                r.satisfied,
+                r.nps,
+                r.suspected_repeat,
+                r.comment,
             ])?;
         }
-        RegularOp::Erase {
-            regular_id,
-            erased_at,
-            local_date,
-        } => {
-            let id = regular_id.to_string();
-            let home: Option<String> = tx
-                .prepare_cached("SELECT home_store_id FROM regular_profiles WHERE regular_id = ?1")?
-                .query_row([&id], |r| r.get(0))
-                .optional()?;
-            if !is_erased(tx, *regular_id)? {
-                let seq = next_change_seq(tx)?;
-                tx.prepare_cached(
-                    "INSERT INTO regular_tombstones (regular_id, erased_at, home_store_id, \
-                     local_date, change_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![
-                    id,
-                    ts(*erased_at),
-                    home.unwrap_or_else(|| device.store_id.to_string()),
-                    local_date.to_string(),
-                    seq
-                ])?;
-            }
-            tx.prepare_cached("DELETE FROM regular_profiles WHERE regular_id = ?1")?
-                .execute([&id])?;
-            tx.prepare_cached("DELETE FROM regular_visits WHERE regular_id = ?1")?
-                .execute([&id])?;
+    }
+    if !plan.reasons.is_empty() {
+        let mut insert_reason = tx.prepare_cached(
+            "INSERT INTO rating_reasons (rating_id, reason) VALUES (?1, ?2) \
+             ON CONFLICT DO NOTHING",
+        )?;
+        for (id, reason) in &plan.reasons {
+            insert_reason.execute(params![id.to_string(), reason])?;
         }
+    }
+    if !plan.comments.is_empty() {
+        let mut upsert_comment = tx.prepare_cached(
+            "INSERT INTO rating_comments (rating_id, comment) VALUES (?1, ?2) \
+             ON CONFLICT (rating_id) DO UPDATE SET comment = excluded.comment",
+        )?;
+        for (id, comment) in &plan.comments {
+            upsert_comment.execute(params![id.to_string(), comment])?;
+        }
+    }
+    if !plan.writes_regulars() {
+        return Ok(());
+    }
+    // Draw the batch's change sequences at once. SQLite has one writer at a time, so the
+    // sequence commits in order.
+    let n = plan.change_seqs as i64;
+    let last: i64 = tx
+        .prepare_cached("UPDATE regulars_clock SET last = last + ?1 WHERE id = 1 RETURNING last")?
+        .query_row([n], |r| r.get(0))?;
+    let seq = |k: usize| last - n + 1 + k as i64;
+    for id in &plan.purged {
+        let id = id.to_string();
+        tx.prepare_cached("DELETE FROM regular_profiles WHERE regular_id = ?1")?
+            .execute([&id])?;
+        tx.prepare_cached("DELETE FROM regular_visits WHERE regular_id = ?1")?
+            .execute([&id])?;
+    }
+    for t in &plan.tombstones {
+        tx.prepare_cached(
+            "INSERT INTO regular_tombstones (regular_id, erased_at, home_store_id, \
+             local_date, change_seq) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            t.regular_id.to_string(),
+            ts(t.erased_at),
+            t.home_store_id.to_string(),
+            t.local_date.to_string(),
+            seq(t.seq)
+        ])?;
+    }
+    for p in &plan.profiles {
+        tx.prepare_cached(
+            "INSERT INTO regular_profiles (regular_id, home_store_id, hlc, profile, \
+             first_local_date, change_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (regular_id) DO UPDATE SET hlc = excluded.hlc, \
+             profile = excluded.profile, change_seq = excluded.change_seq \
+             WHERE regular_profiles.hlc < excluded.hlc",
+        )?
+        .execute(params![
+            p.regular_id.to_string(),
+            p.home_store_id.to_string(),
+            p.hlc,
+            p.profile.0,
+            p.first_local_date.to_string(),
+            seq(p.seq)
+        ])?;
+    }
+    for v in &plan.visits {
+        tx.prepare_cached(
+            "INSERT INTO regular_visits (id, regular_id, store_id, device_id, occurred_at, \
+             local_date, rating_id, unhappy, change_seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![
+            v.id.to_string(),
+            v.regular_id.to_string(),
+            store_id,
+            device_id,
+            ts(v.occurred_at),
+            v.local_date.to_string(),
+            v.rating_id.map(|r| r.to_string()),
+            v.unhappy,
+            seq(v.seq)
+        ])?;
     }
     Ok(())
 }
@@ -592,6 +592,15 @@ fn pull_tx(
 
 use super::PullEntry as Entry;
 
+/// `Err(NoSuchStore)` unless the store exists, so a report on a mistyped id is an error
+/// and not a page of zeros.
+fn store_exists(c: &Connection, store: Uuid) -> Result<(), StorageError> {
+    c.prepare_cached("SELECT 1 FROM stores WHERE id = ?1")?
+        .query_row([store.to_string()], |_| Ok(()))
+        .optional()?
+        .ok_or(StorageError::NoSuchStore(store))
+}
+
 #[async_trait]
 impl Storage for SqliteStorage {
     fn backend(&self) -> &'static str {
@@ -682,6 +691,9 @@ impl Storage for SqliteStorage {
     ) -> Result<RegularsTally, StorageError> {
         let query = query.clone();
         self.read(move |c| {
+            if let Some(store) = query.store_id {
+                store_exists(c, store)?;
+            }
             let sql = super::regulars_report_sql(&query, |n| format!("?{n}"));
             let mut params: Vec<String> = vec![query.from.to_string(), query.to.to_string()];
             if let Some(s) = query.store_id {
@@ -767,15 +779,19 @@ impl Storage for SqliteStorage {
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
-            let Some((store_id, expires_at, used_at)) = row else {
-                return Ok(Redeemed::UnknownCode);
+            let code = row
+                .map(|(store_id, expires_at, used_at)| {
+                    Ok::<_, StorageError>(rules::EnrollCode {
+                        store_id: parse_uuid(&store_id)?,
+                        expires_at: parse_time(&expires_at)?,
+                        used: used_at.is_some(),
+                    })
+                })
+                .transpose()?;
+            let store_id = match rules::redeem(code.as_ref(), now) {
+                Ok(store_id) => store_id,
+                Err(refused) => return Ok(refused),
             };
-            if used_at.is_some() {
-                return Ok(Redeemed::AlreadyUsed);
-            }
-            if expires_at <= ts(now) {
-                return Ok(Redeemed::Expired);
-            }
             tx.execute(
                 "UPDATE enroll_codes SET used_at = ?1 WHERE code_hash = ?2",
                 params![ts(now), code_hash],
@@ -785,16 +801,14 @@ impl Storage for SqliteStorage {
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     device_id.to_string(),
-                    store_id,
+                    store_id.to_string(),
                     device_name,
                     token_hash,
                     ts(now)
                 ],
             )?;
             tx.commit()?;
-            Ok(Redeemed::Enrolled {
-                store_id: parse_uuid(&store_id)?,
-            })
+            Ok(Redeemed::Enrolled { store_id })
         })
         .await
     }
@@ -892,7 +906,17 @@ impl Storage for SqliteStorage {
     async fn report(&self, query: &ReportQuery) -> Result<Vec<Tally>, StorageError> {
         let query = query.clone();
         self.read(move |c| {
-            let sql = report_sql(&query, |n| format!("?{n}"), "CAST(r.store_id AS TEXT)", "0");
+            if let Some(store) = query.store_id {
+                store_exists(c, store)?;
+            }
+            let sql = report_sql(
+                &query,
+                &super::Dialect {
+                    p: |n| format!("?{n}"),
+                    store_key: "r.store_id",
+                    day_key: "r.local_date",
+                },
+            );
             let mut stmt = c.prepare_cached(&sql)?;
             let from = query.from.to_string();
             let to = query.to.to_string();

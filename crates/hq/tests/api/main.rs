@@ -12,3 +12,4 @@ mod operations;
 mod push;
 mod regulars;
 mod reports;
+mod text;

@@ -212,7 +212,36 @@ async fn bad_report_dates_get_400(backend: Backend) {
     }
 }
 
+async fn report_for_a_store_that_does_not_exist_is_404_unknown_store(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.api_token().await;
+    let missing = uuid::Uuid::now_v7();
+    for path in [
+        format!("/api/v1/reports?from=2026-11-20&to=2026-11-20&store={missing}"),
+        format!("/api/v1/reports?from=2026-11-20&to=2026-11-20&store={missing}&group_by=day"),
+        format!("/api/v1/reports/regulars?from=2026-11-20&to=2026-11-20&store={missing}"),
+    ] {
+        let resp = app
+            .client
+            .get(app.url(&path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(resp.status(), 404, "{path}");
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(body["error"], "unknown_store", "{path}");
+    }
+    // A store that exists but has no ratings yet still reads as zeros.
+    let store = app.store("Quiet Corner", "UTC").await;
+    let report = app
+        .report_ok(&format!("from=2026-11-20&to=2026-11-20&store={store}"))
+        .await;
+    assert_eq!(report["total"]["count"], 0);
+}
+
 crate::on_both_backends!(
+    report_for_a_store_that_does_not_exist_is_404_unknown_store,
     report_gives_count_csat_average_and_distribution,
     csat_on_a_four_face_scale_counts_three_and_four,
     days_and_hours_follow_the_stores_time_zone,
