@@ -4,9 +4,10 @@
 #   ./dev.sh run    install what is missing, build, start HQ on its embedded SQLite
 #                   database, and open a kiosk window enrolled to it
 #   ./dev.sh test   install what is missing, then run every test
-#   ./dev.sh package [--arm64]
+#   ./dev.sh package [--arm64 | --ci]
 #                   build the countertop and countertop-hq .deb packages into target/debian
-#                   (amd64; --arm64 cross-builds the kiosk for a Raspberry Pi)
+#                   (amd64; --arm64 cross-builds the kiosk for a Raspberry Pi; --ci packages
+#                   the dev-profile binaries `cargo test` built, for scripts/ci-package.sh)
 #
 # Both install Debian packages with apt-get (through sudo when not root).
 set -euo pipefail
@@ -47,8 +48,12 @@ run_tests() {
     scripts/ci-package.sh
 }
 
+# Pinned: `--ci` packages the dev profile, which cargo-deb 3.8 accepts with a warning.
+CARGO_DEB_VERSION=3.8.0
 ensure_cargo_deb() {
-    command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --locked --version "^3.8"
+    if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
+        cargo install cargo-deb --locked --version "$CARGO_DEB_VERSION"
+    fi
 }
 
 # The arm64 kiosk's cross build: Debian's aarch64 gcc links it, pkg-config finds the arm64
@@ -64,16 +69,26 @@ arm64_env=(
     PKG_CONFIG_SYSROOT_DIR=/
 )
 
-# ./dev.sh package [--arm64] [cargo deb options such as --profile package-ci]
+# ./dev.sh package [--arm64 | --ci] [cargo deb options such as --fast or --profile package-ci]
 build_packages() {
-    local arm64=false
-    if [ "${1:-}" = "--arm64" ]; then
-        arm64=true
-        shift
-    fi
+    local mode=release
+    case "${1:-}" in
+        --arm64 | --ci)
+            mode=${1#--}
+            shift
+            ;;
+    esac
     install_packages "${BUILD_PACKAGES[@]}" "${PACKAGE_PACKAGES[@]}"
     ensure_cargo_deb
-    if $arm64; then
+    if [ "$mode" = ci ]; then
+        # A release build of Slint takes longer than CI can give; CI checks what is packaged
+        # and that it runs, so it packages the binaries `cargo test` has just built (a
+        # no-op after it; `cargo build` would rebuild Slint without the dev-dependencies'
+        # features).
+        cargo test --workspace --locked --no-run
+        cargo deb --locked -p countertop --profile dev --no-build --fast "$@"
+        cargo deb --locked -p countertop-hq --profile dev --no-build --fast "$@"
+    elif [ "$mode" = arm64 ]; then
         if ! dpkg --print-foreign-architectures | grep -qx arm64; then
             local sudo=()
             [ "$(id -u)" -ne 0 ] && sudo=(sudo)
@@ -154,7 +169,7 @@ case "${1:-}" in
         build_packages "$@"
         ;;
     *)
-        echo "usage: ./dev.sh run | test | package [--arm64]" >&2
+        echo "usage: ./dev.sh run | test | package [--arm64 | --ci]" >&2
         exit 2
         ;;
 esac
