@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::metrics::Metrics;
 use crate::routes::{router, AppState};
 use crate::storage::{open_storage, Storage, StorageError};
+use crate::throttle::{AttemptRules, AttemptThrottle, TrustedProxies};
 
 /// Limits on what one request may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,12 @@ pub struct Settings {
     pub listen: String,
     pub database: String,
     pub limits: Limits,
+    /// Longer requests are answered 503 `timeout`.
     pub request_timeout: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How hard enrollment attempts are throttled.
+    pub enroll_throttle: AttemptRules,
 }
 
 impl Settings {
@@ -54,6 +59,8 @@ impl Settings {
             database: database.into(),
             limits: Limits::default(),
             request_timeout: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
+            enroll_throttle: AttemptRules::enrollment(),
         }
     }
 }
@@ -75,7 +82,6 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     state: AppState,
-    timeout: Duration,
 }
 
 impl Application {
@@ -105,10 +111,12 @@ impl Application {
             addr,
             state: AppState {
                 storage,
-                metrics: Arc::new(Metrics::default()),
+                metrics: Arc::new(Metrics::new()),
                 limits: settings.limits,
+                request_timeout: settings.request_timeout,
+                trusted_proxies: Arc::new(TrustedProxies(settings.trusted_proxies)),
+                enroll_throttle: Arc::new(AttemptThrottle::new(settings.enroll_throttle)),
             },
-            timeout: settings.request_timeout,
         })
     }
 
@@ -126,16 +134,16 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let app = router(self.state)
-            .layer(TimeoutLayer::with_status_code(
-                axum::http::StatusCode::REQUEST_TIMEOUT,
-                self.timeout,
-            ))
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(TraceLayer::new_for_http())
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        // Peer addresses feed the throttle's client address (`throttle::ClientAddr`).
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }
 

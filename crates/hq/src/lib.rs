@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod body;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
@@ -12,6 +13,7 @@ pub mod reports;
 pub mod routes;
 pub mod secrets;
 pub mod storage;
+pub mod throttle;
 
 pub use app::{Application, Limits, Settings};
 pub use storage::{open_storage, Storage, StorageError};

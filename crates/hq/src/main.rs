@@ -33,6 +33,16 @@ enum Command {
     Serve {
         #[arg(long, env = "COUNTERTOP_HQ_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
+        /// A reverse proxy (CIDR or address) whose X-Forwarded-For names the client, for
+        /// per-address throttling; repeat the flag, or separate with commas in the env.
+        #[arg(
+            long = "trusted-proxy",
+            value_name = "CIDR",
+            env = "COUNTERTOP_HQ_TRUSTED_PROXY",
+            value_delimiter = ',',
+            value_parser = countertop_hq::throttle::parse_trusted_proxy
+        )]
+        trusted_proxy: Vec<ipnet::IpNet>,
     },
     /// Manage stores.
     Store {
@@ -110,8 +120,13 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Serve { listen } => {
-            let app = Application::build(Settings::new(listen, &cli.database))
+        Command::Serve {
+            listen,
+            trusted_proxy,
+        } => {
+            let mut settings = Settings::new(listen, &cli.database);
+            settings.trusted_proxies = trusted_proxy;
+            let app = Application::build(settings)
                 .await
                 .with_context(|| format!("starting HQ on {}", cli.database))?;
             let storage = app.storage();

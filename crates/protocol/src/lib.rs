@@ -15,6 +15,8 @@
 pub mod api;
 pub mod config;
 pub mod event;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod regular;
 pub mod values;
 pub mod version;
