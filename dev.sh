@@ -10,10 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Build: a C compiler for the bundled SQLite, fontconfig for Slint.
-# Tests: PostgreSQL's server binaries (the HQ tests start their own cluster).
+# Tests: PostgreSQL's server binaries (the HQ tests start their own cluster), and
+# python3-venv for schemathesis (scripts/ci-schemathesis.sh).
 # Run: the X11 libraries winit loads, and Xvfb for machines without a display.
 BUILD_PACKAGES=(build-essential pkg-config libfontconfig1-dev ca-certificates)
-TEST_PACKAGES=(postgresql)
+TEST_PACKAGES=(postgresql python3-venv)
 RUN_PACKAGES=(libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0 curl sqlite3)
 
 install_packages() {
@@ -33,6 +34,7 @@ install_packages() {
 run_tests() {
     install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     cargo test --workspace --locked
+    scripts/ci-schemathesis.sh
 }
 
 run_demo() {

@@ -81,7 +81,7 @@ run_against() {
     code=$("${hq[@]}" enroll-code --store "$store" 2>/dev/null)
     api_token=$("${hq[@]}" token add --name schemathesis 2>/dev/null)
     local out="$work/$backend.addr"
-    "${hq[@]}" serve --listen 127.0.0.1:0 >"$out" 2>"$work/$backend.log" &
+    RUST_LOG=warn "${hq[@]}" serve --listen 127.0.0.1:0 >"$out" 2>"$work/$backend.log" &
     pids+=($!)
     for _ in $(seq 100); do [ -s "$out" ] && break; sleep 0.1; done
     local base

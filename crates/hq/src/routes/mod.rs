@@ -168,10 +168,11 @@ pub struct ApiQuery<T>(pub T);
 
 /// `?cursor=N`: where the last pull ended (absent on the first pull).
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct CursorQuery {
     /// The cursor the previous answer returned.
-    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    #[param(value_type = u64, required = false, nullable = false, minimum = 0, maximum = 9223372036854775807_i64)]
     pub cursor: Option<u64>,
 }
 
@@ -196,10 +197,15 @@ pub struct ProtocolHeader {
     /// with 400 `unsupported_protocol_version`.
     #[param(
         rename = "X-Countertop-Protocol",
-        pattern = r"^1\.[0-9]{1,4}$",
-        example = "1.0"
+        required = false,
+        schema_with = protocol_header_schema
     )]
     pub protocol: Option<String>,
+}
+
+/// A protocol version of our major: the same schema as a body's `protocol` field.
+fn protocol_header_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    <ProtocolVersion as utoipa::PartialSchema>::schema()
 }
 
 /// The token of `Authorization: Bearer <token>`.

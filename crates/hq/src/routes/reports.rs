@@ -19,6 +19,7 @@ const MAX_REPORT_DAYS: i64 = 366 * 3;
 
 /// Which ratings to report on.
 #[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ReportParams {
     /// First local date, inclusive (YYYY-MM-DD, in each store's time zone).
@@ -28,8 +29,10 @@ pub struct ReportParams {
     #[param(value_type = NaiveDate)]
     to: String,
     /// Only this store (404 `unknown_store` if there is none).
+    #[param(value_type = Uuid, required = false, nullable = false)]
     store: Option<Uuid>,
     /// Also split the figures by this.
+    #[param(value_type = GroupBy, required = false, nullable = false)]
     group_by: Option<GroupBy>,
     /// Count suspected repeat taps too.
     #[serde(default)]
@@ -123,6 +126,7 @@ pub async fn ratings(
 
 /// Which range the regulars report covers.
 #[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RegularsReportParams {
     /// First local date, inclusive (YYYY-MM-DD).
@@ -132,6 +136,7 @@ pub struct RegularsReportParams {
     #[param(value_type = NaiveDate)]
     to: String,
     /// Only this store (404 `unknown_store` if there is none).
+    #[param(value_type = Uuid, required = false, nullable = false)]
     store: Option<Uuid>,
 }
 
