@@ -98,7 +98,8 @@ print(json.load(urllib.request.urlopen(req))["device_token"])
 EOF
 )
     # The device's own store, so kiosk routes reach their business logic, not just 404s.
-    DEVICE_TOKEN="$device_token" API_TOKEN="$api_token" STORE_ID="$store" \
+    # From the temp dir, so schemathesis's cache (.schemathesis/) stays out of the tree.
+    (cd "$work" && DEVICE_TOKEN="$device_token" API_TOKEN="$api_token" STORE_ID="$store" \
         "$venv/bin/schemathesis" --config-file "$root/scripts/schemathesis.toml" run \
         "$base/api/v1/openapi.json" \
         --checks all \
@@ -106,7 +107,7 @@ EOF
         --max-examples "$MAX_EXAMPLES" \
         --workers 1 \
         --no-color \
-        --report junit --report-dir "$work/report-$backend" \
+        --report junit --report-dir "$work/report-$backend") \
         || { echo "schemathesis found problems on $backend; HQ log:" >&2; tail -50 "$work/$backend.log" >&2; exit 1; }
     echo "==> $backend: schemathesis $SCHEMATHESIS_VERSION, seed $SEED, $MAX_EXAMPLES examples: clean"
 }
