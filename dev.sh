@@ -15,7 +15,8 @@ cd "$(dirname "$0")"
 
 # Build: a C compiler for the bundled SQLite, fontconfig for Slint, and for Slint's linuxkms
 # backend (a Pi with no desktop) libudev, libinput, libseat and xkbcommon.
-# Tests: PostgreSQL's server binaries (the HQ tests start their own cluster).
+# Tests: PostgreSQL's server binaries (the HQ tests start their own cluster), and
+# python3-venv for schemathesis (scripts/ci-schemathesis.sh).
 # Run: the X11 libraries winit loads, and Xvfb for machines without a display.
 BUILD_PACKAGES=(build-essential pkg-config libfontconfig1-dev ca-certificates
     libudev-dev libinput-dev libseat-dev libxkbcommon-dev)
@@ -25,7 +26,7 @@ PACKAGE_PACKAGES=(dpkg-dev systemd curl)
 # The arm64 kiosk: a cross compiler and the arm64 -dev packages it links against.
 ARM64_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfontconfig1-dev:arm64
     libudev-dev:arm64 libinput-dev:arm64 libseat-dev:arm64 libxkbcommon-dev:arm64)
-TEST_PACKAGES=(postgresql)
+TEST_PACKAGES=(postgresql python3-venv)
 RUN_PACKAGES=(libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0 curl sqlite3)
 
 install_packages() {
@@ -46,6 +47,7 @@ run_tests() {
     install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     cargo test --workspace --locked
     scripts/ci-package.sh
+    scripts/ci-schemathesis.sh
 }
 
 # Pinned: `--ci` packages the dev profile, which cargo-deb 3.8 accepts with a warning.

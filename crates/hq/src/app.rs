@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::metrics::Metrics;
 use crate::routes::{router, AppState};
 use crate::storage::{open_storage, Storage, StorageError};
 use crate::tls::{LiveCertificate, TlsError, TlsFiles};
+use crate::throttle::{AttemptRules, AttemptThrottle, TrustedProxies};
 
 /// Limits on what one request may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +45,14 @@ pub struct Settings {
     pub listen: String,
     pub database: String,
     pub limits: Limits,
+    /// Longer requests are answered 503 `timeout`.
     pub request_timeout: Duration,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How hard enrollment attempts are throttled.
+    pub enroll_throttle: AttemptRules,
 }
 
 impl Settings {
@@ -58,6 +63,8 @@ impl Settings {
             limits: Limits::default(),
             request_timeout: Duration::from_secs(30),
             tls: None,
+            trusted_proxies: Vec::new(),
+            enroll_throttle: AttemptRules::enrollment(),
         }
     }
 }
@@ -81,7 +88,6 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     state: AppState,
-    timeout: Duration,
     tls: Option<LiveCertificate>,
 }
 
@@ -116,10 +122,12 @@ impl Application {
             addr,
             state: AppState {
                 storage,
-                metrics: Arc::new(Metrics::default()),
+                metrics: Arc::new(Metrics::new()),
                 limits: settings.limits,
+                request_timeout: settings.request_timeout,
+                trusted_proxies: Arc::new(TrustedProxies(settings.trusted_proxies)),
+                enroll_throttle: Arc::new(AttemptThrottle::new(settings.enroll_throttle)),
             },
-            timeout: settings.request_timeout,
             tls,
         })
     }
@@ -139,19 +147,19 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let app = router(self.state)
-            .layer(TimeoutLayer::with_status_code(
-                axum::http::StatusCode::REQUEST_TIMEOUT,
-                self.timeout,
-            ))
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(TraceLayer::new_for_http())
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
         if let Some(certificate) = self.tls {
             return crate::tls::serve(self.listener, app, certificate, shutdown).await;
         }
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        // Peer addresses feed the throttle's client address (`throttle::ClientAddr`).
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }
 

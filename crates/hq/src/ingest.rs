@@ -2,7 +2,7 @@
 //! event never fails the batch), flags device clocks that run ahead, and works out each
 //! rating's local day and hour in the store's time zone.
 //!
-//! The body is read as a list of raw JSON texts ([`IncomingPush`]), one per event, and
+//! The body is read as a list of raw JSON texts ([`crate::routes::events::IncomingPush`]), one per event, and
 //! each event is parsed from its own text. So an event that cannot even be read as JSON
 //! values (a lone `\ud800` surrogate escape) is refused by itself, and so is text no
 //! backend can store (a NUL): both with `unstorable_text`, by the protocol's checks.
@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 use chrono_tz::Tz;
-use countertop_protocol::{Event, EventBody, EventOutcome, ProtocolVersion};
+use countertop_protocol::{Event, EventBody, EventOutcome};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
@@ -29,14 +29,6 @@ pub const FLAG_FUTURE: &str = "device_time_in_future";
 pub enum Parsed {
     Store(Box<IngestItem>),
     Decided(EventOutcome),
-}
-
-/// A push body as HQ reads it: the envelope checked, each event kept as its own JSON
-/// text, to be parsed on its own by [`parse_batch`].
-#[derive(Debug, serde::Deserialize)]
-pub struct IncomingPush {
-    pub protocol: ProtocolVersion,
-    pub events: Vec<Box<RawValue>>,
 }
 
 /// Parse a batch. Returns, per event, its id (when readable) and what to do with it.
@@ -284,7 +276,7 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(body).is_err(),
             "the whole body is not readable as values"
         );
-        let push: IncomingPush = serde_json::from_str(body).expect("the envelope reads");
+        let push: crate::routes::events::IncomingPush = serde_json::from_str(body).expect("the envelope reads");
         let out = parse_batch(push.events, chrono_tz::UTC, Utc::now());
         assert!(matches!(out[0].1, Parsed::Store(_)));
         let Parsed::Decided(EventOutcome::Rejected { code, reason }) = &out[1].1 else {

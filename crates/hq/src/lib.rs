@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod body;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
@@ -13,6 +14,7 @@ pub mod routes;
 pub mod secrets;
 pub mod storage;
 pub mod tls;
+pub mod throttle;
 
 pub use app::{Application, Limits, Settings};
 pub use storage::{open_storage, Storage, StorageError};

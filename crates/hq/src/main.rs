@@ -42,6 +42,16 @@ enum Command {
         /// The PEM private key of --tls-cert.
         #[arg(long, env = "COUNTERTOP_HQ_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// A reverse proxy (CIDR or address) whose X-Forwarded-For names the client, for
+        /// per-address throttling; repeat the flag, or separate with commas in the env.
+        #[arg(
+            long = "trusted-proxy",
+            value_name = "CIDR",
+            env = "COUNTERTOP_HQ_TRUSTED_PROXY",
+            value_delimiter = ',',
+            value_parser = countertop_hq::throttle::parse_trusted_proxy
+        )]
+        trusted_proxy: Vec<ipnet::IpNet>,
     },
     /// Manage stores.
     Store {
@@ -123,12 +133,14 @@ async fn main() -> Result<()> {
             listen,
             tls_cert,
             tls_key,
+            trusted_proxy,
         } => {
             let mut settings = Settings::new(listen, &cli.database);
             settings.tls = tls_cert
                 .zip(tls_key)
                 .map(|(cert, key)| TlsFiles { cert, key });
             let https = settings.tls.is_some();
+            settings.trusted_proxies = trusted_proxy;
             let app = Application::build(settings)
                 .await
                 .with_context(|| format!("starting HQ on {}", cli.database))?;

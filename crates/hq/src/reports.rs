@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::storage::{GroupBy, Tally};
 
 /// The figures for one group (or for the whole range).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     pub count: u64,
     /// Share of ratings in the scale's top two faces, in percent; absent with no ratings.
@@ -25,7 +25,7 @@ pub struct Summary {
 }
 
 /// One group of a report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Group {
     pub key: String,
     #[serde(flatten)]
@@ -33,7 +33,7 @@ pub struct Group {
 }
 
 /// A whole report, as `GET /api/v1/reports` returns it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Report {
     pub from: NaiveDate,
     pub to: NaiveDate,

@@ -21,6 +21,7 @@ use crate::version::ProtocolVersion;
 
 /// Trade a one-time enrollment code for a device identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
     pub protocol: ProtocolVersion,
     pub code: String,
@@ -31,6 +32,7 @@ pub struct EnrollRequest {
 
 /// The device's identity. `device_token` is shown once: HQ keeps only its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollResponse {
     pub protocol: ProtocolVersion,
     pub device_id: Uuid,
@@ -42,6 +44,7 @@ pub struct EnrollResponse {
 
 /// A batch of events from one kiosk, as the kiosk sends it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
     pub protocol: ProtocolVersion,
     pub events: Vec<Event>,
@@ -49,6 +52,7 @@ pub struct PushRequest {
 
 /// What became of one event of a push.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum EventOutcome {
     /// Stored now. `flags` name anything odd that was kept, such as
@@ -65,6 +69,7 @@ pub enum EventOutcome {
 
 /// The outcome of one event, in the order of the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventResult {
     pub index: usize,
     /// Absent only when the event had no readable id.
@@ -76,6 +81,7 @@ pub struct EventResult {
 
 /// HQ's answer to a push.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     pub protocol: ProtocolVersion,
     /// HQ's clock at receipt, so the kiosk can measure its own clock offset.
@@ -88,6 +94,7 @@ pub struct PushResponse {
 
 /// The store's survey, when it changed since the kiosk's cursor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConfigResponse {
     pub protocol: ProtocolVersion,
     /// Pass back as `?cursor=` next time.
@@ -100,6 +107,7 @@ pub struct ConfigResponse {
 /// A page of regular profiles, visits and erasures a kiosk may see, changed since its
 /// cursor (`GET /api/v1/stores/{store_id}/regulars?cursor=N`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegularsResponse {
     pub protocol: ProtocolVersion,
     /// Pass back as `?cursor=` next time.
@@ -116,6 +124,7 @@ pub struct RegularsResponse {
 
 /// Every error response: a stable `error` code and a `message` that says what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: String,
     pub message: String,

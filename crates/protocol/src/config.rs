@@ -16,17 +16,22 @@ pub type LocalizedText = BTreeMap<Language, String>;
 
 /// One reason chip: its slug (what is stored) and its label per language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReasonChip {
     pub slug: ReasonSlug,
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub label: LocalizedText,
 }
 
 /// How long screens stay up, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Timeouts {
     /// Back to the question after this long without a touch.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub idle_seconds: u32,
     /// How long the thank-you screen shows.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub thank_you_seconds: u32,
     /// Taps on the same kiosk within this window are flagged as suspected repeats.
     pub repeat_window_seconds: u32,
@@ -34,20 +39,25 @@ pub struct Timeouts {
 
 /// The survey a store's kiosks show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "UncheckedSurveyConfig")]
 pub struct SurveyConfig {
     /// Increases with every change; ratings record the version they answered.
     pub version: u32,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, pattern = r"\S"))]
     pub shop_name: String,
     pub touchpoint: Touchpoint,
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub question: LocalizedText,
     pub scale: Scale,
     /// When set, the kiosk also asks the 0..=10 recommend question.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<std::collections::BTreeMap<String, String>>))]
     pub nps_question: Option<LocalizedText>,
     pub praise_reasons: Vec<ReasonChip>,
     pub problem_reasons: Vec<ReasonChip>,
     /// The first language is the default.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>, min_items = 1))]
     pub languages: Vec<Language>,
     pub timeouts: Timeouts,
     /// The "remember me" offer, its consent text and the menu for usual orders.
@@ -60,6 +70,7 @@ pub type MenuOption = ReasonChip;
 
 /// The shop's menu, from which a regular's usual order is built.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Menu {
     pub items: Vec<MenuOption>,
     #[serde(default)]
@@ -93,12 +104,15 @@ impl Menu {
 
 /// The "remember me" offer shown after the feedback flow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RememberMe {
     pub enabled: bool,
     /// Raised whenever the consent text changes; each consent records the version shown.
     pub consent_version: u32,
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub consent_text: LocalizedText,
     /// The separate consent for dietary or allergy notes.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub dietary_consent_text: LocalizedText,
     pub menu: Menu,
 }

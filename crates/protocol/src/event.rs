@@ -89,11 +89,16 @@ impl EventBody {
 
 /// The envelope exactly as it travels.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct WireEvent {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Event))]
+pub(crate) struct WireEvent {
     id: Uuid,
     seq: u64,
     device_time: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(minimum = -840, maximum = 840))]
     utc_offset_minutes: i64,
+    /// `rating`, `rating_details`, `device_health`, `regular_upserted`, `visit` or
+    /// `regular_erased`; the body is the matching `New*` schema (`NewRating`, ...).
     kind: String,
     body: serde_json::Value,
 }
@@ -269,6 +274,7 @@ fn check_reasons(reasons: Vec<String>) -> Result<Vec<ReasonSlug>, ValidationErro
 
 /// The unchecked fields of a rating, as the kiosk fills them in and as they travel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewRating {
     pub survey_version: u32,
     pub touchpoint: String,
@@ -366,6 +372,7 @@ impl From<Rating> for NewRating {
 
 /// Unchecked fields of a `rating_details` event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewRatingDetails {
     pub rating_id: Uuid,
     #[serde(default)]
@@ -422,6 +429,7 @@ impl From<RatingDetails> for NewRatingDetails {
 
 /// Unchecked fields of a `device_health` event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewDeviceHealth {
     pub queue_depth: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

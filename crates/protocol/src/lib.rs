@@ -16,6 +16,8 @@
 pub mod api;
 pub mod config;
 pub mod event;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod regular;
 pub mod text;
 pub mod values;

@@ -35,6 +35,7 @@ pub const MAX_EXTRAS: usize = 8;
 /// events within one millisecond (or while the wall clock stands still or goes back), and
 /// the node (device) id that breaks the last ties. The derived order is the merge order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hlc {
     pub wall_ms: i64,
     pub counter: u32,
@@ -94,6 +95,7 @@ impl Hlc {
 
 /// What the customer agreed to, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Consent {
     /// The version of the consent text that was shown (`RememberMe::consent_version`).
     pub version: u32,
@@ -107,6 +109,7 @@ pub struct Consent {
 /// The usual order, built from the shop's menu (slugs from [`crate::config::Menu`]) plus
 /// a free note.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsualOrder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<ReasonSlug>,
@@ -135,6 +138,7 @@ impl fmt::Debug for UsualOrder {
 /// The unchecked fields of a regular's profile, as a kiosk fills them in and as they
 /// travel in a `regular_upserted` event and in a pull.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewRegular {
     pub regular_id: Uuid,
     pub hlc: Hlc,
@@ -267,6 +271,7 @@ impl From<Regular> for NewRegular {
 /// A visit by a regular: "served the usual" at the counter, or a rating given by a
 /// customer who then identified as that regular.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Visit {
     pub regular_id: Uuid,
     /// The rating given on this visit, if any.
@@ -280,6 +285,7 @@ pub struct Visit {
 
 /// "Forget me": only the id and the time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegularErased {
     pub regular_id: Uuid,
     pub erased_at: DateTime<Utc>,
@@ -288,6 +294,7 @@ pub struct RegularErased {
 /// One visit as a pull returns it: the visit event's id and time, so a kiosk can merge
 /// visits from every device by id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VisitRecord {
     pub id: Uuid,
     pub at: DateTime<Utc>,

@@ -64,7 +64,17 @@ pub struct StoreRecord {
 
 /// Which kiosks see a store's regulars: only the store's own (`store`, the default), or
 /// every kiosk of every `chain`-scoped store (both stores must be `chain`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RegularsScope {
     #[default]
@@ -160,7 +170,7 @@ pub struct RegularsReportQuery {
 }
 
 /// Counts only: no personal data.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RegularsTally {
     /// Regulars whose home store matches, now.
     pub regulars: u64,
@@ -257,7 +267,9 @@ pub enum Stored {
 }
 
 /// How to slice a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     Store,

@@ -8,6 +8,7 @@ mod bad_input;
 mod config;
 mod contract;
 mod enroll;
+mod errors;
 mod operations;
 mod push;
 mod regulars;

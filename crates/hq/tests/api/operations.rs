@@ -74,6 +74,52 @@ async fn openapi_document_describes_every_route(backend: Backend) {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["device_token"]["scheme"], "bearer");
+    assert_eq!(schemes["api_token"]["scheme"], "bearer");
+    // Every operation: every error answer has the error schema; every body is described.
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            for (status, answer) in op["responses"].as_object().expect("responses") {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        answer["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+            if method == "put" || (method == "post" && !path.ends_with("/revoke")) {
+                assert!(
+                    op["requestBody"]["content"]["application/json"]["schema"].is_object(),
+                    "{method} {path} has no request body"
+                );
+            }
+        }
+    }
+    let push = &doc["paths"]["/events"]["post"];
+    for status in ["200", "400", "401", "413", "415", "422", "503"] {
+        assert!(push["responses"].get(status).is_some(), "push {status}");
+    }
+    assert!(push["description"]
+        .as_str()
+        .expect("text")
+        .contains("rejected"));
+    let enroll = &doc["paths"]["/enroll"]["post"]["responses"];
+    assert!(enroll["429"]["headers"].get("Retry-After").is_some());
+    let header = doc["paths"]["/stores/{store_id}/config"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == "X-Countertop-Protocol")
+        .expect("protocol header documented")
+        .clone();
+    assert_eq!(header["in"], "header");
+    assert_eq!(header["schema"]["pattern"], "^1\\.[0-9]{1,4}$");
+    assert_eq!(
+        doc["components"]["schemas"]["ProtocolVersion"]["pattern"],
+        "^1\\.[0-9]{1,4}$"
+    );
 }
 
 async fn unknown_route_gets_a_json_404(backend: Backend) {

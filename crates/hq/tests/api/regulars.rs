@@ -312,7 +312,7 @@ async fn scope_store_keeps_profiles_home_and_chain_shares_them(backend: Backend)
         .send()
         .await
         .expect("sent");
-    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.status(), 422, "a scope other than store or chain");
 }
 
 async fn cursor_pages_with_more(backend: Backend) {
