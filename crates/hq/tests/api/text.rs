@@ -149,7 +149,7 @@ async fn enrollment_with_a_nul_device_name_gets_400_and_keeps_the_code(backend: 
     assert_eq!(app.enroll(&code).await.status(), 201);
 }
 
-async fn a_survey_with_a_nul_is_refused_with_400(backend: Backend) {
+async fn a_survey_with_a_nul_is_refused_with_422(backend: Backend) {
     let app = spawn_app(backend).await;
     let kiosk = app.kiosk().await;
     let token = app.api_token().await;
@@ -164,7 +164,7 @@ async fn a_survey_with_a_nul_is_refused_with_400(backend: Backend) {
         .send()
         .await
         .expect("sent");
-    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.status(), 422);
     let body: Value = resp.json().await.expect("json");
     assert!(
         body["message"]
@@ -180,5 +180,5 @@ crate::on_both_backends!(
     a_nul_in_any_stored_text_field_is_refused,
     a_lone_surrogate_refuses_its_event_alone,
     enrollment_with_a_nul_device_name_gets_400_and_keeps_the_code,
-    a_survey_with_a_nul_is_refused_with_400,
+    a_survey_with_a_nul_is_refused_with_422,
 );
