@@ -1,7 +1,6 @@
 //! The HTTP API under `/api/v1`, plus `/healthz` and `/metrics`. Handlers check input,
 //! call [`crate::ingest`] and the [`Storage`], and never log comments, tokens or codes.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -197,18 +196,9 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Read the body within the wire limit, then undo gzip within the decoded limit.
+/// Read the body within the wire limit, then undo gzip within the decoded limit
+/// ([`crate::body::decode`]).
 async fn read_body(body: Body, headers: &HeaderMap, limits: &Limits) -> Result<Vec<u8>, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!(
-                "the request body is over {} bytes; send smaller batches",
-                limits.max_body_bytes
-            ),
-        )
-    };
     // A body somewhat over the limit is read and thrown away, so the client (still
     // sending) gets a clean 413 rather than a reset connection; a huge one is refused at
     // once.
@@ -218,7 +208,7 @@ async fn read_body(body: Body, headers: &HeaderMap, limits: &Limits) -> Result<V
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > drain_cap) {
-        return Err(too_large());
+        return Err(crate::body::too_large(limits));
     }
     let mut body = body;
     let mut raw = Vec::with_capacity(declared.unwrap_or(0).min(limits.max_body_bytes));
@@ -238,41 +228,12 @@ async fn read_body(body: Body, headers: &HeaderMap, limits: &Limits) -> Result<V
         }
     }
     if seen > limits.max_body_bytes {
-        return Err(too_large());
+        return Err(crate::body::too_large(limits));
     }
     let encoding = headers
         .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_ascii_lowercase());
-    match encoding.as_deref() {
-        None | Some("identity") => Ok(raw),
-        Some("gzip") => {
-            let limit = limits.max_decoded_bytes;
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&raw[..])
-                .take(limit as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|_| {
-                    ApiError::bad_request("bad_gzip", "the body is not valid gzip data")
-                })?;
-            if out.len() > limit {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "decoded_body_too_large",
-                    format!("the body inflates to over {limit} bytes; send smaller batches"),
-                ));
-            }
-            Ok(out)
-        }
-        Some(other) => Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_content_encoding",
-            format!(
-                "Content-Encoding {:?} is not supported; use gzip or none",
-                other.chars().take(32).collect::<String>()
-            ),
-        )),
-    }
+        .and_then(|v| v.to_str().ok());
+    crate::body::decode(&raw, encoding, limits)
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
