@@ -33,6 +33,7 @@ install_packages() {
 run_tests() {
     install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     cargo test --workspace --locked
+    scripts/ci-fuzz.sh
 }
 
 run_demo() {
