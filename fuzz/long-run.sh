@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${SECONDS_PER_TARGET:-720}"
+rm -f logs/*/fuzz-0.log
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && mapfile -t targets < <(cargo +nightly fuzz list)
 cargo +nightly fuzz build
@@ -20,8 +21,8 @@ for target in "${targets[@]}"; do
         -artifact_prefix="../../artifacts/$target/" "../../corpus/$target" \
         > ../"$target".log 2>&1) || rc=$?
     log="logs/$target/fuzz-0.log"
-    execs=$(grep -h '^stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -1)
-    secs=$(grep -h '^stat::' "$log" >/dev/null && grep -ho 'Done [0-9]* runs in [0-9]* second' "$log" | awk '{print $5}' | tail -1)
+    execs=$(grep -h '^stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -1 || true)
+    secs=$(grep -ho 'Done [0-9]* runs in [0-9]* second' "$log" | awk '{print $5}' | tail -1 || true)
     corpus=$(find "corpus/$target" -type f | wc -l)
     crashes=$(find "artifacts/$target" -type f | wc -l)
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$started" "${secs:-?}" "${execs:-?}" \
