@@ -48,6 +48,7 @@ run_tests() {
     cargo test --workspace --locked
     scripts/ci-package.sh
     scripts/ci-schemathesis.sh
+    scripts/ci-fuzz.sh
 }
 
 # Pinned: `--ci` packages the dev profile, which cargo-deb 3.8 accepts with a warning.

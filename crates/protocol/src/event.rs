@@ -597,6 +597,22 @@ mod tests {
         );
     }
 
+    // Regression (fuzz/regressions/event/invalid-utf8-in-an-ignored-field): serde_json skips
+    // an unknown field without checking its text is UTF-8, so `Event` read straight from
+    // bytes accepts this, though it is not JSON. HQ reads every event through a `Value`
+    // (and the kiosk reads its outbox as text), which refuses it; this pins that.
+    #[test]
+    fn event_bytes_that_are_not_utf8_never_reach_the_decoder() {
+        let bytes =
+            include_bytes!("../../../fuzz/regressions/event/invalid-utf8-in-an-ignored-field");
+        assert!(std::str::from_utf8(std::hint::black_box(bytes)).is_err());
+        assert!(serde_json::from_slice::<serde_json::Value>(bytes).is_err());
+        let lossy = String::from_utf8_lossy(bytes);
+        let value: serde_json::Value = serde_json::from_str(&lossy).expect("JSON once valid");
+        let event = Event::from_value(value).expect("the event itself is valid");
+        assert_eq!(event.kind(), "rating");
+    }
+
     #[test]
     fn missing_field_is_malformed() {
         let mut v = rating_json(4, 5);

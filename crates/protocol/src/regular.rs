@@ -34,6 +34,11 @@ pub const MAX_EXTRAS: usize = 8;
 /// A hybrid logical clock timestamp: wall time in milliseconds, a counter that orders
 /// events within one millisecond (or while the wall clock stands still or goes back), and
 /// the node (device) id that breaks the last ties. The derived order is the merge order.
+///
+/// `wall_ms` is within `0..=`[`Hlc::MAX_WALL_MS`] (until the year 33658): the text form
+/// that HQ compares holds 15 digits, so only there do text order and clock order agree.
+/// [`Regular::new`] refuses a profile stamped outside that range, [`Hlc::from_sortable`]
+/// never reads one and [`Hlc::tick`] never makes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hlc {
@@ -42,15 +47,41 @@ pub struct Hlc {
     pub node: Uuid,
 }
 
+/// Widths of the text form's three fields, and its length with the two dashes.
+const WALL_DIGITS: usize = 15;
+const COUNTER_DIGITS: usize = 10;
+const NODE_HEX: usize = 32;
+const SORTABLE_LEN: usize = WALL_DIGITS + 1 + COUNTER_DIGITS + 1 + NODE_HEX;
+
 impl Hlc {
+    /// The latest wall time a stamp can carry: the most the 15-digit text form holds.
+    pub const MAX_WALL_MS: i64 = 999_999_999_999_999;
+
+    /// Whether `wall_ms` is one the text form holds (`0..=MAX_WALL_MS`).
+    pub fn in_range(&self) -> bool {
+        (0..=Hlc::MAX_WALL_MS).contains(&self.wall_ms)
+    }
+
     /// The stamp for a local edit: later than `last` (the newest stamp this node has seen)
-    /// and than the wall clock.
+    /// and than the wall clock. A counter that would overflow moves the wall time on by
+    /// one millisecond instead, so the edit still orders after `last`; a wall clock outside
+    /// the representable range (before 1970, or after the year 33658) is clamped into it.
     pub fn tick(last: Option<Hlc>, now_ms: i64, node: Uuid) -> Hlc {
+        let now_ms = now_ms.clamp(0, Hlc::MAX_WALL_MS);
         match last {
-            Some(l) if l.wall_ms >= now_ms => Hlc {
-                wall_ms: l.wall_ms,
-                counter: l.counter.saturating_add(1),
-                node,
+            Some(l) if l.wall_ms >= now_ms => match l.counter.checked_add(1) {
+                Some(counter) => Hlc {
+                    wall_ms: l.wall_ms,
+                    counter,
+                    node,
+                },
+                None if l.wall_ms < Hlc::MAX_WALL_MS => Hlc {
+                    wall_ms: l.wall_ms + 1,
+                    counter: 0,
+                    node,
+                },
+                // The very last stamp there is: nothing can order after it.
+                None => Hlc { node, ..l },
             },
             _ => Hlc {
                 wall_ms: now_ms,
@@ -69,26 +100,42 @@ impl Hlc {
         }
     }
 
-    /// A fixed-width text form whose byte order is the clock's order, for databases.
+    /// A fixed-width text form whose byte order is the clock's order, for databases:
+    /// `WWWWWWWWWWWWWWW-CCCCCCCCCC-<node, 32 lowercase hex digits>`. A `wall_ms` outside
+    /// `0..=MAX_WALL_MS` (which no parsed or ticked stamp has) is clamped into it.
     pub fn to_sortable(&self) -> String {
         format!(
             "{:015}-{:010}-{}",
-            self.wall_ms.max(0),
+            self.wall_ms.clamp(0, Hlc::MAX_WALL_MS),
             self.counter,
             self.node.simple()
         )
     }
 
-    /// Parse [`Hlc::to_sortable`]'s output.
+    /// Parse [`Hlc::to_sortable`]'s output, and nothing else: any other spelling of a
+    /// clock (no padding, a sign, a hyphenated or uppercase node) would sort differently
+    /// from the clock it names.
     pub fn from_sortable(s: &str) -> Option<Hlc> {
-        let mut parts = s.splitn(3, '-');
-        let wall_ms = parts.next()?.parse().ok()?;
-        let counter = parts.next()?.parse().ok()?;
-        let node = Uuid::try_parse(parts.next()?).ok()?;
+        let b = s.as_bytes();
+        if b.len() != SORTABLE_LEN
+            || b[WALL_DIGITS] != b'-'
+            || b[WALL_DIGITS + 1 + COUNTER_DIGITS] != b'-'
+        {
+            return None;
+        }
+        let (wall, rest) = b.split_at(WALL_DIGITS);
+        let (counter, node) = rest[1..].split_at(COUNTER_DIGITS);
+        let node = &node[1..];
+        let digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
+        let lower_hex = |part: &[u8]| part.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+        if !digits(wall) || !digits(counter) || !lower_hex(node) {
+            return None;
+        }
+        // Every byte is ASCII now, so these slices are whole strings.
         Some(Hlc {
-            wall_ms,
-            counter,
-            node,
+            wall_ms: std::str::from_utf8(wall).ok()?.parse().ok()?,
+            counter: std::str::from_utf8(counter).ok()?.parse().ok()?,
+            node: Uuid::try_parse_ascii(node).ok()?,
         })
     }
 }
@@ -198,6 +245,9 @@ impl Regular {
             return invalid("a regular needs a name or nickname");
         }
         check_len("name", &n.name, MAX_NAME_CHARS)?;
+        if !n.hlc.in_range() {
+            return invalid("the clock stamp's wall_ms must be within 0..=999999999999999");
+        }
         if let Some(p) = &n.phone {
             let digits = phone_digits(p);
             if !PHONE_DIGITS.contains(&digits.len()) {
@@ -379,6 +429,77 @@ mod tests {
         for s in stamps {
             assert_eq!(Hlc::from_sortable(&s.to_sortable()), Some(s));
         }
+    }
+
+    // Regression (fuzz/regressions/hlc/unpadded-text-accepted): `from_sortable` read a
+    // 7-digit wall time, so two texts named one clock and sorted apart from it.
+    #[test]
+    fn hlc_text_form_accepts_only_its_own_spelling() {
+        let h = Hlc {
+            wall_ms: 10_980,
+            counter: 0,
+            node: Uuid::parse_str("0000080002000030000000012c300000").expect("uuid"),
+        };
+        let canonical = h.to_sortable();
+        assert_eq!(
+            canonical,
+            "000000000010980-0000000000-0000080002000030000000012c300000"
+        );
+        assert_eq!(Hlc::from_sortable(&canonical), Some(h));
+        for other in [
+            "0010980-0000000000-0000080002000030000000012c300000",
+            "0000000000010980-0000000000-0000080002000030000000012c300000",
+            "+00000000010980-0000000000-0000080002000030000000012c300000",
+            "000000000010980-0000000000-0000080002000030000000012C300000",
+            "000000000010980-0000000000-00000800-0200-0030-0000-00012c300000",
+            "000000000010980-9999999999-0000080002000030000000012c300000",
+            "000000000010980-0000000000-0000080002000030000000012c30000",
+            "000000000010980-0000000000-0000080002000030000000012c30000é",
+        ] {
+            assert_eq!(Hlc::from_sortable(other), None, "{other}");
+        }
+    }
+
+    // Regression (fuzz/regressions/hlc/tick-out-of-text-range): a wall clock past what the
+    // 15-digit text form holds made a stamp whose text sorted before older ones.
+    #[test]
+    fn hlc_tick_stays_within_the_text_form() {
+        let past = Hlc::tick(None, 1_000_000_000_000_000, node(1));
+        assert_eq!(past.wall_ms, Hlc::MAX_WALL_MS);
+        assert_eq!(Hlc::from_sortable(&past.to_sortable()), Some(past));
+        let before_1970 = Hlc::tick(None, -5, node(1));
+        assert_eq!(before_1970.wall_ms, 0);
+        let older = Hlc {
+            wall_ms: 999_999_999_999_998,
+            counter: 0,
+            node: node(1),
+        };
+        assert!(older.to_sortable() < past.to_sortable());
+    }
+
+    #[test]
+    fn hlc_tick_orders_after_a_stamp_with_a_full_counter() {
+        let full = Hlc {
+            wall_ms: 5_000,
+            counter: u32::MAX,
+            node: node(9),
+        };
+        let next = Hlc::tick(Some(full), 4_000, node(1));
+        assert!(next > full, "{next:?} does not follow {full:?}");
+        assert!(next.to_sortable() > full.to_sortable());
+    }
+
+    #[test]
+    fn a_profile_stamped_outside_the_text_form_is_refused() {
+        for wall_ms in [Hlc::MAX_WALL_MS + 1, -1, i64::MIN, i64::MAX] {
+            let mut n = sample();
+            n.hlc.wall_ms = wall_ms;
+            let err = Regular::new(n).expect_err("out of range");
+            assert_eq!(err.code(), "invalid_regular", "{wall_ms}");
+        }
+        let mut n = sample();
+        n.hlc.wall_ms = Hlc::MAX_WALL_MS;
+        assert!(Regular::new(n).is_ok());
     }
 
     #[test]

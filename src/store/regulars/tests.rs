@@ -424,7 +424,7 @@ fn pulled_visits_add_once_by_id_and_tombstones_purge() {
         regular_id: id,
         erased_at: Utc::now(),
     }];
-    erased.profiles = vec![remote(id, "Lan", i64::MAX / 4, 9)];
+    erased.profiles = vec![remote(id, "Lan", Hlc::MAX_WALL_MS, 9)];
     store.apply_regulars(&erased).unwrap();
     assert!(store.regular_card(id).unwrap().is_none(), "not revived");
     assert_eq!(count(&store, "SELECT count(*) FROM visits"), 0);

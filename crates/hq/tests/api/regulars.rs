@@ -361,6 +361,9 @@ async fn malformed_profile_is_rejected_by_itself(backend: Backend) {
     let mut no_name = profile_event(Uuid::now_v7(), 1000, k.device_id, "  ", "0901234567");
     let mut dietary = profile_event(Uuid::now_v7(), 1000, k.device_id, "Mai", "0901234567");
     dietary["body"]["dietary"] = json!("nut allergy");
+    // Stamps the 15-digit text form cannot hold would sort apart from their clocks.
+    let far_clock = profile_event(r, 1_000_000_000_000_000, k.device_id, "Lan", "0901234567");
+    let negative_clock = profile_event(r, -1, k.device_id, "Lan", "0901234567");
     for e in [&mut bad_phone, &mut no_name] {
         e["seq"] = json!(2);
     }
@@ -371,15 +374,17 @@ async fn malformed_profile_is_rejected_by_itself(backend: Backend) {
                 bad_phone,
                 no_name,
                 dietary,
+                far_clock,
+                negative_clock,
                 profile_event(r, 1000, k.device_id, "Lan", "0901234567"),
             ],
         )
         .await;
     assert_eq!(
         statuses(&resp),
-        ["rejected", "rejected", "rejected", "accepted"]
+        ["rejected", "rejected", "rejected", "rejected", "rejected", "accepted"]
     );
-    for i in 0..3 {
+    for i in 0..5 {
         assert_eq!(
             resp["results"][i]["code"], "invalid_regular",
             "{}",
