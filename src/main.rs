@@ -119,10 +119,17 @@ fn main() -> Result<()> {
     if let Some(data) = cli.data {
         config.data_dir = data;
     }
-    match cli.command.unwrap_or(Command::Run {
+    let command = cli.command.unwrap_or(Command::Run {
         fullscreen: false,
         size: None,
-    }) {
+    });
+    // Every command that opens the database holds the data directory for its lifetime:
+    // a second kiosk on the same directory is refused, naming the first.
+    let _lock = match command {
+        Command::Screenshots { .. } => None,
+        _ => Some(countertop::store::DataDirLock::acquire(&config.data_dir)?),
+    };
+    match command {
         Command::Run { fullscreen, size } => {
             if let Some((w, h)) = size {
                 config.window.width = w;
