@@ -125,9 +125,20 @@ fn main() -> Result<()> {
     });
     // Every command that opens the database holds the data directory for its lifetime:
     // a second kiosk on the same directory is refused, naming the first.
-    let _lock = match command {
+    let doing = match &command {
         Command::Screenshots { .. } => None,
-        _ => Some(countertop::store::DataDirLock::acquire(&config.data_dir)?),
+        Command::Run { .. } => Some("run"),
+        Command::Enroll { .. } => Some("enroll"),
+        Command::Simulate { .. } => Some("simulate"),
+        Command::FirstFrame { .. } => Some("first-frame"),
+        Command::RecordRatings { .. } => Some("record-ratings"),
+    };
+    let _lock = match doing {
+        Some(doing) => Some(countertop::store::DataDirLock::acquire(
+            &config.data_dir,
+            &format!("countertop {doing}"),
+        )?),
+        None => None,
     };
     match command {
         Command::Run { fullscreen, size } => {

@@ -39,7 +39,8 @@ pub struct DataDirLock {
 
 impl DataDirLock {
     /// Takes the lock on `dir` (created private if missing), or says who holds it.
-    pub fn acquire(dir: &Path) -> Result<DataDirLock, LockError> {
+    /// `doing`: what this process is, for the one refused next ("countertop run").
+    pub fn acquire(dir: &Path, doing: &str) -> Result<DataDirLock, LockError> {
         let io = |source| LockError::Io {
             dir: dir.to_owned(),
             source,
@@ -75,31 +76,11 @@ impl DataDirLock {
             Err(TryLockError::Error(e)) => return Err(io(e)),
         }
         // Ours now: say who we are, for the next one refused.
-        let me = format!("pid {}: {}", std::process::id(), command_line());
+        let me = format!("pid {}: {doing}", std::process::id());
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
         file.write_all(me.as_bytes()).map_err(io)?;
         Ok(DataDirLock { _file: file })
-    }
-}
-
-/// This process's command line, arguments that may carry secrets (an enrollment code)
-/// left out.
-fn command_line() -> String {
-    let mut args = std::env::args();
-    let program = args
-        .next()
-        .map(|p| {
-            Path::new(&p)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or(p)
-        })
-        .unwrap_or_else(|| "countertop".into());
-    let command = args.find(|a| !a.starts_with('-'));
-    match command {
-        Some(command) => format!("{program} {command}"),
-        None => program,
     }
 }
 
@@ -111,14 +92,14 @@ mod tests {
     fn a_second_lock_on_the_same_directory_is_refused_until_the_first_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let first = DataDirLock::acquire(&data).unwrap();
-        let err = DataDirLock::acquire(&data).unwrap_err().to_string();
+        let first = DataDirLock::acquire(&data, "countertop test").unwrap();
+        let err = DataDirLock::acquire(&data, "countertop test").unwrap_err().to_string();
         assert!(err.contains(&data.display().to_string()), "{err}");
         assert!(
-            err.contains(&format!("pid {}", std::process::id())),
+            err.contains(&format!("pid {}: countertop test", std::process::id())),
             "{err}"
         );
         drop(first);
-        DataDirLock::acquire(&data).expect("free again once released");
+        DataDirLock::acquire(&data, "countertop test").expect("free again once released");
     }
 }

@@ -186,7 +186,7 @@ pub(super) fn salvage(path: &Path, cause: &str, seq_uncertain: bool) -> Result<S
         report.losses.push("the file (unreadable sectors)".into());
     }
     {
-        let fresh = Store::open(&building)?;
+        let mut fresh = Store::open(&building)?;
         let src = Connection::open_with_flags(
             &source,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -200,6 +200,18 @@ pub(super) fn salvage(path: &Path, cause: &str, seq_uncertain: bool) -> Result<S
                     last_error = ?1 WHERE id = 1",
             [&message],
         )?;
+        // HQ hears of it in the next push, whatever happens to sync's own bookkeeping.
+        let outbox = fresh.outbox_status()?;
+        let health = countertop_protocol::NewDeviceHealth {
+            queue_depth: outbox.pending,
+            oldest_unsent_age_seconds: outbox
+                .oldest_pending
+                .map(|at| (Utc::now() - at).num_seconds().max(0) as u64),
+            app_version: env!("CARGO_PKG_VERSION").to_owned(),
+            // HQ takes at most 500 characters here (the protocol's comment limit).
+            last_error: Some(message.chars().take(500).collect()),
+        };
+        fresh.queue_event("device_health", &health, crate::clock::local_now())?;
         let notice = serde_json::to_string(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         fresh.conn.execute(
             "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",

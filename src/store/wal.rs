@@ -147,12 +147,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("countertop.db");
         let mut store = Store::open(&path).unwrap();
-        store.checkpoint_for_test();
+        let _: i64 = store
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .unwrap();
         for score in 1..=5 {
             store.record_rating(&NewRating::now_for_test(score)).unwrap();
         }
         let bytes = std::fs::read(super::super::salvage::sidecar(&path, "-wal")).unwrap();
-        std::mem::forget(store); // keep the WAL as a crash would
+        store.close_keeping_wal();
         (dir, path, bytes)
     }
 
