@@ -488,7 +488,11 @@ fn core_thread(
 
 /// Runs `PRAGMA quick_check` on its own thread and connection, and reports damage to the
 /// core, which salvages. `generation`: the salvage count the check was started at.
-fn check_in_background(database: PathBuf, generation: u64, to_core: mpsc::UnboundedSender<Command>) {
+fn check_in_background(
+    database: PathBuf,
+    generation: u64,
+    to_core: mpsc::UnboundedSender<Command>,
+) {
     let spawned = std::thread::Builder::new()
         .name("countertop-check".into())
         .spawn(move || match store::salvage::quick_check(&database) {
@@ -624,7 +628,10 @@ impl CoreState {
     /// A write to the store. One that finds the file damaged salvages it and is tried
     /// once more on the fresh database, so the tap still counts. A write that fails for
     /// want of space raises the full-storage alert; one that succeeds re-checks it.
-    fn write<T>(&self, mut op: impl FnMut(&mut Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn write<T>(
+        &self,
+        mut op: impl FnMut(&mut Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut result = op(&mut self.store.borrow_mut());
         if let Err(e) = &result {
             if store::is_damage(e) && self.salvage(&e.to_string()).is_ok() {

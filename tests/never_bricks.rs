@@ -175,14 +175,28 @@ fn overwrite(path: &Path, at: u64, bytes: &[u8]) {
 /// The checks every salvage must pass: a sound file, the enrollment and the consenting
 /// regular kept, every recovered event exactly as it was, and sequence numbers that
 /// never go back.
-fn assert_salvaged(data: &Path, before: &Before, new_ids: &[Uuid]) -> BTreeMap<String, (i64, String, String)> {
+fn assert_salvaged(
+    data: &Path,
+    before: &Before,
+    new_ids: &[Uuid],
+) -> BTreeMap<String, (i64, String, String)> {
     let path = data.join("countertop.db");
     let store = Store::open(&path).expect("the salvaged database opens");
     assert_eq!(store.integrity_check().unwrap(), "ok");
-    assert_eq!(store.hq_link().unwrap(), Some(before.link.clone()), "enrollment kept");
-    let notice = store.salvage_notice().unwrap().expect("the salvage is on record");
+    assert_eq!(
+        store.hq_link().unwrap(),
+        Some(before.link.clone()),
+        "enrollment kept"
+    );
+    let notice = store
+        .salvage_notice()
+        .unwrap()
+        .expect("the salvage is on record");
     let message = notice.message();
-    assert!(message.starts_with("database was damaged and salvaged"), "{message}");
+    assert!(
+        message.starts_with("database was damaged and salvaged"),
+        "{message}"
+    );
     assert!(!message.contains("Lan"), "no personal data in the report");
     let health: Vec<String> = store
         .outbox()
@@ -207,8 +221,9 @@ fn assert_salvaged(data: &Path, before: &Before, new_ids: &[Uuid]) -> BTreeMap<S
     drop(store);
     let kept = damaged_files(data);
     assert!(
-        kept.iter().any(|p| !p.to_string_lossy().ends_with("-wal")
-            && !p.to_string_lossy().ends_with("-shm")),
+        kept.iter()
+            .any(|p| !p.to_string_lossy().ends_with("-wal")
+                && !p.to_string_lossy().ends_with("-shm")),
         "the damaged file is kept: {kept:?}"
     );
     let after = outbox_rows(&Connection::open(&path).unwrap());
@@ -250,14 +265,21 @@ fn a_kiosk_with_a_destroyed_header_salvages_everything_and_records_the_next_rati
     assert!(stderr.contains("salvaged"), "{stderr}");
     let after = assert_salvaged(dir.path(), &before, &ids);
     let store = Store::open(&dir.path().join("countertop.db")).unwrap();
-    assert!(store.regular_card(before.regular).unwrap().is_some(), "the regular is kept");
+    assert!(
+        store.regular_card(before.regular).unwrap().is_some(),
+        "the regular is kept"
+    );
     drop(store);
     // Only the header was lost, so every event is back.
     for id in pending_ids(&before.events) {
         assert!(after.contains_key(id), "event {id} lost");
     }
     let kept = &damaged_files(dir.path())[0];
-    assert_eq!(std::fs::metadata(kept).unwrap().len(), size, "kept as it was");
+    assert_eq!(
+        std::fs::metadata(kept).unwrap().len(),
+        size,
+        "kept as it was"
+    );
 }
 
 #[test]
@@ -315,7 +337,9 @@ fn a_damaged_wal_is_salvaged_and_the_sequence_jumps_past_anything_hq_may_have_se
     // More ratings that live only in the WAL, as after a power cut.
     let mut store = Store::open(&path).unwrap();
     for score in 1..=20 {
-        store.record_rating(&NewRating::now_for_test(score % 5 + 1)).unwrap();
+        store
+            .record_rating(&NewRating::now_for_test(score % 5 + 1))
+            .unwrap();
     }
     store.close_keeping_wal();
     let wal = dir.path().join("countertop.db-wal");
@@ -328,7 +352,10 @@ fn a_damaged_wal_is_salvaged_and_the_sequence_jumps_past_anything_hq_may_have_se
     assert!(stderr.contains("write-ahead log"), "{stderr}");
     let after = assert_salvaged(dir.path(), &before, &ids);
     for id in pending_ids(&before.events) {
-        assert!(after.contains_key(id), "event {id} from before the WAL lost");
+        assert!(
+            after.contains_key(id),
+            "event {id} from before the WAL lost"
+        );
     }
     let (seq, _, _) = &after[&ids[0].to_string()];
     assert!(
@@ -412,11 +439,17 @@ fn power_cut_in_migration(data: &Path, version: i64) {
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "the kiosk exited early");
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the kiosk exited early"
+        );
         if line.contains(&format!("paused in migration {version}")) {
             break;
         }
-        assert!(Instant::now() < deadline, "never reached migration {version}");
+        assert!(
+            Instant::now() < deadline,
+            "never reached migration {version}"
+        );
     }
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
@@ -485,8 +518,14 @@ fn an_upgrade_killed_mid_migration_is_redone_cleanly_on_the_next_start() {
     assert!(store.has_rating(ids[0]).unwrap());
     let rating_id: Option<String> = Connection::open(&path)
         .unwrap()
-        .query_row("SELECT rating_id FROM outbox WHERE seq = 1", [], |r| r.get(0))
+        .query_row("SELECT rating_id FROM outbox WHERE seq = 1", [], |r| {
+            r.get(0)
+        })
         .unwrap();
-    assert_eq!(rating_id.as_deref(), Some(rating.as_str()), "migration 2's backfill ran");
+    assert_eq!(
+        rating_id.as_deref(),
+        Some(rating.as_str()),
+        "migration 2's backfill ran"
+    );
     let _ = std::io::stdout().flush();
 }

@@ -304,7 +304,12 @@ fn a_disk_full_at_start_still_thanks_customers_and_shows_staff_the_red_mark() {
         k.find_with_role(mark, AccessibleRole::Text).is_some()
     });
     assert_eq!(kiosk.screen(), Screen::Welcome, "customers are welcomed");
-    let alert = kiosk.core.store_alert().borrow().message().unwrap_or_default();
+    let alert = kiosk
+        .core
+        .store_alert()
+        .borrow()
+        .message()
+        .unwrap_or_default();
     assert!(alert.contains("storage is full"), "{alert}");
     kiosk.tap("Very happy");
     kiosk.pump_until("the tap to settle", |k| !k.app.global::<Kiosk>().get_busy());

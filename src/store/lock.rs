@@ -93,7 +93,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let first = DataDirLock::acquire(&data, "countertop test").unwrap();
-        let err = DataDirLock::acquire(&data, "countertop test").unwrap_err().to_string();
+        let err = DataDirLock::acquire(&data, "countertop test")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(&data.display().to_string()), "{err}");
         assert!(
             err.contains(&format!("pid {}: countertop test", std::process::id())),

@@ -267,10 +267,8 @@ impl Store {
 
     /// Staff have seen the salvage: the red mark goes.
     pub fn dismiss_salvage_notice(&mut self) -> Result<()> {
-        self.conn.execute(
-            "DELETE FROM settings WHERE key = ?1",
-            [salvage::NOTICE_KEY],
-        )?;
+        self.conn
+            .execute("DELETE FROM settings WHERE key = ?1", [salvage::NOTICE_KEY])?;
         Ok(())
     }
 

@@ -75,10 +75,7 @@ impl Salvage {
             message.push_str("; the HQ enrollment was lost: enroll this kiosk again");
         }
         if !self.losses.is_empty() {
-            message.push_str(&format!(
-                "; unreadable rows in {}",
-                self.losses.join(", ")
-            ));
+            message.push_str(&format!("; unreadable rows in {}", self.losses.join(", ")));
         }
         message
     }
@@ -87,10 +84,9 @@ impl Salvage {
 /// True when SQLite says the file itself is damaged: the errors salvage is for.
 pub fn is_damage(error: &StoreError) -> bool {
     match error {
-        StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
-            e.code,
-            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase
-        ),
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+            matches!(e.code, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+        }
         _ => false,
     }
 }
@@ -133,7 +129,12 @@ pub(super) fn finish_interrupted(path: &Path) -> Result<()> {
             tracing::warn!("finished a salvage interrupted by a restart");
         }
     }
-    for leftover in [".salvaging", ".salvaging-wal", ".salvaging-shm", ".salvage-src"] {
+    for leftover in [
+        ".salvaging",
+        ".salvaging-wal",
+        ".salvaging-shm",
+        ".salvage-src",
+    ] {
         let file = sidecar(path, leftover);
         if file.exists() {
             std::fs::remove_file(&file).map_err(io(&file))?;
@@ -159,7 +160,10 @@ fn sync_dir(path: &Path) {
 /// `seq_uncertain`: commits are known to be lost, so the sequence counter jumps.
 pub(super) fn salvage(path: &Path, cause: &str, seq_uncertain: bool) -> Result<Salvage> {
     let at = Utc::now();
-    tracing::error!("the database {} is damaged ({cause}); salvaging", path.display());
+    tracing::error!(
+        "the database {} is damaged ({cause}); salvaging",
+        path.display()
+    );
     let building = sidecar(path, ".salvaging");
     let source = sidecar(path, ".salvage-src");
     finish_interrupted(path)?;
@@ -212,7 +216,8 @@ pub(super) fn salvage(path: &Path, cause: &str, seq_uncertain: bool) -> Result<S
             last_error: Some(message.chars().take(500).collect()),
         };
         fresh.queue_event("device_health", &health, crate::clock::local_now())?;
-        let notice = serde_json::to_string(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let notice =
+            serde_json::to_string(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         fresh.conn.execute(
             "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
             params![NOTICE_KEY, notice],
@@ -221,7 +226,11 @@ pub(super) fn salvage(path: &Path, cause: &str, seq_uncertain: bool) -> Result<S
         // Closing checkpoints the WAL into the file, so the salvaged database is one file.
         fresh.conn.close().map_err(|(_, e)| StoreError::Sqlite(e))?;
     }
-    for scratch in [source.clone(), sidecar(&source, "-wal"), sidecar(&source, "-shm")] {
+    for scratch in [
+        source.clone(),
+        sidecar(&source, "-wal"),
+        sidecar(&source, "-shm"),
+    ] {
         let _ = std::fs::remove_file(scratch);
     }
     let salvaged = sidecar(path, ".salvaged");
@@ -313,7 +322,11 @@ fn repair_header(path: &Path) -> Result<()> {
     };
     let mut header = [0u8; 100];
     header[..16].copy_from_slice(MAGIC);
-    let size_field = if page_size == 65536 { 1 } else { page_size as u16 };
+    let size_field = if page_size == 65536 {
+        1
+    } else {
+        page_size as u16
+    };
     header[16..18].copy_from_slice(&size_field.to_be_bytes());
     header[18] = 2; // WAL
     header[19] = 2;
@@ -326,7 +339,10 @@ fn repair_header(path: &Path) -> Result<()> {
     header[56..60].copy_from_slice(&1u32.to_be_bytes()); // UTF-8
     header[92..96].copy_from_slice(&1u32.to_be_bytes()); // size valid for change 1
     header[96..100].copy_from_slice(&3_046_000u32.to_be_bytes());
-    let mut file = OpenOptions::new().write(true).open(path).map_err(io(path))?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io(path))?;
     file.write_all(&header).map_err(io(path))?;
     file.sync_all().map_err(io(path))?;
     tracing::warn!("rebuilt the unreadable database header of the salvage copy");
@@ -411,7 +427,12 @@ fn plan(src: &Connection, dst: &Connection, name: &'static str) -> Result<Option
 }
 
 /// Keys read by one query until it fails.
-fn keys_until_error(src: &Connection, sql: &str, from: Option<&Value>, keys: &mut BTreeSet<KeyValue>) -> (Option<Value>, bool) {
+fn keys_until_error(
+    src: &Connection,
+    sql: &str,
+    from: Option<&Value>,
+    keys: &mut BTreeSet<KeyValue>,
+) -> (Option<Value>, bool) {
     let mut last = None;
     let Ok(mut stmt) = src.prepare(sql) else {
         return (None, true);
@@ -475,8 +496,12 @@ fn rank(v: &Value) -> u8 {
 fn find_keys(src: &Connection, plan: &TablePlan) -> (BTreeSet<KeyValue>, bool) {
     let (table, key) = (plan.name, plan.key.as_str());
     let mut keys = BTreeSet::new();
-    let (mut last, mut hit_damage) =
-        keys_until_error(src, &format!("SELECT {key} FROM {table} ORDER BY {key}"), None, &mut keys);
+    let (mut last, mut hit_damage) = keys_until_error(
+        src,
+        &format!("SELECT {key} FROM {table} ORDER BY {key}"),
+        None,
+        &mut keys,
+    );
     let (_, backwards_damage) = keys_until_error(
         src,
         &format!("SELECT {key} FROM {table} ORDER BY {key} DESC"),
@@ -503,7 +528,8 @@ fn find_keys(src: &Connection, plan: &TablePlan) -> (BTreeSet<KeyValue>, bool) {
                     break None;
                 }
                 let before = keys.len();
-                let (reached, damaged) = keys_until_error(src, &seek, Some(&Value::Integer(probe)), &mut keys);
+                let (reached, damaged) =
+                    keys_until_error(src, &seek, Some(&Value::Integer(probe)), &mut keys);
                 if keys.len() > before || !damaged {
                     break Some(reached);
                 }
@@ -528,7 +554,8 @@ fn find_keys(src: &Connection, plan: &TablePlan) -> (BTreeSet<KeyValue>, bool) {
             continue;
         }
         for order in ["", " DESC"] {
-            let sql = format!("SELECT {key} FROM {table} INDEXED BY \"{index}\" ORDER BY {key}{order}");
+            let sql =
+                format!("SELECT {key} FROM {table} INDEXED BY \"{index}\" ORDER BY {key}{order}");
             // An index cannot always serve a plain scan; then it is not a path.
             let sql = if src.prepare(&sql).is_ok() {
                 sql
@@ -590,7 +617,9 @@ fn copy_table(src: &Connection, dst: &Connection, plan: &TablePlan) -> Result<(u
         match insert.execute(rusqlite::params_from_iter(row.iter())) {
             Ok(_) => copied += 1,
             // A row the current schema refuses (a CHECK, NOT NULL: never invented) is lost.
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == ErrorCode::ConstraintViolation =>
+            {
                 damaged = true
             }
             Err(e) => return Err(e.into()),
@@ -674,7 +703,12 @@ fn rebuild_regular_index(dst: &Connection) -> Result<()> {
         for w in folded.split(' ').filter(|w| !w.is_empty()) {
             word.execute(params![w, key])?;
         }
-        for s in phone.as_deref().map(super::regulars::suffixes).into_iter().flatten() {
+        for s in phone
+            .as_deref()
+            .map(super::regulars::suffixes)
+            .into_iter()
+            .flatten()
+        {
             suffix.execute(params![s, key])?;
         }
     }

@@ -152,7 +152,9 @@ mod tests {
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
             .unwrap();
         for score in 1..=5 {
-            store.record_rating(&NewRating::now_for_test(score)).unwrap();
+            store
+                .record_rating(&NewRating::now_for_test(score))
+                .unwrap();
         }
         let bytes = std::fs::read(super::super::salvage::sidecar(&path, "-wal")).unwrap();
         store.close_keeping_wal();
