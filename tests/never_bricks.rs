@@ -390,6 +390,10 @@ fn a_file_truncated_under_a_running_kiosk_does_not_kill_it_and_the_next_start_ru
     );
     let (ids, stderr) = record(dir.path(), 1);
     assert_eq!(ids.len(), 1, "{stderr}");
+    assert!(
+        !damaged_files(dir.path()).is_empty(),
+        "the truncated file was salvaged and kept: {stderr}"
+    );
     let store = Store::open(&path).unwrap();
     assert_eq!(store.integrity_check().unwrap(), "ok");
     assert!(store.has_rating(ids[0]).unwrap());
