@@ -5,7 +5,7 @@
 //! answered only once its rating is committed to disk. Sync state and survey changes
 //! from head office flow back on watch channels.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::thread::JoinHandle;
@@ -20,7 +20,7 @@ use crate::config::KioskConfig;
 use crate::feedback::{Details, RepeatFilter, Score};
 pub use crate::regulars::{DayReport, LatestComment, LocalSettings, RegularCard, RegularEdit};
 pub use crate::store::StaffRole;
-use crate::store::{NewRating, PinCheck, RecordedRating, Store, StoreError, Summary};
+use crate::store::{self, NewRating, PinCheck, RecordedRating, Store, StoreError, Summary};
 use crate::sync::client::{HqClient, HqError};
 use crate::sync::{self, SyncStatus, Wake};
 
@@ -80,6 +80,37 @@ pub struct Rated {
     pub suspected_repeat: bool,
 }
 
+/// Trouble with the kiosk's own storage that staff should see: the red mark in the corner,
+/// explained on the manager's sync screen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreAlert {
+    /// The database was damaged and salvaged: what was recovered and where the damaged
+    /// file is kept. Stays until the manager dismisses it.
+    pub salvaged: Option<String>,
+    /// The disk (or `store.max_size_mb`) is full or nearly: new taps may not be saved.
+    pub full: bool,
+}
+
+impl StoreAlert {
+    /// True when staff should look.
+    pub fn is_raised(&self) -> bool {
+        self.salvaged.is_some() || self.full
+    }
+
+    /// What the manager reads, in English like the rest of sync's state.
+    pub fn message(&self) -> Option<String> {
+        let full = self.full.then(|| {
+            "the kiosk's storage is full: new ratings cannot be saved until space is freed              (or store.max_size_mb is raised)"
+                .to_owned()
+        });
+        match (&self.salvaged, full) {
+            (Some(s), Some(f)) => Some(format!("{s}. Also, {f}")),
+            (Some(s), None) => Some(s.clone()),
+            (None, f) => f,
+        }
+    }
+}
+
 type Reply<T> = oneshot::Sender<Result<T, CoreError>>;
 type Job = Box<dyn FnOnce(&CoreState) + Send>;
 
@@ -94,6 +125,8 @@ enum Command {
     /// Trade an enrollment code at HQ: `(hq_url, code, device_name)`.
     Enroll(String, String, Option<String>, Reply<()>),
     SyncNow,
+    /// The background check found the file damaged: `(salvage generation it checked, what)`.
+    Damaged(u64, String),
     /// Finish what came before, then stop.
     Shutdown,
 }
@@ -104,6 +137,7 @@ pub struct Core {
     commands: mpsc::UnboundedSender<Command>,
     sync_status: watch::Receiver<SyncStatus>,
     config: watch::Receiver<KioskConfig>,
+    store_alert: watch::Receiver<StoreAlert>,
 }
 
 /// Owns the core thread. Dropping it stops the thread once every command sent before is
@@ -130,6 +164,10 @@ struct CoreState {
     /// The local configuration, before HQ's survey and the local settings.
     base: KioskConfig,
     config: Rc<watch::Sender<KioskConfig>>,
+    store_alert: watch::Sender<StoreAlert>,
+    sync_status: watch::Sender<SyncStatus>,
+    /// Bumped by every salvage, so a check of the file before it is not acted on after.
+    generation: Cell<u64>,
 }
 
 impl Core {
@@ -139,16 +177,18 @@ impl Core {
         let (commands, inbox) = mpsc::unbounded_channel::<Command>();
         let (status_tx, sync_status) = watch::channel(SyncStatus::default());
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+        let to_core = commands.clone();
         let handle = std::thread::Builder::new()
             .name("countertop-core".into())
-            .spawn(move || core_thread(database, config, inbox, status_tx, opened_tx))
+            .spawn(move || core_thread(database, config, inbox, to_core, status_tx, opened_tx))
             .map_err(|e| CoreError::Start(e.to_string()))?;
         match opened_rx.recv() {
-            Ok(Ok(config)) => Ok((
+            Ok(Ok((config, store_alert))) => Ok((
                 Core {
                     commands: commands.clone(),
                     sync_status,
                     config,
+                    store_alert,
                 },
                 CoreThread {
                     handle: Some(handle),
@@ -324,6 +364,22 @@ impl Core {
         self.job(move |s| s.save_settings(&settings)).await
     }
 
+    /// Trouble with the kiosk's storage, for the red mark and the manager's screen.
+    pub fn store_alert(&self) -> watch::Receiver<StoreAlert> {
+        self.store_alert.clone()
+    }
+
+    /// The manager has read what the salvage recovered: the red mark goes (unless the
+    /// storage is also full).
+    pub async fn dismiss_salvage(&self) -> Result<(), CoreError> {
+        self.job(|s| {
+            s.store.borrow_mut().dismiss_salvage_notice()?;
+            s.store_alert.send_modify(|a| a.salvaged = None);
+            Ok(())
+        })
+        .await
+    }
+
     /// Wakes the sync loop now, even while it waits to retry.
     pub fn sync_now(&self) {
         let _ = self.commands.send(Command::SyncNow);
@@ -340,12 +396,13 @@ impl Core {
     }
 }
 
-type Opened = Result<watch::Receiver<KioskConfig>, CoreError>;
+type Opened = Result<(watch::Receiver<KioskConfig>, watch::Receiver<StoreAlert>), CoreError>;
 
 fn core_thread(
     database: PathBuf,
     config: KioskConfig,
     mut inbox: mpsc::UnboundedReceiver<Command>,
+    to_core: mpsc::UnboundedSender<Command>,
     status: watch::Sender<SyncStatus>,
     opened: std::sync::mpsc::Sender<Opened>,
 ) {
@@ -359,13 +416,31 @@ fn core_thread(
             return;
         }
     };
-    let store = match Store::open_capped(&database, config.store.max_size_mb) {
-        Ok(store) => store,
+    // A damaged file is salvaged here rather than stopping the kiosk.
+    let (store, salvaged) = match Store::open_or_salvage(&database, config.store.max_size_mb) {
+        Ok(opened) => opened,
         Err(e) => {
             let _ = opened.send(Err(e.into()));
             return;
         }
     };
+    let alert = StoreAlert {
+        salvaged: store
+            .salvage_notice()
+            .ok()
+            .flatten()
+            .map(|notice| notice.message()),
+        full: store.is_full().unwrap_or(false),
+    };
+    if alert.full {
+        tracing::error!("the kiosk's storage is full at start; new ratings may not be saved");
+    }
+    let (alert_tx, alert_rx) = watch::channel(alert);
+    // Damage away from what start-up reads shows only to a read of the whole file, which
+    // runs beside the core (a fresh salvage needs none).
+    if salvaged.is_none() {
+        check_in_background(database.clone(), 0, to_core);
+    }
     // A survey HQ sent before a restart, and the local settings, are in force from the
     // first screen.
     let in_force = sync::config_in_force(&config, &store);
@@ -377,11 +452,15 @@ fn core_thread(
         wake: Rc::new(Wake::default()),
         base: config.clone(),
         config: config_tx.clone(),
+        store_alert: alert_tx,
+        sync_status: status,
+        generation: Cell::new(0),
     });
-    sync::publish(&state.store, &status, false);
-    let _ = opened.send(Ok(config_rx.clone()));
+    sync::publish(&state.store, &state.sync_status, false);
+    let _ = opened.send(Ok((config_rx.clone(), alert_rx)));
 
     let local = tokio::task::LocalSet::new();
+    let status = state.sync_status.clone();
     local.block_on(&runtime, async move {
         let sync = tokio::task::spawn_local(sync::run(
             state.store.clone(),
@@ -407,6 +486,28 @@ fn core_thread(
     });
 }
 
+/// Runs `PRAGMA quick_check` on its own thread and connection, and reports damage to the
+/// core, which salvages. `generation`: the salvage count the check was started at.
+fn check_in_background(
+    database: PathBuf,
+    generation: u64,
+    to_core: mpsc::UnboundedSender<Command>,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("countertop-check".into())
+        .spawn(move || match store::salvage::quick_check(&database) {
+            Ok(None) => tracing::debug!("database check: ok"),
+            Ok(Some(problem)) => {
+                tracing::error!("database check found damage: {problem}");
+                let _ = to_core.send(Command::Damaged(generation, problem));
+            }
+            Err(e) => tracing::warn!("could not check the database: {e}"),
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("could not start the database check: {e}");
+    }
+}
+
 fn handle_command(state: &CoreState, command: Command) {
     match command {
         Command::Rate(tap, at, reply) => {
@@ -418,7 +519,7 @@ fn handle_command(state: &CoreState, command: Command) {
                 suspected_repeat,
                 at: clock::local_now(),
             };
-            let result = state.store.borrow_mut().record_rating(&rating);
+            let result = state.write(|store| store.record_rating(&rating));
             match &result {
                 Ok(_) => state.wake.new_rating.notify_one(),
                 Err(e) => tracing::error!("a rating could not be saved: {e}"),
@@ -433,11 +534,8 @@ fn handle_command(state: &CoreState, command: Command) {
             );
         }
         Command::AttachDetails(rating, details, reply) => {
-            let result =
-                state
-                    .store
-                    .borrow_mut()
-                    .attach_details(rating, &details, clock::local_now());
+            let at = clock::local_now();
+            let result = state.write(|store| store.attach_details(rating, &details, at));
             match &result {
                 Ok(()) => state.wake.new_rating.notify_one(),
                 Err(e) => tracing::error!("reasons for a rating could not be saved: {e}"),
@@ -474,6 +572,11 @@ fn handle_command(state: &CoreState, command: Command) {
             });
         }
         Command::SyncNow => state.wake.sync_now.notify_one(),
+        Command::Damaged(generation, problem) => {
+            if generation == state.generation.get() {
+                let _ = state.salvage(&problem);
+            }
+        }
         Command::Shutdown => {}
     }
 }
@@ -524,6 +627,50 @@ fn check_settings(settings: &LocalSettings, config: &KioskConfig) -> Result<(), 
 }
 
 impl CoreState {
+    /// A write to the store. One that finds the file damaged salvages it and is tried
+    /// once more on the fresh database, so the tap still counts. A write that fails for
+    /// want of space raises the full-storage alert; one that succeeds re-checks it.
+    fn write<T>(
+        &self,
+        mut op: impl FnMut(&mut Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut result = op(&mut self.store.borrow_mut());
+        if let Err(e) = &result {
+            if store::is_damage(e) && self.salvage(&e.to_string()).is_ok() {
+                result = op(&mut self.store.borrow_mut());
+            }
+        }
+        let full = match &result {
+            Ok(_) => self.store.borrow().is_full().unwrap_or(false),
+            Err(e) => store::is_full_error(e),
+        };
+        self.store_alert.send_if_modified(|a| {
+            let changed = a.full != full;
+            a.full = full;
+            changed
+        });
+        result
+    }
+
+    /// Salvages the damaged store in place and tells staff and the manager's screen.
+    fn salvage(&self, cause: &str) -> Result<(), StoreError> {
+        self.generation.set(self.generation.get() + 1);
+        let report = self.store.borrow_mut().salvage_in_place(cause);
+        match report {
+            Ok(report) => {
+                self.store_alert
+                    .send_modify(|a| a.salvaged = Some(report.message()));
+                sync::publish(&self.store, &self.sync_status, false);
+                self.wake.sync_now.notify_one();
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!("the damaged database could not be salvaged: {e}");
+                Err(e)
+            }
+        }
+    }
+
     /// Saves the local settings and puts them in force at once.
     fn save_settings(&self, settings: &LocalSettings) -> Result<(), CoreError> {
         let without_local = sync::config_in_force(&self.base, &self.store.borrow())

@@ -122,10 +122,28 @@ fn main() -> Result<()> {
     if let Some(data) = cli.data {
         config.data_dir = data;
     }
-    match cli.command.unwrap_or(Command::Run {
+    let command = cli.command.unwrap_or(Command::Run {
         fullscreen: false,
         size: None,
-    }) {
+    });
+    // Every command that opens the database holds the data directory for its lifetime:
+    // a second kiosk on the same directory is refused, naming the first.
+    let doing = match &command {
+        Command::Screenshots { .. } | Command::TouchRules => None,
+        Command::Run { .. } => Some("run"),
+        Command::Enroll { .. } => Some("enroll"),
+        Command::Simulate { .. } => Some("simulate"),
+        Command::FirstFrame { .. } => Some("first-frame"),
+        Command::RecordRatings { .. } => Some("record-ratings"),
+    };
+    let _lock = match doing {
+        Some(doing) => Some(countertop::store::DataDirLock::acquire(
+            &config.data_dir,
+            &format!("countertop {doing}"),
+        )?),
+        None => None,
+    };
+    match command {
         Command::Run { fullscreen, size } => {
             if let Some((w, h)) = size {
                 config.window.width = w;

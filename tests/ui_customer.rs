@@ -24,6 +24,7 @@ fn customer_flow_through_the_real_ui() {
     language_switches_and_resets_to_the_default_after_the_customer();
     four_faces_have_no_neutral_face_and_accessible_labels();
     a_full_disk_keeps_the_customer_screen_working_and_loses_nothing_stored();
+    a_disk_full_at_start_still_thanks_customers_and_shows_staff_the_red_mark();
 }
 
 fn a_tap_becomes_a_committed_rating_before_the_screen_moves_on() {
@@ -276,4 +277,47 @@ fn a_full_disk_keeps_the_customer_screen_working_and_loses_nothing_stored() {
     assert_eq!(store.integrity_check().unwrap(), "ok");
     assert_eq!(store.rating_count().unwrap(), stored);
     assert_eq!(store.outbox().unwrap().len() as u64, stored);
+}
+
+fn a_disk_full_at_start_still_thanks_customers_and_shows_staff_the_red_mark() {
+    use countertop::store::{NewRating, Store};
+    use i_slint_backend_testing::AccessibleRole;
+
+    let mut config = KioskConfig::default();
+    config.timeouts.repeat_secs = 0.0;
+    config.store.max_size_mb = 0.07;
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("countertop.db");
+    // The capped database is already full when the kiosk starts.
+    let stored = {
+        let mut store = Store::open_capped(&database, config.store.max_size_mb).unwrap();
+        let mut stored = 0;
+        while store.record_rating(&NewRating::now_for_test(5)).is_ok() {
+            stored += 1;
+        }
+        stored
+    };
+    assert!(stored > 0);
+    let kiosk = TestKiosk::start_with_database(dir, database.clone(), config);
+    let mark = "Storage problem; staff, please check the kiosk";
+    kiosk.pump_until("the red mark", |k| {
+        k.find_with_role(mark, AccessibleRole::Text).is_some()
+    });
+    assert_eq!(kiosk.screen(), Screen::Welcome, "customers are welcomed");
+    let alert = kiosk
+        .core
+        .store_alert()
+        .borrow()
+        .message()
+        .unwrap_or_default();
+    assert!(alert.contains("storage is full"), "{alert}");
+    kiosk.tap("Very happy");
+    kiosk.pump_until("the tap to settle", |k| !k.app.global::<Kiosk>().get_busy());
+    assert_eq!(kiosk.screen(), Screen::ThankYou, "thanked all the same");
+    assert!(kiosk.app.global::<Kiosk>().get_save_failed());
+    mock_elapsed_time(Duration::from_secs(4));
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+    let store = Store::open(&kiosk.database).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    assert_eq!(store.rating_count().unwrap(), stored);
 }

@@ -1,7 +1,9 @@
 //! Versioned schema migrations, tracked in `PRAGMA user_version`.
 //!
-//! Each entry upgrades the schema by one version inside a transaction. Entries are never
-//! edited once released; a change is a new entry at the end.
+//! Each entry upgrades the schema by one version inside a transaction, and the version
+//! bump is part of that same transaction: a power cut mid-upgrade leaves the file at the
+//! version before, and the next start runs the interrupted entry again from its start.
+//! Entries are never edited once released; a change is a new entry at the end.
 
 use rusqlite::Connection;
 
@@ -160,7 +162,24 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
             )?;
         }
         tx.pragma_update(None, "user_version", version)?;
+        pause_for_test(version);
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Test hook for the power-cut test (`tests/never_bricks.rs`): with
+/// `COUNTERTOP_TEST_PAUSE_IN_MIGRATION=N`, the process stops inside migration N's
+/// transaction, after its changes and the version bump, before the commit, and says so on
+/// stderr, so the test can SIGKILL it there. Unset, it costs one environment lookup.
+fn pause_for_test(version: i64) {
+    let pause = std::env::var("COUNTERTOP_TEST_PAUSE_IN_MIGRATION")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok());
+    if pause == Some(version) {
+        eprintln!("paused in migration {version}, before its commit");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
 }

@@ -5,22 +5,28 @@
 //! mode, and upgraded by versioned migrations. Only the core thread owns a [`Store`]; the
 //! UI thread never touches it.
 
+mod lock;
 mod migrations;
 mod outbox;
 mod ratings;
 mod regulars;
 mod reports;
+pub mod salvage;
 mod staff;
+pub mod wal;
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use rusqlite::config::DbConfig;
 use rusqlite::Connection;
 
+pub use lock::{DataDirLock, LockError, LOCK_FILE};
 pub use outbox::{HqLink, OutboxStatus, PendingEvent, Settlement, SyncState};
 pub use ratings::{NewRating, RatingRow, RecordedRating, Summary};
 pub use regulars::PullApplied;
+pub use salvage::{is_damage, Salvage};
 pub use staff::{hash_pin, lockout_for, verify_pin, PinCheck, StaffRole};
 
 /// Why the store could not do what was asked.
@@ -49,10 +55,26 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Below this many free pages under the size cap, the store counts as full.
+const HEADROOM_PAGES: i64 = 4;
+/// Below this much free space on the filesystem (and in the file's free pages), the store
+/// counts as full: SQLite needs room for the WAL as well as the pages.
+const HEADROOM_BYTES: u64 = 1024 * 1024;
+
+/// True for a write refused because the disk or the size cap is full (`SQLITE_FULL`).
+pub fn is_full_error(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::DiskFull
+    )
+}
+
 /// An open kiosk database.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    max_mb: f64,
 }
 
 impl Store {
@@ -92,8 +114,13 @@ impl Store {
         drop(file);
 
         let mut conn = Connection::open(path)?;
-        configure(&conn)?;
-        migrations::apply(&mut conn)?;
+        if let Err(e) = configure(&conn).and_then(|()| migrations::apply(&mut conn)) {
+            if salvage::is_damage(&e) {
+                // Leave a damaged file as it is: no checkpoint into it on the way out.
+                let _ = conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+            }
+            return Err(e);
+        }
         if max_mb > 0.0 {
             let page_size: f64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
             let pages = (max_mb * 1024.0 * 1024.0 / page_size).ceil() as i64;
@@ -105,7 +132,144 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_owned(),
+            max_mb,
         })
+    }
+
+    /// Opens the kiosk's database for a start: like [`Store::open_capped`], but a damaged
+    /// file (an unreadable header or page, a damaged WAL) is salvaged into a fresh one
+    /// instead of failing, and the salvage's report comes back with the store.
+    pub fn open_or_salvage(path: &Path, max_mb: f64) -> Result<(Self, Option<Salvage>)> {
+        salvage::finish_interrupted(path)?;
+        let mut seq_uncertain = false;
+        let mut cause = match wal::check(path) {
+            Ok(Some(damage)) => {
+                // Commits after the damage would be dropped, and their sequence numbers
+                // may already be at HQ.
+                seq_uncertain = true;
+                Some(format!(
+                    "{} ({} frames would be dropped)",
+                    damage.what, damage.frames_lost
+                ))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!("cannot read the WAL to check it: {e}");
+                None
+            }
+        };
+        if cause.is_none() {
+            match Self::open_capped(path, max_mb) {
+                Ok(store) => match store.probe() {
+                    Ok(()) => return Ok((store, None)),
+                    Err(e) if salvage::is_damage(&e) => {
+                        store.close_keeping_wal();
+                        cause = Some(e.to_string());
+                    }
+                    Err(e) => return Err(e),
+                },
+                Err(e) if salvage::is_damage(&e) => cause = Some(e.to_string()),
+                Err(e) => return Err(e),
+            }
+        }
+        let cause = cause.unwrap_or_default();
+        let report = salvage::salvage(path, &cause, seq_uncertain)?;
+        Ok((Self::open_capped(path, max_mb)?, Some(report)))
+    }
+
+    /// Reads what every start and every tap needs (the sequence counter, the newest rating
+    /// and event, the queue, the enrollment, the settings), so damage there is found now.
+    /// Damage elsewhere is for [`salvage::quick_check`], which reads the whole file.
+    fn probe(&self) -> Result<()> {
+        self.conn.query_row(
+            "SELECT (SELECT next_seq FROM device WHERE id = 1),
+                    (SELECT max(seq) FROM outbox),
+                    (SELECT count(*) FROM outbox WHERE state = 'pending'),
+                    (SELECT max(id) FROM ratings),
+                    (SELECT count(*) FROM hq_link),
+                    (SELECT count(*) FROM settings),
+                    (SELECT count(*) FROM sync_state)",
+            [],
+            |_| Ok(()),
+        )?;
+        Ok(())
+    }
+
+    /// Salvages this store's file while the kiosk runs (a write reported damage): the
+    /// connection is closed without touching the file, the file is salvaged, and the fresh
+    /// database takes its place. If the salvage itself fails, the store reopens the
+    /// damaged file so writes keep failing visibly rather than going nowhere.
+    pub fn salvage_in_place(&mut self, cause: &str) -> Result<Salvage> {
+        let path = self.path.clone();
+        let max_mb = self.max_mb;
+        let placeholder = Store {
+            conn: Connection::open_in_memory()?,
+            path: path.clone(),
+            max_mb,
+        };
+        std::mem::replace(self, placeholder).close_keeping_wal();
+        match salvage::salvage(&path, cause, false) {
+            Ok(report) => {
+                *self = Self::open_capped(&path, max_mb)?;
+                Ok(report)
+            }
+            Err(e) => {
+                if let Ok(store) = Self::open_capped(&path, max_mb) {
+                    *self = store;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Closes the connection without checkpointing, leaving the file and its WAL as they
+    /// are on disk, as a power cut would.
+    pub fn close_keeping_wal(self) {
+        let _ = self
+            .conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+    }
+
+    /// True when new taps may not fit: the `store.max_size_mb` cap, or the filesystem
+    /// holding the database, has less than a few pages' room left.
+    pub fn is_full(&self) -> Result<bool> {
+        let pragma = |name: &str| -> Result<i64> {
+            Ok(self
+                .conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?)
+        };
+        let free_pages = pragma("freelist_count")?;
+        if self.max_mb > 0.0 {
+            let room = pragma("max_page_count")? - pragma("page_count")? + free_pages;
+            if room < HEADROOM_PAGES {
+                return Ok(true);
+            }
+        }
+        let page_size = pragma("page_size")?;
+        let dir = self
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Ok(match rustix::fs::statvfs(dir) {
+            Ok(vfs) => {
+                let room = vfs.f_bavail.saturating_mul(vfs.f_frsize);
+                room < HEADROOM_BYTES && free_pages * page_size < HEADROOM_BYTES as i64
+            }
+            Err(_) => false,
+        })
+    }
+
+    /// The last salvage's report, until staff dismiss it.
+    pub fn salvage_notice(&self) -> Result<Option<Salvage>> {
+        salvage::notice(&self.conn)
+    }
+
+    /// Staff have seen the salvage: the red mark goes.
+    pub fn dismiss_salvage_notice(&mut self) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM settings WHERE key = ?1", [salvage::NOTICE_KEY])?;
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -140,8 +304,7 @@ fn configure(conn: &Connection) -> Result<()> {
          PRAGMA journal_size_limit = 67108864;
          PRAGMA busy_timeout = 5000;
          PRAGMA foreign_keys = ON;
-         PRAGMA secure_delete = ON;
-         PRAGMA mmap_size = 268435456;",
+         PRAGMA secure_delete = ON;",
     )?;
     Ok(())
 }

@@ -137,7 +137,7 @@ impl RawRegular {
 
 /// The suffixes of a phone's digits, longest first: "ends with" is an exact match on one,
 /// "contains" a prefix match on any.
-fn suffixes(digits: &str) -> impl Iterator<Item = &str> {
+pub(super) fn suffixes(digits: &str) -> impl Iterator<Item = &str> {
     (0..digits.len()).map(move |i| &digits[i..])
 }
 

@@ -114,6 +114,24 @@ impl CustomerFlow {
         if let Err(e) = followed {
             tracing::warn!("survey changes from HQ will apply after a restart: {e}");
         }
+        // Storage trouble (a salvaged database, a full disk) raises the red mark for staff.
+        let mut alerts = flow.core.store_alert();
+        let weak = Rc::downgrade(&flow);
+        let followed = slint::spawn_local(async move {
+            loop {
+                let raised = alerts.borrow_and_update().is_raised();
+                match weak.upgrade() {
+                    Some(flow) => flow.with_kiosk(|k| k.set_store_alert(raised)),
+                    None => break,
+                }
+                if alerts.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+        if let Err(e) = followed {
+            tracing::error!("storage trouble will not show to staff: {e}");
+        }
         flow.reset();
         flow
     }

@@ -99,6 +99,7 @@ impl ManagerPanel {
 
         let with = |f: fn(&ManagerPanel)| super::while_alive(&panel, f);
         manager.on_sync_now(with(ManagerPanel::sync_now));
+        manager.on_dismiss_store_alert(with(ManagerPanel::dismiss_store_alert));
         manager.on_idle_down(with(|p| p.step_idle(-IDLE_STEP)));
         manager.on_idle_up(with(|p| p.step_idle(IDLE_STEP)));
         manager.on_toggle_remember_me(with(ManagerPanel::toggle_remember_me));
@@ -150,6 +151,7 @@ impl ManagerPanel {
         });
 
         panel.follow_sync_status();
+        panel.follow_store_alert();
         panel.follow_config();
         panel.show_settings();
         panel.load_settings();
@@ -267,6 +269,37 @@ impl ManagerPanel {
             m.set_last_success(when(status.last_success, now).into());
             m.set_last_error(status.last_error.clone().unwrap_or_default().into());
             m.set_retrying(status.retrying);
+        });
+    }
+
+    /// Storage trouble (a salvage, a full disk) shows on the sync tab, live.
+    fn follow_store_alert(&self) {
+        let mut updates = self.core.store_alert();
+        let this = self.this.clone();
+        self.spawn("follow the storage alert", async move {
+            loop {
+                let alert = updates.borrow_and_update().clone();
+                match this.upgrade() {
+                    Some(panel) => panel.with_manager(|m| {
+                        m.set_store_alert(alert.message().unwrap_or_default().into());
+                        m.set_store_alert_dismissable(alert.salvaged.is_some());
+                    }),
+                    None => break,
+                }
+                if updates.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    /// The manager has read the salvage report.
+    fn dismiss_store_alert(&self) {
+        let core = self.core.clone();
+        self.spawn("dismiss the storage alert", async move {
+            if let Err(e) = core.dismiss_salvage().await {
+                tracing::error!("cannot dismiss the storage alert: {e}");
+            }
         });
     }
 
