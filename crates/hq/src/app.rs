@@ -15,8 +15,8 @@ use tower_http::trace::TraceLayer;
 use crate::metrics::Metrics;
 use crate::routes::{router, AppState};
 use crate::storage::{open_storage, Storage, StorageError};
-use crate::tls::{LiveCertificate, TlsError, TlsFiles};
 use crate::throttle::{AttemptRules, AttemptThrottle, TrustedProxies};
+use crate::tls::{LiveCertificate, TlsError, TlsFiles};
 
 /// Limits on what one request may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

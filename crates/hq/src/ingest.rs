@@ -276,7 +276,8 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(body).is_err(),
             "the whole body is not readable as values"
         );
-        let push: crate::routes::events::IncomingPush = serde_json::from_str(body).expect("the envelope reads");
+        let push: crate::routes::events::IncomingPush =
+            serde_json::from_str(body).expect("the envelope reads");
         let out = parse_batch(push.events, chrono_tz::UTC, Utc::now());
         assert!(matches!(out[0].1, Parsed::Store(_)));
         let Parsed::Decided(EventOutcome::Rejected { code, reason }) = &out[1].1 else {

@@ -13,8 +13,8 @@ pub mod reports;
 pub mod routes;
 pub mod secrets;
 pub mod storage;
-pub mod tls;
 pub mod throttle;
+pub mod tls;
 
 pub use app::{Application, Limits, Settings};
 pub use storage::{open_storage, Storage, StorageError};
