@@ -597,27 +597,17 @@ pub(crate) fn publish(
     });
 }
 
-/// Resolves once HQ's port accepts a TCP connection again after refusing one, probing
-/// every two seconds. A port that accepts from the first probe on (the request failed
-/// after connecting: a TLS certificate this kiosk does not trust, a proxy dropping the
-/// request) never resolves it, so such failures wait out the backoff instead of retrying
-/// every two seconds.
+/// Resolves once HQ's port accepts a TCP connection again, probing every two seconds.
 async fn network_back(hq_url: Option<String>) {
     let Some(addr) = hq_url.as_deref().and_then(host_port) else {
         return std::future::pending().await;
     };
-    let mut was_down = false;
     loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
         let connect = tokio::net::TcpStream::connect(addr.as_str());
-        let up = matches!(
-            tokio::time::timeout(Duration::from_secs(2), connect).await,
-            Ok(Ok(_))
-        );
-        if up && was_down {
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(2), connect).await {
             return;
         }
-        was_down |= !up;
-        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 
