@@ -126,12 +126,13 @@ fn main() -> Result<()> {
         fullscreen: false,
         size: None,
     });
-    // Every command that opens the database holds the data directory for its lifetime:
-    // a second kiosk on the same directory is refused, naming the first.
+    // Every command that runs a kiosk holds the data directory for its lifetime: a second
+    // kiosk on the same directory is refused, naming the first. `enroll` is one short
+    // write that SQLite serialises with the running kiosk's (whose sync takes the new
+    // enrollment on its next round), so it may run beside the service.
     let doing = match &command {
-        Command::Screenshots { .. } | Command::TouchRules => None,
+        Command::Screenshots { .. } | Command::TouchRules | Command::Enroll { .. } => None,
         Command::Run { .. } => Some("run"),
-        Command::Enroll { .. } => Some("enroll"),
         Command::Simulate { .. } => Some("simulate"),
         Command::FirstFrame { .. } => Some("first-frame"),
         Command::RecordRatings { .. } => Some("record-ratings"),
