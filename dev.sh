@@ -20,9 +20,10 @@ cd "$(dirname "$0")"
 # Run: the X11 libraries winit loads, and Xvfb for machines without a display.
 BUILD_PACKAGES=(build-essential pkg-config libfontconfig1-dev ca-certificates
     libudev-dev libinput-dev libseat-dev libxkbcommon-dev)
-# Packages: cargo-deb's dependency scan (dpkg-shlibdeps), systemd-analyze for the units,
+# Packages: cargo-deb's dependency scan (dpkg-shlibdeps), systemd-analyze for the units
+# (procps for the /bin/kill that HQ's ExecReload names),
 # curl for the installed HQ's check.
-PACKAGE_PACKAGES=(dpkg-dev systemd curl)
+PACKAGE_PACKAGES=(dpkg-dev systemd curl procps)
 # The arm64 kiosk: a cross compiler and the arm64 -dev packages it links against.
 ARM64_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfontconfig1-dev:arm64
     libudev-dev:arm64 libinput-dev:arm64 libseat-dev:arm64 libxkbcommon-dev:arm64)
