@@ -49,7 +49,6 @@ run_tests() {
     cargo test --workspace --locked
     scripts/ci-package.sh
     scripts/ci-schemathesis.sh
-    scripts/ci-fuzz.sh
 }
 
 # Pinned: `--ci` packages the dev profile, which cargo-deb 3.8 accepts with a warning.
