@@ -188,20 +188,23 @@ impl RepeatFilter {
     }
 }
 
-/// Adds `key` to a comment being typed, unless it is full.
-pub fn type_into_comment(comment: &str, key: &str) -> String {
-    let room = MAX_COMMENT_CHARS.saturating_sub(comment.chars().count());
-    let mut out = String::with_capacity(comment.len() + key.len());
-    out.push_str(comment);
-    out.extend(key.chars().take(room));
-    out
+/// Adds `key` to a comment being typed, composing Vietnamese letters as
+/// [`crate::telex`] does (Telex when `telex` is on, tone keys always). A key that would take
+/// the comment past [`MAX_COMMENT_CHARS`] is dropped; a tone on a full comment still lands.
+pub fn type_into_comment(comment: &str, key: &str, telex: bool) -> String {
+    key.chars().fold(comment.to_owned(), |comment, c| {
+        let typed = crate::telex::type_char(&comment, c, telex);
+        if typed.chars().count() <= MAX_COMMENT_CHARS {
+            typed
+        } else {
+            comment
+        }
+    })
 }
 
-/// Removes the last character of a comment being typed.
+/// Removes the last letter of a comment being typed ("tuyệt" → "tuyệ").
 pub fn backspace_comment(comment: &str) -> String {
-    let mut out = comment.to_owned();
-    out.pop();
-    out
+    crate::telex::backspace(comment)
 }
 
 #[cfg(test)]
@@ -261,11 +264,28 @@ mod tests {
     #[test]
     fn typing_stops_at_the_limit_and_backspace_removes_one_character() {
         let full = "a".repeat(MAX_COMMENT_CHARS - 1);
-        let typed = type_into_comment(&full, "bc");
+        let typed = type_into_comment(&full, "bc", false);
         assert_eq!(typed.chars().count(), MAX_COMMENT_CHARS);
         assert!(typed.ends_with('b'));
-        assert_eq!(type_into_comment(&typed, "x"), typed);
+        assert_eq!(type_into_comment(&typed, "x", true), typed);
         assert_eq!(backspace_comment("cà phê"), "cà ph");
         assert_eq!(backspace_comment(""), "");
+    }
+
+    #[test]
+    fn telex_composes_in_a_comment_and_a_full_comment_still_takes_a_tone() {
+        assert_eq!(
+            type_into_comment("", "phucj vuj chaamj", true),
+            "phục vụ chậm"
+        );
+        assert_eq!(type_into_comment("", "phucj", false), "phucj");
+        let full = format!("{}cham", "a ".repeat((MAX_COMMENT_CHARS - 4) / 2));
+        assert_eq!(full.chars().count(), MAX_COMMENT_CHARS);
+        let toned = type_into_comment(&full, "j", true);
+        assert!(toned.ends_with("chạm"), "{toned}");
+        assert_eq!(toned.chars().count(), MAX_COMMENT_CHARS);
+        // Undoing the tone would need one more character than the limit: dropped.
+        assert_eq!(type_into_comment(&toned, "j", true), toned);
+        assert_eq!(backspace_comment("tuyệt"), "tuyệ");
     }
 }

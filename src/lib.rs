@@ -12,4 +12,5 @@ pub mod feedback;
 pub mod regulars;
 pub mod store;
 pub mod sync;
+pub mod telex;
 pub mod ui;

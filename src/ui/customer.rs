@@ -258,9 +258,13 @@ impl CustomerFlow {
     }
 
     fn type_key(&self, key: &str) {
+        let telex = self
+            .app
+            .upgrade()
+            .is_some_and(|app| app.global::<Kiosk>().get_telex());
         let comment = {
             let mut session = self.session.borrow_mut();
-            session.comment = feedback::type_into_comment(&session.comment, key);
+            session.comment = feedback::type_into_comment(&session.comment, key, telex);
             session.comment.clone()
         };
         self.with_kiosk(|k| k.set_comment(comment.into()));
@@ -409,6 +413,8 @@ impl CustomerFlow {
         self.with_kiosk(|k| {
             k.set_question(question.into());
             k.set_next_language_name(next_name.into());
+            // Vietnamese types with Telex, English as spelt; the keyboard's key changes it.
+            k.set_telex(crate::telex::is_default_for(&lang));
         });
         self.refresh_chips();
     }

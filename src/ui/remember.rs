@@ -252,6 +252,10 @@ impl RememberFlow {
     }
 
     fn type_key(&self, key: &str) {
+        let telex = self
+            .app
+            .upgrade()
+            .is_some_and(|app| app.global::<Kiosk>().get_telex());
         self.edit(|form| {
             if form.finding {
                 if form.lookup.len() < *PHONE_DIGITS_RANGE.end() {
@@ -271,12 +275,14 @@ impl RememberFlow {
                 STEP_DIETARY => (&mut form.dietary, NOTE_LIMIT),
                 _ => return,
             };
-            // A name starts without spaces; nothing goes past the limit.
+            // A name starts without spaces; nothing goes past the limit. Vietnamese letters
+            // compose as the customer types them ("Phuowngj" → "Phượng").
             if field.is_empty() && key.trim().is_empty() {
                 return;
             }
-            if field.chars().count() + key.chars().count() <= limit {
-                field.push_str(key);
+            let typed = crate::telex::type_key(field, key, telex);
+            if typed.chars().count() <= limit {
+                *field = typed;
             }
         });
     }
@@ -287,13 +293,15 @@ impl RememberFlow {
                 form.lookup.pop();
                 return;
             }
-            match form.step {
-                STEP_NAME => form.name.pop(),
-                STEP_PHONE => form.phone.pop(),
-                STEP_NOTE => form.note.pop(),
-                STEP_DIETARY => form.dietary.pop(),
-                _ => None,
+            // A composed letter ("ệ") goes with one press.
+            let field = match form.step {
+                STEP_NAME => &mut form.name,
+                STEP_PHONE => &mut form.phone,
+                STEP_NOTE => &mut form.note,
+                STEP_DIETARY => &mut form.dietary,
+                _ => return,
             };
+            *field = crate::telex::backspace(field);
         });
     }
 
