@@ -12,8 +12,8 @@ use slint::{ComponentHandle, ModelRc, PhysicalSize, VecModel};
 
 use super::customer::{chip_models, face_models};
 use super::{
-    language, manager, App, Barista, BaristaNote, Kiosk, Manager, ManagerField, ManagerTab,
-    PinNote, RegularRow, Remember, Screen, Staff, StaffRole,
+    language, manager, App, Barista, BaristaNote, CommentLine, Kiosk, Manager, ManagerField,
+    ManagerTab, PinNote, ReasonCount, RegularRow, Remember, Screen, Staff, StaffRole,
 };
 use crate::config::KioskConfig;
 use crate::feedback::Sentiment;
@@ -82,7 +82,132 @@ struct Scene {
     screen: Screen,
     sentiment: Sentiment,
     selected: &'static [usize],
-    comment: &'static str,
+    comment: SampleComment,
+}
+
+/// Which of the sample's comments a scene shows.
+#[derive(Clone, Copy)]
+enum SampleComment {
+    None,
+    Short,
+    Long,
+}
+
+/// What a shop working in one language has on its screens: customers' comments, notes,
+/// regulars. A Vietnamese scene shows what a Vietnamese shop sees, not English data under
+/// Vietnamese labels.
+struct Sample {
+    short_comment: &'static str,
+    long_comment: &'static str,
+    note: &'static str,
+    dietary: &'static str,
+    /// The regulars the barista's search shows: name, last phone digits, usual order (menu
+    /// slugs, worded from the menu in the scene's language), visits, days since the last.
+    regulars: [(
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+        i32,
+        i32,
+    ); 3],
+    /// The manager's top reasons and latest comments (time, score, text).
+    reasons: [(&'static str, i32); 3],
+    comments: [(&'static str, i32, &'static str); 3],
+}
+
+const ENGLISH_SAMPLE: Sample = Sample {
+    short_comment: "The queue was long",
+    long_comment: "The queue was long but the latte was great",
+    note: "Extra hot, no lid",
+    dietary: "Nut allergy",
+    regulars: [
+        (
+            "Nguyễn Thị Lan",
+            "4567",
+            &["latte", "medium", "oat", "extra_shot"],
+            23,
+            2,
+        ),
+        (
+            "Ngọc Anh",
+            "1180",
+            &["iced_coffee", "large", "less_sugar"],
+            8,
+            0,
+        ),
+        ("Nguyen Van Minh", "", &["espresso"], 1, 14),
+    ],
+    reasons: [("Friendly staff", 31), ("Tasty", 24), ("Slow service", 6)],
+    comments: [
+        ("16:42", 5, "Best flat white in town, thank you!"),
+        (
+            "15:10",
+            2,
+            "The queue was long and my latte came out lukewarm",
+        ),
+        ("13:55", 4, "Lovely new cake selection"),
+    ],
+};
+
+const VIETNAMESE_SAMPLE: Sample = Sample {
+    short_comment: "Phải xếp hàng lâu quá",
+    long_comment: "Xếp hàng hơi lâu nhưng latte rất ngon, nhân viên phục vụ nhiệt tình",
+    note: "Thật nóng, không nắp",
+    dietary: "Dị ứng đậu phộng",
+    regulars: [
+        (
+            "Nguyễn Thị Phượng",
+            "4567",
+            &["latte", "medium", "oat", "extra_shot"],
+            23,
+            2,
+        ),
+        (
+            "Ngô Minh Đức",
+            "1180",
+            &["iced_coffee", "large", "less_sugar"],
+            8,
+            0,
+        ),
+        ("Nguyen Van Minh", "", &["espresso"], 1, 14),
+    ],
+    reasons: [
+        ("Nhân viên thân thiện", 31),
+        ("Ngon", 24),
+        ("Phục vụ chậm", 6),
+    ],
+    comments: [
+        ("16:42", 5, "Cà phê sữa đá ngon nhất khu này, cảm ơn quán!"),
+        ("15:10", 2, "Chờ lâu quá, latte mang ra thì đã nguội"),
+        ("13:55", 4, "Bánh mới rất ngon, không gian dễ chịu"),
+    ],
+};
+
+fn sample(lang: &str) -> &'static Sample {
+    match lang {
+        "vi" => &VIETNAMESE_SAMPLE,
+        _ => &ENGLISH_SAMPLE,
+    }
+}
+
+impl Sample {
+    fn comment(&self, which: SampleComment) -> &'static str {
+        match which {
+            SampleComment::None => "",
+            SampleComment::Short => self.short_comment,
+            SampleComment::Long => self.long_comment,
+        }
+    }
+}
+
+/// A usual order in words, from the menu's labels in `lang`.
+fn usual(config: &KioskConfig, slugs: &[&str], lang: &str) -> String {
+    let menu = &config.survey.remember_me.menu;
+    slugs
+        .iter()
+        .map(|slug| menu.label(slug, lang))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 const SCENES: &[Scene] = &[
@@ -91,42 +216,42 @@ const SCENES: &[Scene] = &[
         screen: Screen::Welcome,
         sentiment: Sentiment::Happy,
         selected: &[],
-        comment: "",
+        comment: SampleComment::None,
     },
     Scene {
         name: "follow-up-happy",
         screen: Screen::FollowUp,
         sentiment: Sentiment::Happy,
         selected: &[0, 3],
-        comment: "",
+        comment: SampleComment::None,
     },
     Scene {
         name: "follow-up-unhappy",
         screen: Screen::FollowUp,
         sentiment: Sentiment::Unhappy,
         selected: &[0],
-        comment: "The queue was long",
+        comment: SampleComment::Short,
     },
     Scene {
         name: "comment",
         screen: Screen::Comment,
         sentiment: Sentiment::Unhappy,
         selected: &[],
-        comment: "The queue was long but the latte was great",
+        comment: SampleComment::Long,
     },
     Scene {
         name: "comment-empty",
         screen: Screen::Comment,
         sentiment: Sentiment::Happy,
         selected: &[],
-        comment: "",
+        comment: SampleComment::None,
     },
     Scene {
         name: "thank-you",
         screen: Screen::ThankYou,
         sentiment: Sentiment::Happy,
         selected: &[],
-        comment: "",
+        comment: SampleComment::None,
     },
 ];
 
@@ -231,6 +356,7 @@ pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Re
     let mut written = Vec::new();
     for lang in languages {
         language::select(lang);
+        kiosk.set_telex(crate::telex::is_default_for(lang));
         kiosk.set_question(config.survey.question_in(lang, fallback).into());
         kiosk.set_next_language_name(
             language::native_name(language::next(&config.languages.available, lang)).into(),
@@ -244,7 +370,7 @@ pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Re
                 chips, &selected, lang, fallback,
             ))));
             kiosk.set_happy(scene.sentiment == Sentiment::Happy);
-            kiosk.set_comment(scene.comment.into());
+            kiosk.set_comment(sample(lang).comment(scene.comment).into());
             kiosk.set_screen(scene.screen);
             written.extend(render_all(&headless, out, lang, scene.name)?);
         }
@@ -253,8 +379,9 @@ pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Re
             written.extend(render_all(&headless, out, lang, name)?);
         }
         manager::demo(&headless.app);
-        kiosk.set_screen(Screen::Manager);
         let panel = headless.app.global::<Manager>();
+        demo_manager_sample(&panel, lang);
+        kiosk.set_screen(Screen::Manager);
         for scene in MANAGER_SCENES {
             panel.set_tab(scene.tab);
             panel.set_editing(scene.editing);
@@ -316,7 +443,8 @@ const STAFF_SCENES: &[(&str, SetUp)] = &[
     }),
     ("remember-dietary", |app, config, lang| {
         demo_form(app, config, lang, 6);
-        app.global::<Remember>().set_dietary("Nut allergy".into());
+        app.global::<Remember>()
+            .set_dietary(sample(lang).dietary.into());
     }),
     ("remember-find", |app, _, _| {
         let r = app.global::<Remember>();
@@ -324,11 +452,12 @@ const STAFF_SCENES: &[(&str, SetUp)] = &[
         r.set_lookup("0901234".into());
         app.global::<Kiosk>().set_screen(Screen::RememberFind);
     }),
-    ("remember-found", |app, _, _| {
+    ("remember-found", |app, config, lang| {
         let r = app.global::<Remember>();
+        let (name, _, order, _, _) = sample(lang).regulars[0];
         r.set_found(true);
-        r.set_found_name("Lan".into());
-        r.set_found_usual("Latte · Medium · Oat · Extra shot".into());
+        r.set_found_name(first_name(name).into());
+        r.set_found_usual(usual(config, order, lang).into());
         app.global::<Kiosk>().set_screen(Screen::RememberFind);
     }),
     ("staff-pin", |app, _, _| {
@@ -345,11 +474,13 @@ const STAFF_SCENES: &[(&str, SetUp)] = &[
         s.set_lock_seconds(30);
         app.global::<Kiosk>().set_screen(Screen::StaffPin);
     }),
-    ("barista-search", |app, _, _| {
+    ("barista-search", |app, config, lang| {
         app.global::<Staff>().set_pin_locked(false);
-        demo_barista(app, "ng", -1);
+        demo_barista(app, config, lang, "ng", -1);
     }),
-    ("barista-regular", |app, _, _| demo_barista(app, "ng", 0)),
+    ("barista-regular", |app, config, lang| {
+        demo_barista(app, config, lang, "ng", 0)
+    }),
 ];
 
 fn demo_form(app: &App, config: &KioskConfig, lang: &str, step: i32) {
@@ -361,7 +492,8 @@ fn demo_form(app: &App, config: &KioskConfig, lang: &str, step: i32) {
     };
     let text = |t: &countertop_protocol::LocalizedText| t.get(lang).cloned().unwrap_or_default();
     r.set_step(step);
-    r.set_name("Lan".into());
+    let sample = sample(lang);
+    r.set_name(first_name(sample.regulars[0].0).into());
     r.set_phone("0901234567".into());
     r.set_items(choices(&menu.items, &[1]));
     r.set_sizes(choices(&menu.sizes, &[1]));
@@ -370,50 +502,34 @@ fn demo_form(app: &App, config: &KioskConfig, lang: &str, step: i32) {
     r.set_consent_text(text(&config.survey.remember_me.consent_text).into());
     r.set_dietary_consent_text(text(&config.survey.remember_me.dietary_consent_text).into());
     r.set_consent(true);
-    r.set_note("Extra hot, no lid".into());
+    r.set_note(sample.note.into());
     r.set_dietary_consent(step == 6);
     app.global::<Kiosk>().set_screen(Screen::RememberForm);
 }
 
-fn demo_barista(app: &App, query: &str, selected: i32) {
-    let row = |name: &str, tail: &str, usual: &str, visits, days, unhappy| RegularRow {
-        id: "".into(),
-        name: name.into(),
-        phone_tail: tail.into(),
-        usual: usual.into(),
-        note: if unhappy {
-            "Extra hot, no lid".into()
-        } else {
-            "".into()
-        },
-        dietary: if unhappy {
-            "Nut allergy".into()
-        } else {
-            "".into()
-        },
-        visits,
-        last_visit_days: days,
-        unhappy,
-    };
-    let rows = vec![
-        row(
-            "Nguyễn Thị Lan",
-            "4567",
-            "Latte · Medium · Oat · Extra shot",
-            23,
-            2,
-            true,
-        ),
-        row(
-            "Ngọc Anh",
-            "1180",
-            "Iced coffee · Large · Less sugar",
-            8,
-            0,
-            false,
-        ),
-        row("Nguyen Van Minh", "", "Espresso", 1, 14, false),
-    ];
+fn demo_barista(app: &App, config: &KioskConfig, lang: &str, query: &str, selected: i32) {
+    let sample = sample(lang);
+    let rows: Vec<RegularRow> = sample
+        .regulars
+        .iter()
+        .enumerate()
+        .map(|(i, (name, tail, order, visits, days))| {
+            // The first regular's last visit went badly, and she has notes.
+            let unhappy = i == 0;
+            let noted = |text: &str| if unhappy { text.into() } else { "".into() };
+            RegularRow {
+                id: "".into(),
+                name: (*name).into(),
+                phone_tail: (*tail).into(),
+                usual: usual(config, order, lang).into(),
+                note: noted(sample.note),
+                dietary: noted(sample.dietary),
+                visits: *visits,
+                last_visit_days: *days,
+                unhappy,
+            }
+        })
+        .collect();
     let b = app.global::<Barista>();
     b.set_query(query.into());
     b.set_total(1234);
@@ -424,6 +540,38 @@ fn demo_barista(app: &App, query: &str, selected: i32) {
     } else {
         BaristaNote::None
     });
-    b.set_note_name("Minh".into());
+    b.set_note_name(first_name(sample.regulars[2].0).into());
     app.global::<Kiosk>().set_screen(Screen::Barista);
+}
+
+/// How the kiosk greets a regular: the last word of a Vietnamese full name ("Phượng").
+fn first_name(name: &str) -> &str {
+    name.rsplit(' ').next().unwrap_or(name)
+}
+
+/// The manager's reasons and comments in the scene's language.
+fn demo_manager_sample(panel: &Manager<'_>, lang: &str) {
+    let sample = sample(lang);
+    panel.set_top_reasons(ModelRc::new(VecModel::from(
+        sample
+            .reasons
+            .iter()
+            .map(|(label, count)| ReasonCount {
+                label: (*label).into(),
+                count: *count,
+            })
+            .collect::<Vec<_>>(),
+    )));
+    panel.set_latest_comments(ModelRc::new(VecModel::from(
+        sample
+            .comments
+            .iter()
+            .map(|(time, score, text)| CommentLine {
+                time: (*time).into(),
+                score: *score,
+                mood: *score - 1,
+                text: (*text).into(),
+            })
+            .collect::<Vec<_>>(),
+    )));
 }
