@@ -153,7 +153,7 @@ const VIETNAMESE_SAMPLE: Sample = Sample {
     short_comment: "Phải xếp hàng lâu quá",
     long_comment: "Xếp hàng hơi lâu nhưng latte rất ngon, nhân viên phục vụ nhiệt tình",
     note: "Thật nóng, không nắp",
-    dietary: "Dị ứng đậu phộng",
+    dietary: "Dị ứng đậu\u{a0}phộng",
     regulars: [
         (
             "Nguyễn Thị Phượng",
