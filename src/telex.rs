@@ -216,14 +216,19 @@ pub fn type_char(text: &str, key: char, telex: bool) -> String {
     let (head, tail) = text.split_at(start);
     let mut word: Vec<Letter> = tail.chars().filter_map(Letter::decode).collect();
     let composed = if let Some(tone) = TONE_MARKS.iter().position(|m| *m == key) {
-        // A tone key: the same tone again takes it off; a word without a vowel ignores it.
+        // A tone key: the same tone again takes it off. The key shows its tone on an "a",
+        // and a word without a vowel gets that "a" ("nh" + á → "nhá").
         let tone = if tone_of(&word) == tone + 1 {
             0
         } else {
             tone + 1
         };
         if !set_tone(&mut word, tone) {
-            return text.to_owned();
+            word.push(Letter {
+                base: 'a',
+                tone,
+                upper: false,
+            });
         }
         Some(word)
     } else if telex {
@@ -514,8 +519,9 @@ mod tests {
         assert_eq!(type_key("", "a\u{301}\u{300}", false), "à");
         // Not Vietnamese: the last vowel takes the mark.
         assert_eq!(type_key("", "cafe\u{301}", false), "café");
-        // Nothing to put a tone on.
-        assert_eq!(type_key("ok ", "\u{301}", false), "ok ");
+        // Nothing to put a tone on: the key types what it shows, a toned "a".
+        assert_eq!(type_key("ok ", "\u{301}", false), "ok á");
+        assert_eq!(type_key("nh", "\u{323}", true), "nhạ");
         assert_eq!(type_key("", "đ", false), "đ");
     }
 
