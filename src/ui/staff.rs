@@ -74,6 +74,11 @@ impl StaffMode {
         mode
     }
 
+    /// The manager's screen.
+    pub fn manager(&self) -> &Rc<ManagerPanel> {
+        &self.manager
+    }
+
     /// The barista's panel, which the customer's "remember me" form also serves.
     pub fn barista(&self) -> &Rc<BaristaPanel> {
         &self.barista

@@ -154,6 +154,8 @@ pub struct View {
     pub day: String,
     pub loading: bool,
     pub report: Option<DayReport>,
+    /// Bumped with every report read, so the adapter redraws the charts only then.
+    pub report_version: u64,
     pub today_problem: Said,
 
     /// "Sync now" was tapped and no round has reported since.
@@ -260,6 +262,7 @@ impl Controller {
                 day: String::new(),
                 loading: false,
                 report: None,
+                report_version: 0,
                 today_problem: Said::default(),
                 syncing: false,
                 settings: Shown::of(config),
@@ -357,6 +360,7 @@ impl Controller {
             Ok(report) => {
                 self.view.today_problem = Said::default();
                 self.view.report = Some(report);
+                self.view.report_version += 1;
             }
             Err(e) => self.view.today_problem = said(&e),
         }
@@ -375,9 +379,9 @@ impl Controller {
         Request::SyncNow
     }
 
-    /// Sync reported a round.
-    pub fn sync_reported(&mut self) {
-        self.view.syncing = false;
+    /// Sync reported a round; true when the screen changes ("Syncing…" ends).
+    pub fn sync_reported(&mut self) -> bool {
+        std::mem::replace(&mut self.view.syncing, false)
     }
 
     // --- Settings ------------------------------------------------------------------

@@ -9,7 +9,7 @@
 
 mod controller;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 use std::rc::{Rc, Weak};
 
@@ -41,6 +41,8 @@ pub struct ManagerPanel {
     controller: RefCell<Controller>,
     /// Where USB sticks are looked for (tests point it elsewhere).
     media: RefCell<PathBuf>,
+    /// The report last drawn (`View::report_version`).
+    drawn_report: Cell<u64>,
     this: Weak<ManagerPanel>,
 }
 
@@ -55,6 +57,7 @@ impl ManagerPanel {
             core,
             controller: RefCell::new(Controller::new(&config)),
             media: RefCell::new(PathBuf::from(MEDIA)),
+            drawn_report: Cell::new(0),
             this: this.clone(),
         });
         let manager = app.global::<Manager>();
@@ -315,7 +318,6 @@ impl ManagerPanel {
             return;
         };
         let m = app.global::<Manager>();
-        let config = self.core.config().borrow().clone();
         let controller = self.controller.borrow();
         let v = controller.view();
         m.set_tab(match v.tab {
@@ -328,8 +330,10 @@ impl ManagerPanel {
         m.set_first_day_saved(v.first_day_saved);
         m.set_day(v.day.as_str().into());
         m.set_loading(v.loading);
-        if let Some(report) = &v.report {
-            show_report(&m, report, &config);
+        if let Some(report) = v.report.as_ref() {
+            if self.drawn_report.replace(v.report_version) != v.report_version {
+                show_report(&m, report, &self.core.config().borrow());
+            }
         }
         m.set_today_problem(ui_problem(&v.today_problem));
         m.set_syncing(v.syncing);
@@ -383,8 +387,9 @@ impl ManagerPanel {
     }
 
     fn show_sync_status(&self, status: &SyncStatus) {
-        self.controller.borrow_mut().sync_reported();
-        self.render();
+        if self.controller.borrow_mut().sync_reported() {
+            self.render();
+        }
         let now = clock::local_now().with_timezone(&Local);
         self.with_manager(|m| {
             m.set_enrolled(status.enrolled);
