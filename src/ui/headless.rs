@@ -178,6 +178,7 @@ const MANAGER_SCENES: &[ManagerScene] = {
         scene("manager-sync", T::Sync, F::None, R::None, false),
         scene("manager-settings", T::Settings, F::None, R::None, false),
         scene("manager-export", T::Export, F::None, R::None, false),
+        scene("manager-export-looking", T::Export, F::None, R::None, false),
         scene("manager-enroll", T::Settings, F::HqUrl, R::None, false),
         scene("manager-pin", T::Settings, F::None, R::Barista, false),
         scene(
@@ -249,7 +250,17 @@ fn manager_scenes(headless: &Headless, out: &Path, lang: &str) -> Result<Vec<Pat
         panel.set_first_day(scene.first_day == FirstDay::Changing);
         panel.set_first_day_saved(scene.first_day == FirstDay::Saved);
         demo_manager_failures(&headless.app, scene.failing, scene.first_day);
+        // Looking for a USB stick, before any path is known.
+        let looking = scene.name == "manager-export-looking";
+        let path = panel.get_export_path();
+        panel.set_looking_for_usb(looking);
+        if looking {
+            panel.set_export_path("".into());
+            panel.set_export_outcome(Outcome::Idle);
+        }
         written.extend(render_all(headless, out, lang, scene.name)?);
+        panel.set_export_path(path);
+        panel.set_looking_for_usb(false);
     }
     Ok(written)
 }
