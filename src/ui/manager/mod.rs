@@ -418,7 +418,8 @@ impl ManagerPanel {
                 let alert = updates.borrow_and_update().clone();
                 match this.upgrade() {
                     Some(panel) => panel.with_manager(|m| {
-                        m.set_store_alert(alert.message().unwrap_or_default().into());
+                        m.set_store_alert(alert.salvaged.clone().unwrap_or_default().into());
+                        m.set_store_full(alert.full);
                         m.set_store_alert_dismissable(alert.salvaged.is_some());
                     }),
                     None => break,
