@@ -156,6 +156,8 @@ run_demo() {
     fi
 
     echo "==> opening the kiosk window (close it to stop)"
+    echo "    staff mode: hold the shop's name 2 s. First day: log in with the manager PIN 1234;"
+    echo "    you must then choose new manager and barista PINs (the barista PIN 0000 opens nothing until then)"
     if [ ${#display_packages[@]} -gt 0 ]; then
         echo "    no display found: running under Xvfb; screenshots with: ${kiosk[*]} screenshots --out shots"
         xvfb-run -a -s "-screen 0 1280x800x24" "${kiosk[@]}" run

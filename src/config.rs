@@ -159,6 +159,10 @@ pub struct ReasonChip {
     pub label: BTreeMap<String, String>,
 }
 
+/// The idle timeouts a kiosk runs with, in seconds: what `kiosk.toml` accepts, what an HQ
+/// survey and the manager's setting are kept within, and what the manager's screen offers.
+pub const IDLE_SECS: std::ops::RangeInclusive<f64> = 3.0..=3600.0;
+
 /// How long screens wait, in seconds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -261,7 +265,7 @@ impl SurveyConfig {
 impl Timeouts {
     fn from_hq(hq: &countertop_protocol::Timeouts) -> Self {
         Timeouts {
-            idle_secs: f64::from(hq.idle_seconds.max(3)),
+            idle_secs: f64::from(hq.idle_seconds).clamp(*IDLE_SECS.start(), *IDLE_SECS.end()),
             thank_you_secs: f64::from(hq.thank_you_seconds),
             repeat_secs: f64::from(hq.repeat_window_seconds),
         }
@@ -397,13 +401,14 @@ impl KioskConfig {
             }
         }
         let t = &self.timeouts;
-        for (name, secs, min) in [
-            ("timeouts.idle_secs", t.idle_secs, 3.0),
-            ("timeouts.thank_you_secs", t.thank_you_secs, 0.5),
-            ("timeouts.repeat_secs", t.repeat_secs, 0.0),
+        for (name, secs, range) in [
+            ("timeouts.idle_secs", t.idle_secs, IDLE_SECS),
+            ("timeouts.thank_you_secs", t.thank_you_secs, 0.5..=3600.0),
+            ("timeouts.repeat_secs", t.repeat_secs, 0.0..=3600.0),
         ] {
-            if !secs.is_finite() || !(min..=3600.0).contains(&secs) {
-                return invalid(format!("{name} must be between {min} and 3600 seconds"));
+            if !secs.is_finite() || !range.contains(&secs) {
+                let (min, max) = range.into_inner();
+                return invalid(format!("{name} must be between {min} and {max} seconds"));
             }
         }
         let s = &self.sync;
@@ -480,7 +485,7 @@ impl KioskConfig {
             }
         }
         if let Some(idle) = local.idle_secs.filter(|s| s.is_finite()) {
-            config.timeouts.idle_secs = idle.clamp(3.0, 3600.0);
+            config.timeouts.idle_secs = idle.clamp(*IDLE_SECS.start(), *IDLE_SECS.end());
         }
         if let Some(enabled) = local.remember_me {
             config.survey.remember_me.enabled = enabled;

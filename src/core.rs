@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::clock;
 use crate::config::KioskConfig;
 use crate::feedback::{Details, RepeatFilter, Score};
+use crate::refusal::Refusal;
 pub use crate::regulars::{DayReport, LatestComment, LocalSettings, RegularCard, RegularEdit};
 pub use crate::store::StaffRole;
 use crate::store::{self, NewRating, PinCheck, RecordedRating, Store, StoreError, Summary};
@@ -33,6 +34,9 @@ pub enum CoreError {
     /// internals.
     #[error("{0}")]
     Invalid(String),
+    /// Input refused, as a kind the UI words in the language on screen.
+    #[error(transparent)]
+    Refused(Refusal),
     /// Head office could not be reached or answered with an error.
     #[error(transparent)]
     Hq(HqError),
@@ -46,6 +50,7 @@ impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Invalid(message) => CoreError::Invalid(message),
+            StoreError::Refused(refusal) => CoreError::Refused(refusal),
             other => CoreError::Store(other),
         }
     }
@@ -53,13 +58,16 @@ impl From<StoreError> for CoreError {
 
 impl From<HqError> for CoreError {
     /// HQ refusing what was sent (a wrong code, a bad address) is the user's to fix, so
-    /// it comes back as [`CoreError::Invalid`] with HQ's own explanation.
+    /// it comes back as [`CoreError::Refused`] (HQ's own explanation kept for the log).
     fn from(e: HqError) -> Self {
         match e {
             HqError::Status {
                 status, message, ..
-            } if status.is_client_error() => CoreError::Invalid(format!("HQ refused: {message}")),
-            HqError::BadUrl(_) => CoreError::Invalid(e.to_string()),
+            } if status.is_client_error() => CoreError::Refused(Refusal::HqRefused {
+                status: status.as_u16(),
+                message,
+            }),
+            HqError::BadUrl(url) => CoreError::Refused(Refusal::NotAnHqAddress(url)),
             other => CoreError::Hq(other),
         }
     }
@@ -138,6 +146,7 @@ pub struct Core {
     sync_status: watch::Receiver<SyncStatus>,
     config: watch::Receiver<KioskConfig>,
     store_alert: watch::Receiver<StoreAlert>,
+    ratings: watch::Receiver<u64>,
 }
 
 /// Owns the core thread. Dropping it stops the thread once every command sent before is
@@ -166,6 +175,8 @@ struct CoreState {
     config: Rc<watch::Sender<KioskConfig>>,
     store_alert: watch::Sender<StoreAlert>,
     sync_status: watch::Sender<SyncStatus>,
+    /// Bumped by every rating and every rating's details saved.
+    ratings: watch::Sender<u64>,
     /// Bumped by every salvage, so a check of the file before it is not acted on after.
     generation: Cell<u64>,
 }
@@ -176,11 +187,15 @@ impl Core {
     pub fn start(database: PathBuf, config: KioskConfig) -> Result<(Core, CoreThread), CoreError> {
         let (commands, inbox) = mpsc::unbounded_channel::<Command>();
         let (status_tx, sync_status) = watch::channel(SyncStatus::default());
+        let (ratings_tx, ratings) = watch::channel(0);
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
         let to_core = commands.clone();
         let handle = std::thread::Builder::new()
             .name("countertop-core".into())
-            .spawn(move || core_thread(database, config, inbox, to_core, status_tx, opened_tx))
+            .spawn(move || {
+                let channels = (status_tx, ratings_tx);
+                core_thread(database, config, inbox, to_core, channels, opened_tx)
+            })
             .map_err(|e| CoreError::Start(e.to_string()))?;
         match opened_rx.recv() {
             Ok(Ok((config, store_alert))) => Ok((
@@ -189,6 +204,7 @@ impl Core {
                     sync_status,
                     config,
                     store_alert,
+                    ratings,
                 },
                 CoreThread {
                     handle: Some(handle),
@@ -322,15 +338,72 @@ impl Core {
             .await
     }
 
+    /// Whether the default PINs have been replaced (see [`Core::complete_first_day`]).
+    pub async fn first_day_done(&self) -> Result<bool, CoreError> {
+        self.job(|s| Ok(s.store.borrow_mut().first_day_done()?))
+            .await
+    }
+
+    /// The first day: sets the new manager and barista PINs at once (both hard to guess,
+    /// and different), after which the barista's PIN opens the regulars.
+    pub async fn complete_first_day(
+        &self,
+        manager: String,
+        barista: String,
+    ) -> Result<(), CoreError> {
+        self.job(move |s| {
+            Ok(s.store
+                .borrow_mut()
+                .complete_first_day(&manager, &barista)?)
+        })
+        .await
+    }
+
     /// Writes ratings made in `[from, to)` to a CSV file; returns the number of rows.
+    /// The kiosk's own `<data_dir>/exports` folder is made on first use (a USB stick's
+    /// folder is the manager's to choose, and never made up).
     pub async fn export_csv(
         &self,
         path: PathBuf,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<u64, CoreError> {
-        self.job(move |s| Ok(s.store.borrow().export_csv(&path, from, to)?))
+        self.job(move |s| {
+            let exports = s.base.data_dir.join("exports");
+            if path.parent() == Some(exports.as_path()) {
+                if let Err(e) = std::fs::create_dir_all(&exports) {
+                    tracing::warn!("cannot create {}: {e}", exports.display());
+                }
+            }
+            Ok(s.store.borrow().export_csv(&path, from, to)?)
+        })
+        .await
+    }
+
+    /// Where today's CSV goes unless the manager types another path: the first USB stick
+    /// mounted under `<media>/<user>/<stick>`, else `<data_dir>/exports`. Looking at a
+    /// slow USB stick can take seconds, so it runs here, never on the UI thread.
+    pub async fn default_export_path(
+        &self,
+        media: PathBuf,
+        day: chrono::NaiveDate,
+    ) -> Result<PathBuf, CoreError> {
+        self.job(move |s| Ok(default_export_path(&media, &s.base.data_dir, day)))
             .await
+    }
+
+    /// Test hook: keeps the core thread busy until `release` answers or hangs up, as a
+    /// slow USB stick or disk would.
+    #[doc(hidden)]
+    pub fn stall_until(&self, release: std::sync::mpsc::Receiver<()>) {
+        let _ = self.commands.send(Command::Job(Box::new(move |_| {
+            let _ = release.recv();
+        })));
+    }
+
+    /// A count bumped by every rating (and its details) saved, to follow them live.
+    pub fn rating_changes(&self) -> watch::Receiver<u64> {
+        self.ratings.clone()
     }
 
     /// The manager's report over `[from, to)`.
@@ -403,7 +476,7 @@ fn core_thread(
     config: KioskConfig,
     mut inbox: mpsc::UnboundedReceiver<Command>,
     to_core: mpsc::UnboundedSender<Command>,
-    status: watch::Sender<SyncStatus>,
+    (status, ratings): (watch::Sender<SyncStatus>, watch::Sender<u64>),
     opened: std::sync::mpsc::Sender<Opened>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -454,6 +527,7 @@ fn core_thread(
         config: config_tx.clone(),
         store_alert: alert_tx,
         sync_status: status,
+        ratings,
         generation: Cell::new(0),
     });
     sync::publish(&state.store, &state.sync_status, false);
@@ -521,7 +595,10 @@ fn handle_command(state: &CoreState, command: Command) {
             };
             let result = state.write(|store| store.record_rating(&rating));
             match &result {
-                Ok(_) => state.wake.new_rating.notify_one(),
+                Ok(_) => {
+                    state.wake.new_rating.notify_one();
+                    state.ratings.send_modify(|n| *n += 1);
+                }
                 Err(e) => tracing::error!("a rating could not be saved: {e}"),
             }
             let _ = reply.send(
@@ -537,7 +614,10 @@ fn handle_command(state: &CoreState, command: Command) {
             let at = clock::local_now();
             let result = state.write(|store| store.attach_details(rating, &details, at));
             match &result {
-                Ok(()) => state.wake.new_rating.notify_one(),
+                Ok(()) => {
+                    state.wake.new_rating.notify_one();
+                    state.ratings.send_modify(|n| *n += 1);
+                }
                 Err(e) => tracing::error!("reasons for a rating could not be saved: {e}"),
             }
             let _ = reply.send(result.map_err(CoreError::from));
@@ -589,10 +669,8 @@ async fn enroll(
     code: &str,
     device_name: Option<String>,
 ) -> Result<(), CoreError> {
-    if code.trim().is_empty() {
-        return Err(CoreError::Invalid(
-            "enter the enrollment code from HQ".into(),
-        ));
+    if hq_url.trim().is_empty() || code.trim().is_empty() {
+        return Err(CoreError::Refused(Refusal::EnrollIncomplete));
     }
     let client = HqClient::new(hq_url.trim(), ca_file)?;
     let link = client.enroll(code, device_name).await?;
@@ -606,21 +684,47 @@ async fn enroll(
     Ok(())
 }
 
-/// Refuses local settings the kiosk could not run with, in words for the manager.
+/// Where the CSV goes unless the manager types another path: the first USB stick
+/// mounted under `media/<user>/<stick>`, else `<data_dir>/exports`.
+pub fn default_export_path(
+    media: &std::path::Path,
+    data_dir: &std::path::Path,
+    day: chrono::NaiveDate,
+) -> PathBuf {
+    let file = format!("ratings-{}.csv", day.format("%Y-%m-%d"));
+    let mut sticks: Vec<PathBuf> = std::fs::read_dir(media)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|user| user.path().is_dir())
+        .flat_map(|user| {
+            std::fs::read_dir(user.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|stick| stick.path())
+        .filter(|path| path.is_dir())
+        .collect();
+    sticks.sort();
+    match sticks.first() {
+        Some(stick) => stick.join(file),
+        None => data_dir.join("exports").join(file),
+    }
+}
+
+/// Refuses local settings the kiosk could not run with, as kinds the manager's screen words.
 fn check_settings(settings: &LocalSettings, config: &KioskConfig) -> Result<(), CoreError> {
     if let Some(lang) = &settings.default_language {
         if !config.languages.available.contains(lang) {
-            return Err(CoreError::Invalid(format!(
-                "the language \"{lang}\" is not offered on this kiosk (offered: {})",
-                config.languages.available.join(", ")
+            return Err(CoreError::Refused(Refusal::LanguageNotOffered(
+                lang.clone(),
             )));
         }
     }
     if let Some(idle) = settings.idle_secs {
-        if !idle.is_finite() || !(3.0..=3600.0).contains(&idle) {
-            return Err(CoreError::Invalid(
-                "the idle time must be between 3 and 3600 seconds".into(),
-            ));
+        if !idle.is_finite() || !crate::config::IDLE_SECS.contains(&idle) {
+            return Err(CoreError::Refused(Refusal::IdleOutOfRange));
         }
     }
     Ok(())
@@ -699,7 +803,7 @@ mod tests {
         runtime.block_on(async {
             assert_eq!(
                 core.check_pin("1234".into()).await.unwrap(),
-                PinCheck::Granted(StaffRole::Manager)
+                PinCheck::FirstDay
             );
             for _ in 0..2 {
                 assert_eq!(
@@ -780,17 +884,18 @@ mod tests {
         runtime.block_on(async {
             let invalid = |r: Result<(), CoreError>| match r {
                 Err(CoreError::Invalid(m)) => m,
-                other => panic!("expected Invalid, got {other:?}"),
+                Err(CoreError::Refused(r)) => r.to_string(),
+                other => panic!("expected Invalid or Refused, got {other:?}"),
             };
             let m = invalid(core.save_regular(edit(" ", None)).await.map(|_| ()));
             assert_eq!(m, "a regular needs a name or nickname");
             let m = invalid(core.set_pin(StaffRole::Manager, "12".into()).await);
             assert_eq!(m, "a PIN has 4 to 8 digits");
-            core.set_pin(StaffRole::Manager, "4321".into())
+            core.complete_first_day("4826".into(), "1357".into())
                 .await
                 .unwrap();
             assert_eq!(
-                core.check_pin("4321".into()).await.unwrap(),
+                core.check_pin("4826".into()).await.unwrap(),
                 PinCheck::Granted(StaffRole::Manager)
             );
             let m = invalid(core.log_visit(Uuid::now_v7(), None).await);
@@ -832,6 +937,16 @@ mod tests {
                 .await,
             );
             assert!(m.contains("idle time"), "{m}");
+            let refused = core
+                .save_settings(LocalSettings {
+                    idle_secs: Some(*crate::config::IDLE_SECS.end() + 1.0),
+                    ..Default::default()
+                })
+                .await;
+            assert!(
+                matches!(refused, Err(CoreError::Refused(Refusal::IdleOutOfRange))),
+                "{refused:?}"
+            );
         });
     }
 
@@ -886,6 +1001,44 @@ mod tests {
             assert!(std::fs::read_to_string(path)
                 .unwrap()
                 .contains(",visit,5,2,"));
+        });
+    }
+
+    #[test]
+    fn export_defaults_to_the_first_usb_stick_else_the_data_dir() {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let media = tempfile::tempdir().unwrap();
+        let data = std::path::Path::new("/var/lib/countertop");
+        assert_eq!(
+            default_export_path(media.path(), data, day),
+            data.join("exports/ratings-2026-11-23.csv")
+        );
+        std::fs::create_dir_all(media.path().join("pi/ZSTICK")).unwrap();
+        std::fs::create_dir_all(media.path().join("pi/KINGSTON")).unwrap();
+        std::fs::write(media.path().join("pi/notes.txt"), "").unwrap();
+        assert_eq!(
+            default_export_path(media.path(), data, day),
+            media.path().join("pi/KINGSTON/ratings-2026-11-23.csv")
+        );
+    }
+
+    #[test]
+    fn every_saved_rating_and_its_details_bump_the_rating_changes() {
+        let (_dir, core, _thread, runtime) = started();
+        let changes = core.rating_changes();
+        let before = *changes.borrow();
+        runtime.block_on(async {
+            let tap = Tap {
+                score: Score::new(4, crate::feedback::Scale::Five).unwrap(),
+                touchpoint: "visit".into(),
+                survey_version: 1,
+            };
+            let rated = core.rate(tap).await.unwrap();
+            assert_eq!(*changes.borrow(), before + 1);
+            core.attach_details(rated.recorded.id, Details::default())
+                .await
+                .unwrap();
+            assert_eq!(*changes.borrow(), before + 2);
         });
     }
 }

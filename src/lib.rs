@@ -9,6 +9,7 @@ pub mod config;
 pub mod core;
 pub mod display;
 pub mod feedback;
+pub mod refusal;
 pub mod regulars;
 pub mod store;
 pub mod sync;

@@ -167,12 +167,15 @@ pub fn prefix_upper_bound(prefix: &str) -> String {
     }
 }
 
-/// Why a PIN is refused, if it is: 4 to 8 digits.
-pub fn check_pin_format(pin: &str) -> Result<(), String> {
-    if (4..=8).contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit()) {
+/// How many digits a staff PIN has: the one place the PIN pads and the store take it from.
+pub const PIN_DIGITS: std::ops::RangeInclusive<usize> = 4..=8;
+
+/// Why a PIN is refused, if it is: [`PIN_DIGITS`] digits.
+pub fn check_pin_format(pin: &str) -> Result<(), crate::refusal::Refusal> {
+    if PIN_DIGITS.contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit()) {
         Ok(())
     } else {
-        Err("a PIN has 4 to 8 digits".into())
+        Err(crate::refusal::Refusal::PinFormat)
     }
 }
 

@@ -1,7 +1,8 @@
 //! The manager's screen, driven through the real Slint UI under the testing backend:
-//! today's numbers from ratings recorded through the core, sync now, settings that are
-//! saved, PINs, and the CSV export. One test function, as the backend is set up once per
-//! process.
+//! today's numbers from ratings recorded through the core (and live, from a rating tapped
+//! while the manager watches), sync now, settings that are saved, PINs, a slow USB stick
+//! that does not freeze the screen, the CSV export, and no English in the Vietnamese
+//! screen's messages. One test function, as the backend is set up once per process.
 
 mod common;
 
@@ -13,8 +14,8 @@ use countertop::config::KioskConfig;
 use countertop::core::{Core, Tap};
 use countertop::feedback::{Comment, Details, Reason, Scale, Score};
 use countertop::store::{PinCheck, StaffRole};
-use countertop::ui::{Kiosk, Manager, ManagerPanel, ManagerTab, Outcome, Screen};
-use i_slint_backend_testing::{mock_elapsed_time, AccessibleRole};
+use countertop::ui::{App, Kiosk, Manager, ManagerPanel, ManagerTab, Outcome, Screen};
+use i_slint_backend_testing::{mock_elapsed_time, AccessibleRole, ElementHandle};
 use slint::{ComponentHandle, Model};
 
 /// Staff mode closes after this long without a touch.
@@ -47,6 +48,15 @@ fn record(core: &Core, score: i64, details: Option<Details>) {
     });
 }
 
+/// Runs the event loop `turns` times, so whatever was answered meanwhile is shown.
+fn pump(kiosk: &TestKiosk, turns: usize) {
+    let mut turn = 0;
+    kiosk.pump_until("some turns of the event loop", |_| {
+        turn += 1;
+        turn > turns
+    });
+}
+
 fn manager(kiosk: &TestKiosk) -> Manager<'_> {
     kiosk.app.global::<Manager>()
 }
@@ -75,16 +85,202 @@ fn manager_screen_through_the_real_ui() {
     config.timeouts.repeat_secs = 0.0;
     config.data_dir = data.path().to_owned();
     let kiosk = TestKiosk::start(config);
-    // Entering by PIN is staff mode's; here the panel is driven directly.
-    let panel = ManagerPanel::install(&kiosk.app, kiosk.core.clone());
+    // The first day is ui_staff.rs's; here the defaults are already replaced.
+    block_on(kiosk.core.complete_first_day("2468".into(), "1357".into())).unwrap();
+    // Entering by PIN is staff mode's; here its panel is driven directly.
+    let panel = kiosk.flows.staff.manager().clone();
 
     todays_numbers_match_the_recorded_ratings(&kiosk, &panel);
+    today_follows_a_rating_tapped_while_the_manager_watches(&kiosk);
     sync_now_wakes_sync_and_the_sync_tab_shows_its_state(&kiosk);
     settings_changed_on_screen_are_saved(&kiosk);
     a_new_pin_typed_twice_replaces_the_old_one(&kiosk);
     enrolment_refused_says_why(&kiosk);
+    a_slow_usb_stick_does_not_freeze_the_screen(&kiosk, &panel);
     export_writes_todays_ratings_or_says_why_not(&kiosk, data.path());
+    in_vietnamese_no_english_reaches_the_manager(&kiosk);
     touches_keep_staff_mode_open_and_exit_leaves(&kiosk, &panel);
+}
+
+fn today_follows_a_rating_tapped_while_the_manager_watches(kiosk: &TestKiosk) {
+    tap_tab(kiosk, "Today");
+    kiosk.pump_until("today's numbers", |k| {
+        k.value_of("Ratings today").as_deref() == Some("5")
+    });
+    // The customer's screen of a second window on the same core, tapped while the
+    // manager's stays on Today.
+    let customer = App::new().expect("a second window");
+    customer.show().expect("it shows");
+    let _flows = countertop::ui::install(&customer, kiosk.core.clone());
+    ElementHandle::find_by_accessible_label(&customer, "Very happy")
+        .find(|e| e.accessible_role() == Some(AccessibleRole::Button))
+        .expect("the faces")
+        .invoke_accessible_default_action();
+    kiosk.pump_until("the new rating on Today", |k| {
+        k.value_of("Ratings today").as_deref() == Some("6")
+    });
+    assert_eq!(
+        manager(kiosk).get_tab(),
+        ManagerTab::Today,
+        "never reopened"
+    );
+    assert_eq!(kiosk.value_of("Score 5").as_deref(), Some("3"));
+    // Not while the manager looks at another tab.
+    tap_tab(kiosk, "Sync");
+    record(&kiosk.core, 1, None);
+    pump(kiosk, 50);
+    assert_eq!(manager(kiosk).get_count(), 6);
+    tap_tab(kiosk, "Today");
+    kiosk.pump_until("today's numbers", |k| {
+        k.value_of("Ratings today").as_deref() == Some("7")
+    });
+    customer.hide().expect("hides");
+}
+
+fn a_slow_usb_stick_does_not_freeze_the_screen(kiosk: &TestKiosk, panel: &ManagerPanel) {
+    let media = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(media.path().join("pi/SLOWSTICK")).unwrap();
+    panel.set_media(media.path().to_owned());
+    // The core is busy as it would be on a stick that takes seconds to answer.
+    let (release, stalled) = std::sync::mpsc::channel::<()>();
+    kiosk.core.stall_until(stalled);
+    tap_tab(kiosk, "Export");
+    assert_eq!(manager(kiosk).get_tab(), ManagerTab::Export);
+    assert!(manager(kiosk).get_looking_for_usb());
+    // The screen keeps answering while the core looks.
+    pump(kiosk, 50);
+    tap_tab(kiosk, "Sync");
+    assert_eq!(manager(kiosk).get_tab(), ManagerTab::Sync);
+    tap_tab(kiosk, "Export");
+    assert_eq!(manager(kiosk).get_tab(), ManagerTab::Export);
+    assert!(manager(kiosk).get_looking_for_usb(), "still looking");
+    assert!(!manager(kiosk).get_export_path().contains("SLOWSTICK"));
+    release.send(()).unwrap();
+    kiosk.pump_until("the stick found", |k| {
+        manager(k).get_export_path().contains("SLOWSTICK")
+    });
+    kiosk.pump_until("the lookups done", |k| !manager(k).get_looking_for_usb());
+    let path = manager(kiosk).get_export_path().to_string();
+    assert!(
+        path.starts_with(&media.path().join("pi/SLOWSTICK").display().to_string()),
+        "{path}"
+    );
+    // Without a stick again, for the export test.
+    let empty = tempfile::tempdir().unwrap();
+    panel.set_media(empty.path().to_owned());
+    tap_tab(kiosk, "Today");
+    tap_tab(kiosk, "Export");
+    kiosk.pump_until("no stick", |k| {
+        !manager(k).get_looking_for_usb() && !manager(k).get_export_path().contains("SLOWSTICK")
+    });
+}
+
+/// The Vietnamese of `english` in the kiosk's own `.po` file.
+fn vietnamese(english: &str) -> String {
+    let po = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/lang/vi/LC_MESSAGES/countertop.po"
+    ))
+    .expect("the Vietnamese .po");
+    let mut lines = po.lines();
+    let quoted = format!("msgid \"{}\"", english.replace('"', "\\\""));
+    while let Some(line) = lines.next() {
+        if line == quoted {
+            let msgstr = lines.next().expect("a msgstr");
+            let text = msgstr
+                .strip_prefix("msgstr \"")
+                .and_then(|t| t.strip_suffix('"'))
+                .expect("a one-line msgstr");
+            assert!(!text.is_empty(), "{english:?} has no Vietnamese");
+            return text.replace("\\\"", "\"");
+        }
+    }
+    panic!("{english:?} is not in the Vietnamese .po");
+}
+
+/// Fails if a word of any of `sources` (the English texts) shows in `shown`.
+fn assert_no_english(shown: &str, sources: &[&str]) {
+    let lower = shown.to_lowercase();
+    for word in sources
+        .iter()
+        .flat_map(|s| s.split(|c: char| !c.is_ascii_alphabetic()))
+        .filter(|w| w.len() > 3 && !w.starts_with("http"))
+    {
+        assert!(
+            !lower.contains(&word.to_lowercase()),
+            "English {word:?} in {shown:?}"
+        );
+    }
+}
+
+fn in_vietnamese_no_english_reaches_the_manager(kiosk: &TestKiosk) {
+    countertop::ui::language::select("vi");
+    let m = manager(kiosk);
+
+    // A settings error: a language this kiosk does not offer.
+    m.invoke_show_tab(ManagerTab::Settings);
+    m.invoke_set_default_language("fr".into());
+    kiosk.pump_until("the setting refused", |k| {
+        manager(k).get_settings_outcome() == Outcome::Failed
+    });
+    let (prefix, problem) = (
+        "Could not save the setting: {}",
+        "This kiosk does not offer that language",
+    );
+    let shown = kiosk
+        .value_of(&vietnamese("Settings result"))
+        .expect("the settings result, labelled in Vietnamese");
+    assert_eq!(
+        shown,
+        vietnamese(prefix).replacen("{}", &vietnamese(problem), 1)
+    );
+    assert_no_english(
+        &shown,
+        &[prefix, problem, "the language \"fr\" is not offered"],
+    );
+
+    // An enrolment failure: an address that is not HQ's.
+    m.invoke_open_enroll();
+    for c in "nonsense".chars() {
+        m.invoke_type_key(c.to_string().into());
+    }
+    m.invoke_edit(countertop::ui::ManagerField::EnrollCode);
+    for c in "abc123".chars() {
+        m.invoke_type_key(c.to_string().into());
+    }
+    m.invoke_enroll();
+    kiosk.pump_until("the enrolment refused", |k| {
+        manager(k).get_enroll_outcome() == Outcome::Failed
+    });
+    let (prefix, problem) = (
+        "Enrolment failed: {}",
+        "That is not a head office address; it starts with https:// or http://",
+    );
+    let shown = kiosk
+        .value_of(&vietnamese("Enrolment result"))
+        .expect("the enrolment result, labelled in Vietnamese");
+    assert_eq!(
+        shown,
+        vietnamese(prefix).replacen("{}", &vietnamese(problem), 1)
+    );
+    assert_no_english(&shown, &[prefix, problem, "is not an HQ address (expected"]);
+    m.invoke_close_enroll();
+
+    // A PIN refused as too easy to guess.
+    m.invoke_change_pin(countertop::ui::StaffRole::Barista);
+    for _ in 0..4 {
+        m.invoke_pin_digit("7".into());
+    }
+    m.invoke_pin_next();
+    let problem =
+        "Too easy to guess: not 1234 or 0000, not one digit repeated, not a run such as 2345";
+    let shown = kiosk
+        .value_of(&vietnamese("PIN problem"))
+        .expect("the PIN problem, labelled in Vietnamese");
+    assert_eq!(shown, vietnamese(problem));
+    assert_no_english(&shown, &[problem]);
+    m.invoke_pin_cancel();
+    countertop::ui::language::select("en");
 }
 
 fn touches_keep_staff_mode_open_and_exit_leaves(kiosk: &TestKiosk, panel: &ManagerPanel) {
@@ -104,7 +300,7 @@ fn touches_keep_staff_mode_open_and_exit_leaves(kiosk: &TestKiosk, panel: &Manag
     );
 
     kiosk.app.global::<Kiosk>().set_screen(Screen::Manager);
-    panel.open();
+    panel.open(false);
     kiosk.tap("Exit");
     assert_eq!(kiosk.screen(), Screen::Welcome);
 }
@@ -145,7 +341,7 @@ fn todays_numbers_match_the_recorded_ratings(kiosk: &TestKiosk, panel: &ManagerP
     record(&kiosk.core, 1, None);
 
     kiosk.app.global::<Kiosk>().set_screen(Screen::Manager);
-    panel.open();
+    panel.open(false);
     kiosk.pump_until("today's numbers", |k| {
         k.value_of("Ratings today").as_deref() == Some("5")
     });
@@ -231,14 +427,27 @@ fn settings_changed_on_screen_are_saved(kiosk: &TestKiosk) {
 
 fn a_new_pin_typed_twice_replaces_the_old_one(kiosk: &TestKiosk) {
     kiosk.tap("Change manager PIN");
-    // Two entries that differ are refused, and the pad starts over.
+    // A PIN too easy to guess is refused at once.
     for d in ["5", "6", "7", "8"] {
+        kiosk.tap(d);
+    }
+    kiosk.tap("Next");
+    assert_eq!(manager(kiosk).get_pin_step(), 1);
+    assert_eq!(
+        manager(kiosk).get_pin_problem(),
+        countertop::ui::Problem::PinWeak
+    );
+    assert!(kiosk
+        .value_of("PIN problem")
+        .is_some_and(|t| t.starts_with("Too easy to guess")));
+    // Two entries that differ are refused, and the pad starts over.
+    for d in ["5", "8", "2", "9"] {
         kiosk.tap(d);
     }
     assert_eq!(manager(kiosk).get_pin_length(), 4);
     kiosk.tap("Next");
     assert_eq!(manager(kiosk).get_pin_step(), 2);
-    for d in ["5", "6", "7", "9"] {
+    for d in ["5", "8", "2", "8"] {
         kiosk.tap(d);
     }
     kiosk.tap("Save PIN");
@@ -246,7 +455,7 @@ fn a_new_pin_typed_twice_replaces_the_old_one(kiosk: &TestKiosk) {
     assert_eq!(manager(kiosk).get_pin_length(), 0);
 
     for _ in 0..2 {
-        for d in ["5", "6", "7", "8"] {
+        for d in ["5", "8", "2", "9"] {
             kiosk.tap(d);
         }
         kiosk.tap(if manager(kiosk).get_pin_step() == 1 {
@@ -260,7 +469,7 @@ fn a_new_pin_typed_twice_replaces_the_old_one(kiosk: &TestKiosk) {
     });
     assert!(kiosk.find_control("Save PIN").is_none(), "the pad closed");
     assert_eq!(
-        block_on(kiosk.core.check_pin("5678".into())).unwrap(),
+        block_on(kiosk.core.check_pin("5829".into())).unwrap(),
         PinCheck::Granted(StaffRole::Manager)
     );
 }
@@ -268,6 +477,7 @@ fn a_new_pin_typed_twice_replaces_the_old_one(kiosk: &TestKiosk) {
 fn export_writes_todays_ratings_or_says_why_not(kiosk: &TestKiosk, data_dir: &Path) {
     tap_tab(kiosk, "Export");
     assert_eq!(manager(kiosk).get_tab(), ManagerTab::Export);
+    kiosk.pump_until("the default path", |k| !manager(k).get_looking_for_usb());
     let default_path = manager(kiosk).get_export_path().to_string();
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     assert!(
@@ -304,16 +514,16 @@ fn export_writes_todays_ratings_or_says_why_not(kiosk: &TestKiosk, data_dir: &Pa
     });
     assert_eq!(manager(kiosk).get_export_outcome(), Outcome::Done);
     let result = kiosk.value_of("Export result").unwrap();
-    assert!(result.starts_with("Saved 5 ratings to "), "{result}");
+    assert!(result.starts_with("Saved 7 ratings to "), "{result}");
     let csv = std::fs::read_to_string(&target).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines.len(), 6, "{csv}");
+    assert_eq!(lines.len(), 8, "{csv}");
     assert!(lines[0].starts_with("local_time,"));
     let scores: Vec<&str> = lines[1..]
         .iter()
         .map(|l| l.split(',').nth(3).unwrap())
         .collect();
-    assert_eq!(scores, ["5", "5", "4", "2", "1"]);
+    assert_eq!(scores, ["5", "5", "4", "2", "1", "5", "1"]);
     assert!(lines[1].contains("tasty") && lines[1].contains("Lovely flat white"));
 
     // Into a "folder" that is a file: refused, with the reason on screen.

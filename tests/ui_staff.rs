@@ -1,8 +1,8 @@
 //! Remember me and staff mode, driven through the real Slint UI under the testing backend
 //! with mocked time: a customer joins after rating, a barista finds them in two keystrokes
 //! and sees the unhappy flag, the customer finds and erases their own record, the staff
-//! door opens only on a 2-second press, wrong PINs lock the pad, and staff mode closes
-//! after a minute idle.
+//! door opens only on a 2-second press, the first day replaces the default PINs before
+//! anything else, wrong PINs lock the pad, and staff mode closes after a minute idle.
 
 mod common;
 #[path = "common/logs.rs"]
@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use common::TestKiosk;
 use countertop::config::KioskConfig;
-use countertop::ui::{Barista, Kiosk, PinNote, Remember, Screen, Staff, StaffRole};
+use countertop::ui::{
+    Barista, Kiosk, Manager, ManagerTab, PinNote, Problem, Remember, Screen, Staff, StaffRole,
+};
 use i_slint_backend_testing::{mock_elapsed_time, ElementHandle};
 use slint::platform::{PointerEventButton, WindowEvent};
 use slint::{ComponentHandle, LogicalPosition, Model};
@@ -24,6 +26,7 @@ fn remember_me_and_staff_mode_through_the_real_ui() {
     let kiosk = TestKiosk::start(KioskConfig::default());
     a_customer_joins_after_an_unhappy_rating(&kiosk);
     a_short_press_does_not_open_the_staff_door(&kiosk);
+    the_first_day_replaces_the_default_pins_before_anything_else(&kiosk);
     a_barista_finds_the_regular_and_logs_the_usual(&kiosk);
     staff_mode_closes_after_a_minute_idle(&kiosk);
     a_regular_changes_their_own_record(&kiosk);
@@ -31,7 +34,7 @@ fn remember_me_and_staff_mode_through_the_real_ui() {
     a_dietary_note_needs_its_own_consent_and_staff_edit_and_erase(&kiosk);
     wrong_pins_lock_the_pad_even_for_the_right_pin(&kiosk);
     let manager = TestKiosk::start(KioskConfig::default());
-    the_manager_pin_opens_the_manager_screen(&manager);
+    the_manager_default_pin_opens_only_the_first_day_change(&manager);
     nothing_is_saved_without_consent(&manager);
     // Names, phone numbers and notes were typed, saved, searched and erased above: none of
     // them reached a log line, at any level.
@@ -174,10 +177,107 @@ fn enter_pin(kiosk: &TestKiosk, pin: &str) {
     kiosk.pump_until("the PIN check", |_| !staff.get_pin_checking());
 }
 
+/// The PINs the first day sets in these tests.
+const MANAGER_PIN: &str = "2468";
+const BARISTA_PIN: &str = "1357";
+
+/// Types a PIN on the manager's pad and taps "Next" (or "Save PIN").
+fn type_new_pin(kiosk: &TestKiosk, pin: &str) {
+    tap_digits(kiosk, pin);
+    let step = kiosk.app.global::<Manager>().get_pin_step();
+    kiosk.tap(if step == 1 { "Next" } else { "Save PIN" });
+}
+
+fn the_first_day_replaces_the_default_pins_before_anything_else(kiosk: &TestKiosk) {
+    let staff = kiosk.app.global::<Staff>();
+    let m = kiosk.app.global::<Manager>();
+    // The barista's default opens nothing yet, and the pad says why.
+    press_shop_name(kiosk, Duration::from_millis(2100));
+    enter_pin(kiosk, "0000");
+    assert_eq!(kiosk.screen(), Screen::StaffPin);
+    assert_eq!(staff.get_pin_note(), PinNote::FirstDay);
+    assert!(
+        ElementHandle::find_by_accessible_label(
+            &kiosk.app,
+            "The barista PIN opens nothing yet: the manager must first replace the default PINs."
+        )
+        .next()
+        .is_some(),
+        "the pad says why"
+    );
+    // Asking again is no wrong try: the pad never locks for it.
+    for _ in 0..3 {
+        enter_pin(kiosk, "0000");
+    }
+    assert!(!staff.get_pin_locked());
+
+    // The manager's default opens only the change.
+    enter_pin(kiosk, "1234");
+    assert_eq!(kiosk.screen(), Screen::Manager);
+    assert!(m.get_first_day());
+    assert_eq!(m.get_pin_role(), StaffRole::Manager);
+    for tab in ["Today", "Sync", "Settings", "Export"] {
+        assert!(
+            kiosk
+                .find_with_role(tab, i_slint_backend_testing::AccessibleRole::Tab)
+                .is_none(),
+            "no {tab} tab before the change"
+        );
+    }
+    assert!(kiosk.find_control("Cancel").is_none(), "no way round it");
+    m.invoke_show_tab(ManagerTab::Settings);
+    assert_eq!(m.get_pin_role(), StaffRole::Manager, "still the change");
+
+    // Too short, and too easy to guess, are refused at once.
+    tap_digits(kiosk, "246");
+    m.invoke_pin_next();
+    assert_eq!(m.get_pin_problem(), Problem::PinFormat);
+    type_new_pin(kiosk, "1234");
+    assert_eq!(m.get_pin_problem(), Problem::PinWeak);
+    type_new_pin(kiosk, "9999");
+    assert_eq!(m.get_pin_problem(), Problem::PinWeak);
+    assert_eq!(m.get_pin_step(), 1);
+    // The manager's, twice; then the barista's, which may not be the same.
+    type_new_pin(kiosk, MANAGER_PIN);
+    type_new_pin(kiosk, MANAGER_PIN);
+    assert_eq!(m.get_pin_role(), StaffRole::Barista);
+    type_new_pin(kiosk, MANAGER_PIN);
+    type_new_pin(kiosk, MANAGER_PIN);
+    assert_eq!(m.get_pin_problem(), Problem::PinsEqual);
+    assert!(kiosk
+        .value_of("PIN problem")
+        .is_some_and(|t| t == "The barista PIN must differ from the manager PIN"));
+    assert_eq!(m.get_pin_role(), StaffRole::Barista);
+    type_new_pin(kiosk, BARISTA_PIN);
+    type_new_pin(kiosk, BARISTA_PIN);
+    kiosk.pump_until("the first day's PINs saved", |_| !m.get_first_day());
+    assert!(m.get_first_day_saved());
+    assert_eq!(m.get_pin_role(), StaffRole::None);
+    assert!(kiosk
+        .find_with_role("Settings", i_slint_backend_testing::AccessibleRole::Tab)
+        .is_some());
+    kiosk.tap("Exit");
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+
+    // After the change both new PINs work, and neither default does.
+    press_shop_name(kiosk, Duration::from_millis(2100));
+    enter_pin(kiosk, "0000");
+    assert_eq!(staff.get_pin_note(), PinNote::Wrong);
+    enter_pin(kiosk, "1234");
+    assert_eq!(staff.get_pin_note(), PinNote::Wrong);
+    enter_pin(kiosk, MANAGER_PIN);
+    assert_eq!(kiosk.screen(), Screen::Manager);
+    assert!(!m.get_first_day(), "straight to the manager's screen");
+    assert!(kiosk
+        .find_with_role("Today", i_slint_backend_testing::AccessibleRole::Tab)
+        .is_some());
+    kiosk.tap("Exit");
+}
+
 fn a_barista_finds_the_regular_and_logs_the_usual(kiosk: &TestKiosk) {
     press_shop_name(kiosk, Duration::from_millis(2100));
     assert_eq!(kiosk.screen(), Screen::StaffPin);
-    enter_pin(kiosk, "0000");
+    enter_pin(kiosk, BARISTA_PIN);
     assert_eq!(kiosk.screen(), Screen::Barista);
     assert_eq!(kiosk.app.global::<Staff>().get_role(), StaffRole::Barista);
     let barista = kiosk.app.global::<Barista>();
@@ -293,7 +393,7 @@ fn a_dietary_note_needs_its_own_consent_and_staff_edit_and_erase(kiosk: &TestKio
 
     // A barista renames him on request; the dietary note and its consent stay.
     press_shop_name(kiosk, Duration::from_millis(2100));
-    enter_pin(kiosk, "0000");
+    enter_pin(kiosk, BARISTA_PIN);
     let barista = kiosk.app.global::<Barista>();
     kiosk.type_on_keyboard("quo");
     kiosk.pump_until("Quoc in the results", |_| {
@@ -383,18 +483,32 @@ fn wrong_pins_lock_the_pad_even_for_the_right_pin(kiosk: &TestKiosk) {
     assert!(staff.get_pin_locked());
     assert!((25..=30).contains(&staff.get_lock_seconds()));
     // The right PIN cannot get past the lock: the pad takes no digits.
-    tap_digits(kiosk, "0000");
+    tap_digits(kiosk, BARISTA_PIN);
     assert_eq!(staff.get_pin_length(), 0);
     assert_eq!(kiosk.screen(), Screen::StaffPin);
     kiosk.tap("Cancel");
     assert_eq!(kiosk.screen(), Screen::Welcome);
 }
 
-fn the_manager_pin_opens_the_manager_screen(kiosk: &TestKiosk) {
+fn the_manager_default_pin_opens_only_the_first_day_change(kiosk: &TestKiosk) {
     press_shop_name(kiosk, Duration::from_millis(2100));
     enter_pin(kiosk, "1234");
     assert_eq!(kiosk.screen(), Screen::Manager);
     assert_eq!(kiosk.app.global::<Staff>().get_role(), StaffRole::Manager);
+    assert!(kiosk.app.global::<Manager>().get_first_day());
+    // Leaving half-way keeps the defaults: the next login asks again.
+    tap_digits(kiosk, "2468");
+    kiosk.tap("Next");
+    kiosk.tap("Exit");
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+    press_shop_name(kiosk, Duration::from_millis(2100));
+    enter_pin(kiosk, "1234");
+    assert!(kiosk.app.global::<Manager>().get_first_day());
+    assert_eq!(
+        kiosk.app.global::<Manager>().get_pin_step(),
+        1,
+        "from the start"
+    );
     kiosk.tap("Exit");
     assert_eq!(kiosk.screen(), Screen::Welcome);
 }

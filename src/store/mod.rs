@@ -27,7 +27,9 @@ pub use outbox::{HqLink, OutboxStatus, PendingEvent, Settlement, SyncState};
 pub use ratings::{NewRating, RatingRow, RecordedRating, Summary};
 pub use regulars::PullApplied;
 pub use salvage::{is_damage, Salvage};
-pub use staff::{hash_pin, lockout_for, verify_pin, PinCheck, StaffRole};
+pub use staff::{
+    check_first_day_pins, check_new_pin, hash_pin, lockout_for, verify_pin, PinCheck, StaffRole,
+};
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,9 @@ pub enum StoreError {
     /// Input refused; the message is meant for the person at the kiosk.
     #[error("{0}")]
     Invalid(String),
+    /// Input refused, as a kind the UI words in the language on screen.
+    #[error(transparent)]
+    Refused(#[from] crate::refusal::Refusal),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -8,6 +8,7 @@ use chrono::{DateTime, FixedOffset, SecondsFormat, Timelike, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{Result, Store, StoreError};
+use crate::refusal::Refusal;
 use crate::regulars::{DayReport, LatestComment, LocalSettings};
 
 /// How many reasons and comments the day report lists.
@@ -67,13 +68,11 @@ impl ReportRow {
 
 /// The error for a file that cannot be written, in words a manager can act on.
 fn export_error(dir: &Path, e: &std::io::Error) -> StoreError {
-    let dir = dir.display();
-    StoreError::Invalid(match e.kind() {
-        std::io::ErrorKind::NotFound => format!("cannot export: the folder {dir} does not exist"),
-        std::io::ErrorKind::PermissionDenied => {
-            format!("cannot export: this kiosk may not write to the folder {dir}")
-        }
-        _ => format!("cannot export to the folder {dir}: {e}"),
+    let dir = dir.to_owned();
+    StoreError::Refused(match e.kind() {
+        std::io::ErrorKind::NotFound => Refusal::ExportFolderMissing(dir),
+        std::io::ErrorKind::PermissionDenied => Refusal::ExportNotAllowed(dir),
+        _ => Refusal::ExportFailed(dir, e.to_string()),
     })
 }
 
@@ -128,7 +127,7 @@ impl Store {
         };
         let name = path
             .file_name()
-            .ok_or_else(|| StoreError::Invalid("cannot export: give a file name".into()))?;
+            .ok_or(StoreError::Refused(Refusal::ExportNoFileName))?;
         if !dir.is_dir() {
             let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
             return Err(export_error(&dir, &missing));
@@ -398,7 +397,10 @@ mod tests {
         let err = store
             .export_csv(&dir.path().join("nowhere/export.csv"), from, to)
             .unwrap_err();
-        assert!(matches!(err, StoreError::Invalid(_)));
+        assert!(matches!(
+            err,
+            StoreError::Refused(Refusal::ExportFolderMissing(_))
+        ));
         assert!(err.to_string().contains("does not exist"), "{err}");
     }
 

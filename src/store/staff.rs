@@ -1,8 +1,15 @@
-//! Staff PINs and the PIN pad's lockout.
+//! Staff PINs, the first day, and the PIN pad's lockout.
 //!
 //! PINs are kept only as argon2 hashes with a random salt. A role with no stored hash
 //! still answers to its default PIN (manager `1234`, barista `0000`); the first time the
 //! default is used its hash is stored, so the plain default never sits in the database.
+//!
+//! The defaults are public, so they open nothing for long: until the manager has chosen
+//! new PINs for both roles (the "first day", [`Store::complete_first_day`]), the manager's
+//! PIN opens only the screen that sets them ([`PinCheck::FirstDay`]) and the barista's
+//! opens nothing ([`PinCheck::FirstDayPending`]). That the first day is done is kept in the
+//! `settings` table, so it survives a restart.
+//!
 //! Wrong PINs lock the pad for growing periods, and the lockout is stored so a restart
 //! does not clear it. Nothing here ever logs a PIN.
 
@@ -15,6 +22,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{Result, Store, StoreError};
+use crate::refusal::Refusal;
+
+/// The `settings` key set once the manager has replaced the default PINs.
+const FIRST_DAY_DONE_KEY: &str = "staff_pins_first_day_done";
 
 /// Who a PIN lets in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +38,7 @@ impl StaffRole {
     /// Checked in this order, so a PIN shared by both roles opens the manager's view.
     const ALL: [StaffRole; 2] = [StaffRole::Manager, StaffRole::Barista];
 
-    fn key(self) -> &'static str {
+    pub fn key(self) -> &'static str {
         match self {
             StaffRole::Barista => "barista",
             StaffRole::Manager => "manager",
@@ -47,6 +58,12 @@ impl StaffRole {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PinCheck {
     Granted(StaffRole),
+    /// The manager's default PIN on the first day: it opens only the screen that sets the
+    /// new manager and barista PINs.
+    FirstDay,
+    /// The barista's default PIN on the first day: it opens nothing until the manager has
+    /// set new PINs. Not counted as a wrong try.
+    FirstDayPending,
     /// Wrong PIN; `locked_for` is set when this try started a lockout.
     Wrong {
         locked_for: Option<Duration>,
@@ -91,6 +108,40 @@ pub fn verify_pin(pin: &str, hash: &str) -> bool {
     }
 }
 
+/// Whether `pin` is too easy to guess for a staff PIN: a default, one digit repeated
+/// ("5555"), or a run up or down ("3456", "9876").
+pub fn is_weak_pin(pin: &str) -> bool {
+    let digits: Vec<i16> = pin
+        .bytes()
+        .map(|b| i16::from(b) - i16::from(b'0'))
+        .collect();
+    let steps: Vec<i16> = digits.windows(2).map(|w| w[1] - w[0]).collect();
+    StaffRole::ALL.iter().any(|r| r.default_pin() == pin)
+        || steps.iter().all(|s| *s == 0)
+        || steps.iter().all(|s| *s == 1)
+        || steps.iter().all(|s| *s == -1)
+}
+
+/// Why `pin` cannot be a staff PIN, if it cannot: its format, then its strength.
+pub fn check_new_pin(pin: &str) -> std::result::Result<(), Refusal> {
+    crate::regulars::check_pin_format(pin)?;
+    if is_weak_pin(pin) {
+        return Err(Refusal::PinWeak);
+    }
+    Ok(())
+}
+
+/// Why the first day's two PINs cannot be taken, if they cannot: each must be a good
+/// PIN, and they must differ (the pad could not tell the two roles apart).
+pub fn check_first_day_pins(manager: &str, barista: &str) -> std::result::Result<(), Refusal> {
+    check_new_pin(manager)?;
+    check_new_pin(barista)?;
+    if manager == barista {
+        return Err(Refusal::PinsEqual);
+    }
+    Ok(())
+}
+
 fn time_text(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -112,13 +163,21 @@ impl Store {
                 return Ok(PinCheck::Locked { remaining });
             }
         }
+        let first_day = !self.first_day_done()?;
         for role in StaffRole::ALL {
             if self.pin_matches(role, pin)? {
+                if first_day && role == StaffRole::Barista {
+                    return Ok(PinCheck::FirstDayPending);
+                }
                 self.conn.execute(
                     "UPDATE pin_lockout SET failed_attempts = 0, locked_until = NULL WHERE id = 1",
                     [],
                 )?;
-                return Ok(PinCheck::Granted(role));
+                return Ok(if first_day {
+                    PinCheck::FirstDay
+                } else {
+                    PinCheck::Granted(role)
+                });
             }
         }
         let failures = failures.saturating_add(1);
@@ -134,16 +193,14 @@ impl Store {
         Ok(PinCheck::Wrong { locked_for })
     }
 
-    /// Sets `role`'s PIN (stored only as a hash). Refused unless it has 4 to 8 digits, or
-    /// when it is the other role's PIN: the pad could not tell the two apart.
+    /// Sets `role`'s PIN (stored only as a hash). Refused ([`Refusal`]) unless it has 4 to
+    /// 8 digits and is hard to guess, or when it is the other role's PIN: the pad could
+    /// not tell the two apart.
     pub fn set_pin(&mut self, role: StaffRole, pin: &str) -> Result<()> {
-        crate::regulars::check_pin_format(pin).map_err(StoreError::Invalid)?;
+        check_new_pin(pin)?;
         for other in StaffRole::ALL.into_iter().filter(|r| *r != role) {
             if self.pin_is(other, pin)? {
-                return Err(StoreError::Invalid(format!(
-                    "that PIN is already the {}'s; choose another",
-                    other.key()
-                )));
+                return Err(Refusal::PinTaken(other.key()).into());
             }
         }
         self.conn.execute(
@@ -151,6 +208,54 @@ impl Store {
             params![role.key(), hash_pin(pin)?],
         )?;
         Ok(())
+    }
+
+    /// The first day's change: both new PINs at once, each hard to guess, and different
+    /// from each other. Nothing is stored unless both are taken.
+    pub fn complete_first_day(&mut self, manager: &str, barista: &str) -> Result<()> {
+        check_first_day_pins(manager, barista)?;
+        let (manager, barista) = (hash_pin(manager)?, hash_pin(barista)?);
+        let tx = self.conn.transaction()?;
+        for (role, hash) in [(StaffRole::Manager, manager), (StaffRole::Barista, barista)] {
+            tx.execute(
+                "INSERT OR REPLACE INTO staff_pins (role, hash) VALUES (?1, ?2)",
+                params![role.key(), hash],
+            )?;
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+            params![FIRST_DAY_DONE_KEY, time_text(Utc::now())],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether the default PINs have been replaced: the first-day change was made, or
+    /// (a kiosk from before it existed) both roles already have PINs of their own, which
+    /// is then marked so the hashes are checked only once.
+    pub fn first_day_done(&mut self) -> Result<bool> {
+        let marked: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                [FIRST_DAY_DONE_KEY],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if marked.is_some() {
+            return Ok(true);
+        }
+        for role in StaffRole::ALL {
+            match self.stored_pin_hash(role)? {
+                Some(hash) if !verify_pin(role.default_pin(), &hash) => {}
+                _ => return Ok(false),
+            }
+        }
+        self.conn.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+            params![FIRST_DAY_DONE_KEY, time_text(Utc::now())],
+        )?;
+        Ok(true)
     }
 
     /// The argon2 hash stored for `role`, or `None` while it still takes its default.
@@ -229,17 +334,22 @@ mod tests {
         assert!(!verify_pin("4711", "not a hash"));
     }
 
+    /// The first day done with PINs no test elsewhere uses.
+    fn past_first_day(store: &mut Store) {
+        store.complete_first_day("2468", "1357").unwrap();
+    }
+
     #[test]
-    fn default_pins_open_their_roles_and_are_stored_only_as_hashes() {
-        let (_dir, mut store) = open();
-        assert_eq!(
-            store.check_pin("1234", at(0)).unwrap(),
-            PinCheck::Granted(StaffRole::Manager)
-        );
+    fn on_the_first_day_the_manager_default_opens_only_the_change_and_the_barista_default_nothing()
+    {
+        let (dir, mut store) = open();
+        assert!(!store.first_day_done().unwrap());
+        assert_eq!(store.check_pin("1234", at(0)).unwrap(), PinCheck::FirstDay);
         assert_eq!(
             store.check_pin("0000", at(1)).unwrap(),
-            PinCheck::Granted(StaffRole::Barista)
+            PinCheck::FirstDayPending
         );
+        // Neither default sits in the database in plain.
         let hashes: Vec<String> = store
             .conn
             .prepare("SELECT hash FROM staff_pins ORDER BY role")
@@ -250,30 +360,115 @@ mod tests {
             .unwrap();
         assert_eq!(hashes.len(), 2);
         assert!(hashes.iter().all(|h| h.starts_with("$argon2")));
+        // Asking again and again is not a wrong try: the pad does not lock.
+        for i in 0..5 {
+            assert_eq!(
+                store.check_pin("0000", at(2 + i)).unwrap(),
+                PinCheck::FirstDayPending
+            );
+        }
+        assert_eq!(store.check_pin("1234", at(9)).unwrap(), PinCheck::FirstDay);
+
+        store.complete_first_day("2468", "1357").unwrap();
+        assert!(store.first_day_done().unwrap());
+        assert_eq!(
+            store.check_pin("2468", at(10)).unwrap(),
+            PinCheck::Granted(StaffRole::Manager)
+        );
+        assert_eq!(
+            store.check_pin("1357", at(11)).unwrap(),
+            PinCheck::Granted(StaffRole::Barista)
+        );
+        for default in ["1234", "0000"] {
+            assert!(matches!(
+                store.check_pin(default, at(12)).unwrap(),
+                PinCheck::Wrong { .. }
+            ));
+        }
+        // It survives a restart.
+        drop(store);
+        let mut store = Store::open(&dir.path().join("countertop.db")).unwrap();
+        assert!(store.first_day_done().unwrap());
     }
 
     #[test]
-    fn a_new_pin_replaces_the_default_and_bad_or_shared_pins_are_refused() {
+    fn the_first_day_change_refuses_equal_weak_or_ill_formed_pins_and_stores_nothing() {
         let (_dir, mut store) = open();
-        store.set_pin(StaffRole::Manager, "9876").unwrap();
+        let refused = |store: &mut Store, m: &str, b: &str| match store.complete_first_day(m, b) {
+            Err(StoreError::Refused(r)) => r,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        assert_eq!(refused(&mut store, "2468", "2468"), Refusal::PinsEqual);
+        for weak in ["1234", "0000", "5555", "3456", "9876", "43210"] {
+            assert_eq!(
+                refused(&mut store, weak, "1357"),
+                Refusal::PinWeak,
+                "{weak}"
+            );
+            assert_eq!(
+                refused(&mut store, "1357", weak),
+                Refusal::PinWeak,
+                "{weak}"
+            );
+        }
+        for bad in ["135", "135792468", "13a7", ""] {
+            assert_eq!(
+                refused(&mut store, bad, "2468"),
+                Refusal::PinFormat,
+                "{bad:?}"
+            );
+        }
+        assert!(!store.first_day_done().unwrap());
+        assert_eq!(store.check_pin("1234", at(0)).unwrap(), PinCheck::FirstDay);
+    }
+
+    #[test]
+    fn a_kiosk_whose_both_pins_were_changed_before_the_first_day_existed_is_past_it() {
+        let (_dir, mut store) = open();
+        store.set_pin(StaffRole::Manager, "2468").unwrap();
+        assert!(
+            !store.first_day_done().unwrap(),
+            "the barista's is still 0000"
+        );
+        store.set_pin(StaffRole::Barista, "1357").unwrap();
+        assert!(store.first_day_done().unwrap());
         assert_eq!(
-            store.check_pin("1234", at(0)).unwrap(),
+            store.check_pin("1357", at(0)).unwrap(),
+            PinCheck::Granted(StaffRole::Barista)
+        );
+    }
+
+    #[test]
+    fn a_new_pin_replaces_the_old_and_bad_weak_or_shared_pins_are_refused() {
+        let (_dir, mut store) = open();
+        past_first_day(&mut store);
+        store.set_pin(StaffRole::Manager, "9786").unwrap();
+        assert_eq!(
+            store.check_pin("2468", at(0)).unwrap(),
             PinCheck::Wrong { locked_for: None }
         );
         assert_eq!(
-            store.check_pin("9876", at(1)).unwrap(),
+            store.check_pin("9786", at(1)).unwrap(),
             PinCheck::Granted(StaffRole::Manager)
         );
         for bad in ["123", "123456789", "12ab"] {
             let err = store.set_pin(StaffRole::Barista, bad).unwrap_err();
             assert_eq!(err.to_string(), "a PIN has 4 to 8 digits");
+            assert!(matches!(err, StoreError::Refused(Refusal::PinFormat)));
         }
-        let err = store.set_pin(StaffRole::Barista, "9876").unwrap_err();
+        assert!(matches!(
+            store.set_pin(StaffRole::Barista, "7777"),
+            Err(StoreError::Refused(Refusal::PinWeak))
+        ));
+        let err = store.set_pin(StaffRole::Barista, "9786").unwrap_err();
         assert!(err.to_string().contains("manager"), "{err}");
-        assert!(matches!(err, StoreError::Invalid(_)));
-        store.set_pin(StaffRole::Barista, "55555").unwrap();
+        assert!(matches!(
+            err,
+            StoreError::Refused(Refusal::PinTaken("manager"))
+        ));
+        store.set_pin(StaffRole::Barista, "55565").unwrap();
         assert_eq!(
-            store.check_pin("55555", at(2)).unwrap(),
+            store.check_pin("55565", at(2)).unwrap(),
             PinCheck::Granted(StaffRole::Barista)
         );
     }
@@ -281,6 +476,7 @@ mod tests {
     #[test]
     fn three_wrong_pins_lock_the_pad_even_for_the_right_pin_until_the_period_ends() {
         let (dir, mut store) = open();
+        past_first_day(&mut store);
         let wrong = PinCheck::Wrong { locked_for: None };
         assert_eq!(store.check_pin("9999", at(0)).unwrap(), wrong);
         assert_eq!(store.check_pin("9998", at(1)).unwrap(), wrong);
@@ -291,7 +487,7 @@ mod tests {
             }
         );
         assert_eq!(
-            store.check_pin("1234", at(12)).unwrap(),
+            store.check_pin("2468", at(12)).unwrap(),
             PinCheck::Locked {
                 remaining: Duration::from_secs(20)
             }
@@ -301,7 +497,7 @@ mod tests {
         drop(store);
         let mut store = Store::open(&dir.path().join("countertop.db")).unwrap();
         assert!(matches!(
-            store.check_pin("1234", at(31)).unwrap(),
+            store.check_pin("2468", at(31)).unwrap(),
             PinCheck::Locked { .. }
         ));
 
@@ -314,7 +510,7 @@ mod tests {
         );
         // ...and the right PIN afterwards resets the count.
         assert_eq!(
-            store.check_pin("1234", at(100)).unwrap(),
+            store.check_pin("2468", at(100)).unwrap(),
             PinCheck::Granted(StaffRole::Manager)
         );
         assert_eq!(

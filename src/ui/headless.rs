@@ -12,8 +12,9 @@ use slint::{ComponentHandle, ModelRc, PhysicalSize, VecModel};
 
 use super::customer::{chip_models, face_models};
 use super::{
-    language, manager, App, Barista, BaristaNote, CommentLine, Kiosk, Manager, ManagerField,
-    ManagerTab, PinNote, ReasonCount, RegularRow, Remember, Screen, Staff, StaffRole,
+    language, manager, App, Barista, BaristaNote, CommentLine, Kiosk, LanguageChoice, Manager,
+    ManagerField, ManagerTab, Outcome, PinNote, Problem, ReasonCount, RegularRow, Remember, Screen,
+    Staff, StaffRole,
 };
 use crate::config::KioskConfig;
 use crate::feedback::Sentiment;
@@ -110,9 +111,6 @@ struct Sample {
         i32,
         i32,
     ); 3],
-    /// The manager's top reasons and latest comments (time, score, text).
-    reasons: [(&'static str, i32); 3],
-    comments: [(&'static str, i32, &'static str); 3],
 }
 
 const ENGLISH_SAMPLE: Sample = Sample {
@@ -137,16 +135,6 @@ const ENGLISH_SAMPLE: Sample = Sample {
         ),
         ("Nguyen Van Minh", "", &["espresso"], 1, 14),
     ],
-    reasons: [("Friendly staff", 31), ("Tasty", 24), ("Slow service", 6)],
-    comments: [
-        ("16:42", 5, "Best flat white in town, thank you!"),
-        (
-            "15:10",
-            2,
-            "The queue was long and my latte came out lukewarm",
-        ),
-        ("13:55", 4, "Lovely new cake selection"),
-    ],
 };
 
 const VIETNAMESE_SAMPLE: Sample = Sample {
@@ -170,16 +158,6 @@ const VIETNAMESE_SAMPLE: Sample = Sample {
             0,
         ),
         ("Nguyen Van Minh", "", &["espresso"], 1, 14),
-    ],
-    reasons: [
-        ("Nhân viên thân thiện", 31),
-        ("Ngon", 24),
-        ("Phục vụ chậm", 6),
-    ],
-    comments: [
-        ("16:42", 5, "Cà phê sữa đá ngon nhất khu này, cảm ơn quán!"),
-        ("15:10", 2, "Chờ lâu quá, latte mang ra thì đã nguội"),
-        ("13:55", 4, "Bánh mới rất ngon, không gian dễ chịu"),
     ],
 };
 
@@ -255,6 +233,8 @@ const SCENES: &[Scene] = &[
     },
 ];
 
+// --- The manager's screen: scenes and their fixtures (one block) ------------------
+
 /// The manager's screen: each tab, and the keyboard and PIN pad it opens.
 struct ManagerScene {
     name: &'static str,
@@ -263,87 +243,257 @@ struct ManagerScene {
     pin_role: StaffRole,
     /// Every message shows its failure: a refused PIN, a failed export or enrolment.
     failing: bool,
+    /// The first day's PIN change, or the note after it.
+    first_day: FirstDay,
 }
 
-const MANAGER_SCENES: &[ManagerScene] = &[
+#[derive(Clone, Copy, PartialEq)]
+enum FirstDay {
+    No,
+    Changing,
+    Saved,
+}
+
+const fn scene(
+    name: &'static str,
+    tab: ManagerTab,
+    editing: ManagerField,
+    pin_role: StaffRole,
+    failing: bool,
+) -> ManagerScene {
     ManagerScene {
-        name: "manager-today",
-        tab: ManagerTab::Today,
-        editing: ManagerField::None,
-        pin_role: StaffRole::None,
-        failing: false,
-    },
-    ManagerScene {
-        name: "manager-sync",
-        tab: ManagerTab::Sync,
-        editing: ManagerField::None,
-        pin_role: StaffRole::None,
-        failing: false,
-    },
-    ManagerScene {
-        name: "manager-settings",
-        tab: ManagerTab::Settings,
-        editing: ManagerField::None,
-        pin_role: StaffRole::None,
-        failing: false,
-    },
-    ManagerScene {
-        name: "manager-export",
-        tab: ManagerTab::Export,
-        editing: ManagerField::None,
-        pin_role: StaffRole::None,
-        failing: false,
-    },
-    ManagerScene {
-        name: "manager-enroll",
-        tab: ManagerTab::Settings,
-        editing: ManagerField::HqUrl,
-        pin_role: StaffRole::None,
-        failing: false,
-    },
-    ManagerScene {
-        name: "manager-pin",
-        tab: ManagerTab::Settings,
-        editing: ManagerField::None,
-        pin_role: StaffRole::Barista,
-        failing: false,
-    },
-    ManagerScene {
-        name: "manager-export-path",
-        tab: ManagerTab::Export,
-        editing: ManagerField::ExportPath,
-        pin_role: StaffRole::None,
-        failing: false,
-    },
-    ManagerScene {
-        name: "manager-settings-failed",
-        tab: ManagerTab::Settings,
-        editing: ManagerField::None,
-        pin_role: StaffRole::None,
-        failing: true,
-    },
-    ManagerScene {
-        name: "manager-export-failed",
-        tab: ManagerTab::Export,
-        editing: ManagerField::None,
-        pin_role: StaffRole::None,
-        failing: true,
-    },
-    ManagerScene {
-        name: "manager-enroll-failed",
-        tab: ManagerTab::Settings,
-        editing: ManagerField::HqUrl,
-        pin_role: StaffRole::None,
-        failing: true,
-    },
-    ManagerScene {
-        name: "manager-pin-refused",
-        tab: ManagerTab::Settings,
-        editing: ManagerField::None,
-        pin_role: StaffRole::Manager,
-        failing: true,
-    },
-];
+        name,
+        tab,
+        editing,
+        pin_role,
+        failing,
+        first_day: FirstDay::No,
+    }
+}
+
+const MANAGER_SCENES: &[ManagerScene] = {
+    use ManagerField as F;
+    use ManagerTab as T;
+    use StaffRole as R;
+    &[
+        scene("manager-today", T::Today, F::None, R::None, false),
+        scene("manager-sync", T::Sync, F::None, R::None, false),
+        scene("manager-settings", T::Settings, F::None, R::None, false),
+        scene("manager-export", T::Export, F::None, R::None, false),
+        scene("manager-export-looking", T::Export, F::None, R::None, false),
+        scene("manager-enroll", T::Settings, F::HqUrl, R::None, false),
+        scene("manager-pin", T::Settings, F::None, R::Barista, false),
+        scene(
+            "manager-export-path",
+            T::Export,
+            F::ExportPath,
+            R::None,
+            false,
+        ),
+        scene(
+            "manager-settings-failed",
+            T::Settings,
+            F::None,
+            R::None,
+            true,
+        ),
+        scene("manager-export-failed", T::Export, F::None, R::None, true),
+        scene(
+            "manager-enroll-failed",
+            T::Settings,
+            F::HqUrl,
+            R::None,
+            true,
+        ),
+        scene(
+            "manager-pin-refused",
+            T::Settings,
+            F::None,
+            R::Manager,
+            true,
+        ),
+        ManagerScene {
+            first_day: FirstDay::Changing,
+            ..scene("manager-first-day", T::Today, F::None, R::Manager, false)
+        },
+        ManagerScene {
+            first_day: FirstDay::Changing,
+            ..scene(
+                "manager-first-day-equal",
+                T::Today,
+                F::None,
+                R::Barista,
+                true,
+            )
+        },
+        ManagerScene {
+            first_day: FirstDay::Saved,
+            ..scene("manager-first-day-saved", T::Today, F::None, R::None, false)
+        },
+    ]
+};
+
+/// Renders every manager scene in `lang` at every size.
+fn manager_scenes(headless: &Headless, out: &Path, lang: &str) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    demo_manager(&headless.app, lang);
+    headless.app.global::<Kiosk>().set_screen(Screen::Manager);
+    let panel = headless.app.global::<Manager>();
+    for scene in MANAGER_SCENES {
+        panel.set_tab(scene.tab);
+        panel.set_editing(scene.editing);
+        panel.set_enrolling_open(scene.editing == ManagerField::HqUrl);
+        panel.set_pin_role(scene.pin_role);
+        panel.set_pin_length(if scene.pin_role == StaffRole::None {
+            0
+        } else {
+            3
+        });
+        panel.set_first_day(scene.first_day == FirstDay::Changing);
+        panel.set_first_day_saved(scene.first_day == FirstDay::Saved);
+        demo_manager_failures(&headless.app, scene.failing, scene.first_day);
+        // Looking for a USB stick, before any path is known.
+        let looking = scene.name == "manager-export-looking";
+        let path = panel.get_export_path();
+        panel.set_looking_for_usb(looking);
+        if looking {
+            panel.set_export_path("".into());
+            panel.set_export_outcome(Outcome::Idle);
+        }
+        written.extend(render_all(headless, out, lang, scene.name)?);
+        panel.set_export_path(path);
+        panel.set_looking_for_usb(false);
+    }
+    Ok(written)
+}
+
+/// Fills the manager's screen with a believable day, in the shop's language.
+fn demo_manager(app: &App, lang: &str) {
+    let vi = lang == "vi";
+    let m = app.global::<Manager>();
+    let summary = crate::store::Summary {
+        count: 87,
+        distribution: [3, 5, 9, 28, 42],
+        csat_percent: Some(80.5),
+        average: Some(4.16),
+        suspected_repeats: 2,
+    };
+    manager::show_summary(&m, &summary, crate::feedback::Scale::Five);
+    m.set_day("2026-11-23".into());
+    let by_hour = [
+        0, 0, 0, 0, 0, 0, 3, 9, 14, 11, 7, 6, 10, 8, 5, 4, 5, 3, 2, 0, 0, 0, 0, 0,
+    ];
+    m.set_hour_max(14);
+    m.set_by_hour(ModelRc::new(VecModel::from(by_hour.to_vec())));
+    let reasons = if vi {
+        [
+            ("Nhân viên thân thiện", 31),
+            ("Ngon", 24),
+            ("Phục vụ chậm", 6),
+        ]
+    } else {
+        [("Friendly staff", 31), ("Tasty", 24), ("Slow service", 6)]
+    };
+    m.set_top_reasons(ModelRc::new(VecModel::from(
+        reasons
+            .iter()
+            .map(|(label, count)| ReasonCount {
+                label: (*label).into(),
+                count: *count,
+            })
+            .collect::<Vec<_>>(),
+    )));
+    let comments = if vi {
+        [
+            ("16:42", 5, "Bạc xỉu ngon nhất khu này, cảm ơn quán!"),
+            (
+                "15:10",
+                2,
+                "Phải xếp hàng lâu, cà phê sữa mang ra thì đã nguội",
+            ),
+            ("13:55", 4, "Bánh mới rất ngon"),
+        ]
+    } else {
+        [
+            ("16:42", 5, "Best flat white in town, thank you!"),
+            (
+                "15:10",
+                2,
+                "The queue was long and my latte came out lukewarm",
+            ),
+            ("13:55", 4, "Lovely new cake selection"),
+        ]
+    };
+    m.set_latest_comments(ModelRc::new(VecModel::from(
+        comments
+            .iter()
+            .map(|(time, score, text)| CommentLine {
+                time: (*time).into(),
+                score: *score,
+                mood: *score - 1,
+                text: (*text).into(),
+            })
+            .collect::<Vec<_>>(),
+    )));
+    m.set_enrolled(true);
+    m.set_hq_url("https://hq.cornercoffee.example".into());
+    m.set_pending(4);
+    m.set_oldest_pending("16:39".into());
+    m.set_last_success("16:35".into());
+    m.set_last_error("HQ unreachable: connection refused".into());
+    m.set_quarantined(1);
+    m.set_retrying(true);
+    m.set_languages(ModelRc::new(VecModel::from(
+        ["en", "vi"]
+            .iter()
+            .map(|code| LanguageChoice {
+                code: (*code).into(),
+                name: language::native_name(code).into(),
+            })
+            .collect::<Vec<_>>(),
+    )));
+    let (idle_min, idle_max) = manager::idle_bounds();
+    m.set_idle_min(idle_min);
+    m.set_idle_max(idle_max);
+    let pins = crate::regulars::PIN_DIGITS;
+    m.set_pin_min(*pins.start() as i32);
+    m.set_pin_max(*pins.end() as i32);
+    m.set_default_language(lang.into());
+    m.set_idle_secs(20);
+    m.set_remember_me(true);
+    m.set_export_path("/media/pi/KINGSTON/ratings-2026-11-23.csv".into());
+    m.set_export_outcome(Outcome::Done);
+    m.set_export_rows(87);
+    m.set_export_written("/media/pi/KINGSTON/ratings-2026-11-23.csv".into());
+    m.set_enroll_url("https://hq.cornercoffee.example".into());
+    m.set_enroll_code("7Q4-K9".into());
+}
+
+/// Shows every failure message the manager can meet (or none), for the screenshots.
+fn demo_manager_failures(app: &App, failing: bool, first_day: FirstDay) {
+    let m = app.global::<Manager>();
+    if failing {
+        m.set_settings_outcome(Outcome::Failed);
+        m.set_settings_problem(Problem::IdleOutOfRange);
+        m.set_export_outcome(Outcome::Failed);
+        m.set_export_problem(Problem::ExportNotAllowed);
+        m.set_export_detail("/media/pi/KINGSTON".into());
+        m.set_enroll_outcome(Outcome::Failed);
+        m.set_enroll_problem(Problem::CodeRefused);
+        m.set_pin_problem(if first_day == FirstDay::Changing {
+            Problem::PinsEqual
+        } else {
+            Problem::PinWeak
+        });
+    } else {
+        m.set_settings_outcome(Outcome::Idle);
+        m.set_export_outcome(Outcome::Done);
+        m.set_enroll_outcome(Outcome::Idle);
+        m.set_pin_problem(Problem::None);
+    }
+}
+
+// --- End of the manager's scenes ----------------------------------------------------
 
 /// Writes `<lang>-<w>x<h>-<screen>.png` for every screen, size and language into `out`.
 pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Result<Vec<PathBuf>> {
@@ -378,28 +528,7 @@ pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Re
             set_up(&headless.app, config, lang);
             written.extend(render_all(&headless, out, lang, name)?);
         }
-        manager::demo(&headless.app);
-        let panel = headless.app.global::<Manager>();
-        demo_manager_sample(&panel, lang);
-        kiosk.set_screen(Screen::Manager);
-        for scene in MANAGER_SCENES {
-            panel.set_tab(scene.tab);
-            panel.set_editing(scene.editing);
-            panel.set_enrolling_open(scene.editing == ManagerField::HqUrl);
-            panel.set_pin_role(scene.pin_role);
-            panel.set_pin_length(if scene.pin_role == StaffRole::None {
-                0
-            } else {
-                3
-            });
-            manager::demo_failures(&headless.app, scene.failing);
-            for (width, height) in SIZES {
-                let pixels = headless.render(width, height)?;
-                let path = out.join(format!("{lang}-{width}x{height}-{}.png", scene.name));
-                write_png(&path, width, height, &pixels)?;
-                written.push(path);
-            }
-        }
+        written.extend(manager_scenes(&headless, out, lang)?);
     }
     Ok(written)
 }
@@ -463,7 +592,16 @@ const STAFF_SCENES: &[(&str, SetUp)] = &[
     ("staff-pin", |app, _, _| {
         let s = app.global::<Staff>();
         s.set_pin_length(2);
+        s.set_pin_min(*crate::regulars::PIN_DIGITS.start() as i32);
+        s.set_pin_max(*crate::regulars::PIN_DIGITS.end() as i32);
         s.set_pin_note(PinNote::None);
+        app.global::<Kiosk>().set_screen(Screen::StaffPin);
+    }),
+    ("staff-pin-first-day", |app, _, _| {
+        let s = app.global::<Staff>();
+        s.set_pin_length(0);
+        s.set_pin_locked(false);
+        s.set_pin_note(PinNote::FirstDay);
         app.global::<Kiosk>().set_screen(Screen::StaffPin);
     }),
     ("staff-pin-locked", |app, _, _| {
@@ -549,29 +687,3 @@ fn first_name(name: &str) -> &str {
     name.rsplit(' ').next().unwrap_or(name)
 }
 
-/// The manager's reasons and comments in the scene's language.
-fn demo_manager_sample(panel: &Manager<'_>, lang: &str) {
-    let sample = sample(lang);
-    panel.set_top_reasons(ModelRc::new(VecModel::from(
-        sample
-            .reasons
-            .iter()
-            .map(|(label, count)| ReasonCount {
-                label: (*label).into(),
-                count: *count,
-            })
-            .collect::<Vec<_>>(),
-    )));
-    panel.set_latest_comments(ModelRc::new(VecModel::from(
-        sample
-            .comments
-            .iter()
-            .map(|(time, score, text)| CommentLine {
-                time: (*time).into(),
-                score: *score,
-                mood: *score - 1,
-                text: (*text).into(),
-            })
-            .collect::<Vec<_>>(),
-    )));
-}

@@ -1,5 +1,7 @@
 //! Staff mode: the 2-second press on the shop's name opens a PIN pad; a barista PIN opens
-//! the regulars, a manager PIN the manager's screen. Wrong PINs lock the pad for growing
+//! the regulars, a manager PIN the manager's screen. On the first day the manager's
+//! default PIN opens only the change of both PINs, and the barista's default opens nothing
+//! (the pad says why). Wrong PINs lock the pad for growing
 //! periods (kept by the core, so a restart does not clear them), and staff mode falls
 //! back to the customer screens after a minute without a touch.
 
@@ -17,9 +19,7 @@ use crate::store::{PinCheck, StaffRole as Role};
 
 /// Staff mode closes after this long without a touch.
 pub const STAFF_IDLE: Duration = Duration::from_secs(60);
-/// The longest PIN the pad takes.
-const MAX_PIN_DIGITS: usize = 8;
-const MIN_PIN_DIGITS: usize = 4;
+use crate::regulars::PIN_DIGITS;
 
 /// Drives the PIN pad and the way in and out of the staff screens.
 pub struct StaffMode {
@@ -57,6 +57,8 @@ impl StaffMode {
             this: this.clone(),
         });
         let staff = app.global::<Staff>();
+        staff.set_pin_min(*PIN_DIGITS.start() as i32);
+        staff.set_pin_max(*PIN_DIGITS.end() as i32);
         let with = |f: fn(&StaffMode)| super::while_alive(&mode, f);
         staff.on_open_pin(with(StaffMode::open_pin));
         staff.on_pin_backspace(with(StaffMode::pin_backspace));
@@ -70,6 +72,11 @@ impl StaffMode {
             }
         });
         mode
+    }
+
+    /// The manager's screen.
+    pub fn manager(&self) -> &Rc<ManagerPanel> {
+        &self.manager
     }
 
     /// The barista's panel, which the customer's "remember me" form also serves.
@@ -119,6 +126,7 @@ impl StaffMode {
         self.idle.stop();
         self.pin.borrow_mut().clear();
         self.barista.close();
+        self.manager.close();
         self.with_staff(|s| {
             s.set_role(StaffRole::None);
             s.set_pin_length(0);
@@ -129,7 +137,7 @@ impl StaffMode {
     fn pin_digit(&self, digit: &str) {
         let len = {
             let mut pin = self.pin.borrow_mut();
-            if pin.len() < MAX_PIN_DIGITS
+            if pin.len() < *PIN_DIGITS.end()
                 && digit.len() == 1
                 && digit.bytes().all(|b| b.is_ascii_digit())
             {
@@ -156,7 +164,7 @@ impl StaffMode {
 
     fn pin_enter(&self) {
         let pin = std::mem::take(&mut *self.pin.borrow_mut());
-        if pin.len() < MIN_PIN_DIGITS {
+        if pin.len() < *PIN_DIGITS.start() {
             self.with_staff(|s| {
                 s.set_pin_length(0);
                 s.set_pin_note(PinNote::TooShort);
@@ -184,7 +192,11 @@ impl StaffMode {
     fn checked(&self, check: Option<PinCheck>) {
         self.with_staff(|s| s.set_pin_checking(false));
         match check {
-            Some(PinCheck::Granted(role)) => self.enter(role),
+            Some(PinCheck::Granted(role)) => self.enter(role, false),
+            Some(PinCheck::FirstDay) => self.enter(Role::Manager, true),
+            Some(PinCheck::FirstDayPending) => {
+                self.with_staff(|s| s.set_pin_note(PinNote::FirstDay));
+            }
             Some(PinCheck::Wrong { locked_for: None }) => {
                 self.with_staff(|s| s.set_pin_note(PinNote::Wrong));
             }
@@ -222,7 +234,8 @@ impl StaffMode {
             .start(TimerMode::Repeated, Duration::from_millis(250), tick);
     }
 
-    fn enter(&self, role: Role) {
+    /// Opens `role`'s screen; `first_day`: the manager's, showing only the PIN change.
+    fn enter(&self, role: Role, first_day: bool) {
         self.with_staff(|s| {
             s.set_pin_note(PinNote::None);
             s.set_role(match role {
@@ -237,7 +250,7 @@ impl StaffMode {
             }
             Role::Manager => {
                 self.show(Screen::Manager);
-                self.manager.open();
+                self.manager.open(first_day);
             }
         }
         self.activity();
