@@ -37,5 +37,7 @@ pub use event::{
 pub use regular::{
     phone_digits, Consent, Hlc, NewRegular, Regular, RegularErased, UsualOrder, Visit, VisitRecord,
 };
-pub use values::{Comment, Nps, ReasonSlug, Scale, Touchpoint, ValidationError};
+pub use values::{
+    Comment, Nps, ReasonSlug, Scale, Score, Touchpoint, ValidationError, MAX_COMMENT_CHARS,
+};
 pub use version::{ProtocolVersion, VersionError, PROTOCOL_HEADER, PROTOCOL_VERSION};
