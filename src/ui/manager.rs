@@ -867,7 +867,7 @@ fn show_report(m: &Manager<'_>, report: &DayReport, config: &KioskConfig) {
                 .praise
                 .iter()
                 .chain(&survey.problems)
-                .find(|chip| &chip.id == id)
+                .find(|chip| chip.slug.as_str() == id)
                 .map_or(id.as_str(), |chip| chip.label_in(lang, lang))
                 .into(),
             count: saturating_i32(*count),
@@ -906,7 +906,7 @@ pub(crate) fn demo(app: &App) {
         average: Some(4.16),
         suspected_repeats: 2,
     };
-    show_summary(&m, &summary, Scale::Five);
+    show_summary(&m, &summary, Scale::FIVE);
     m.set_day("2026-11-23".into());
     let by_hour = [
         0, 0, 0, 0, 0, 0, 3, 9, 14, 11, 7, 6, 10, 8, 5, 4, 5, 3, 2, 0, 0, 0, 0, 0,

@@ -28,7 +28,8 @@ pub use api::{
     PushRequest, PushResponse, RegularsResponse,
 };
 pub use config::{
-    Language, LocalizedText, Menu, MenuOption, ReasonChip, RememberMe, SurveyConfig, Timeouts,
+    localized, Language, LocalizedText, Menu, MenuOption, ReasonChip, RememberMe, SurveyConfig,
+    Timeouts,
 };
 pub use event::{
     DeviceHealth, Event, EventBody, EventError, NewDeviceHealth, NewRating, NewRatingDetails,
