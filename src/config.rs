@@ -160,7 +160,6 @@ pub struct SurveyConfig {
     pub remember_me: countertop_protocol::RememberMe,
 }
 
-
 /// How long screens wait, in seconds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -515,7 +514,6 @@ impl SurveyConfig {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -568,6 +566,49 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("idle_secs"), "{err}");
+    }
+
+    #[test]
+    fn the_nps_question_and_the_unhappy_offer_come_from_the_file_or_from_hq() {
+        let config = KioskConfig::from_toml(
+            "[survey.nps_question]\nen = \"Would you recommend us?\"\n\
+             [survey.remember_me]\nenabled = true\nconsent_version = 1\noffer_after_unhappy = true\n\
+             consent_text = { en = \"x\" }\ndietary_consent_text = { en = \"y\" }\n\
+             [[survey.remember_me.menu.items]]\nslug = \"tea\"\nlabel = { en = \"Tea\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.survey.nps_question_in("vi", "en"),
+            Some("Would you recommend us?")
+        );
+        assert!(config.survey.remember_me.offer_after_unhappy);
+        assert_eq!(
+            KioskConfig::default().survey.nps_question_in("en", "en"),
+            None
+        );
+        let mut hq = countertop_protocol::SurveyConfig::default();
+        hq.nps_question = Some([("en".to_owned(), "Recommend us?".to_owned())].into());
+        hq.remember_me.offer_after_unhappy = true;
+        let from_hq = KioskConfig::default().with_hq_survey(&hq);
+        assert_eq!(
+            from_hq.survey.nps_question_in("en", "en"),
+            Some("Recommend us?")
+        );
+        assert!(from_hq.survey.remember_me.offer_after_unhappy);
+        let err = KioskConfig::from_toml("[survey.nps_question]\nvi = \"?\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nps_question"), "{err}");
+    }
+
+    #[test]
+    fn a_reason_chip_id_must_be_a_slug_hq_accepts() {
+        let err = KioskConfig::from_toml(
+            "[[survey.praise]]\nid = \"Fast Service\"\nlabel = { en = \"Fast\" }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not a slug"), "{err}");
     }
 
     #[test]

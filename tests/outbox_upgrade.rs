@@ -70,7 +70,12 @@ fn outbox_rows_written_before_the_protocol_events_still_reach_hq_whole() {
         let happy = old_rating(&conn, 5);
         old_details(&conn, happy, r#"["tasty","fast_service"]"#, "null");
         let unhappy = old_rating(&conn, 1);
-        old_details(&conn, unhappy, r#"["slow_service"]"#, r#""waited 20 minutes""#);
+        old_details(
+            &conn,
+            unhappy,
+            r#"["slow_service"]"#,
+            r#""waited 20 minutes""#,
+        );
         let plain = old_rating(&conn, 3);
         (happy, unhappy, plain)
     };
@@ -97,8 +102,8 @@ fn outbox_rows_written_before_the_protocol_events_still_reach_hq_whole() {
             format!("{plain}:3")
         ]
     );
-    let reasons =
-        hq.query("SELECT rating_id || ':' || reason FROM rating_reasons ORDER BY rating_id, reason");
+    let reasons = hq
+        .query("SELECT rating_id || ':' || reason FROM rating_reasons ORDER BY rating_id, reason");
     assert_eq!(
         reasons,
         [

@@ -204,7 +204,10 @@ fn nps_config() -> KioskConfig {
     let mut config = KioskConfig::default();
     config.survey.nps_question = Some(
         [
-            ("en".to_owned(), "How likely are you to recommend us?".to_owned()),
+            (
+                "en".to_owned(),
+                "How likely are you to recommend us?".to_owned(),
+            ),
             (
                 "vi".to_owned(),
                 "Bạn có sẵn lòng giới thiệu quán cho bạn bè không?".to_owned(),
@@ -282,7 +285,11 @@ fn skipping_the_nps_question_records_no_answer_and_never_blocks_done() {
     assert_eq!(nps_answer(&kiosk, "8"), Some(false));
     kiosk.tap("Fast service");
     kiosk.done();
-    assert_eq!(kiosk.screen(), Screen::ThankYou, "Done never waits for an answer");
+    assert_eq!(
+        kiosk.screen(),
+        Screen::ThankYou,
+        "Done never waits for an answer"
+    );
     kiosk.pump_until("the details queued", |k| !queued_details(k).is_empty());
     assert!(queued_details(&kiosk)[0].get("nps").is_none());
     elapse(Duration::from_secs(4));
@@ -306,7 +313,11 @@ fn the_idle_reset_keeps_the_nps_answer_given_and_clears_it_for_the_next_customer
     });
     assert_eq!(queued_details(&kiosk)[0]["nps"], 3);
     kiosk.rate("Very happy");
-    assert_eq!(nps_answer(&kiosk, "3"), Some(false), "the next customer starts blank");
+    assert_eq!(
+        nps_answer(&kiosk, "3"),
+        Some(false),
+        "the next customer starts blank"
+    );
     kiosk.done();
     elapse(Duration::from_secs(4));
     kiosk.wait_for_ratings(2);

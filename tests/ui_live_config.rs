@@ -100,7 +100,10 @@ fn an_nps_question_from_hq_is_asked_and_its_answer_reaches_hq_s_report() {
     survey.nps_question = Some(
         [
             ("en".to_owned(), "Would you recommend us?".to_owned()),
-            ("vi".to_owned(), "Bạn có giới thiệu quán cho bạn bè không?".to_owned()),
+            (
+                "vi".to_owned(),
+                "Bạn có giới thiệu quán cho bạn bè không?".to_owned(),
+            ),
         ]
         .into(),
     );

@@ -145,7 +145,8 @@ pub(super) fn queue_protocol_event(
     rating_id: Option<Uuid>,
 ) -> Result<()> {
     let invalid = |e: String| StoreError::Invalid(format!("event {event_id}: {e}"));
-    let offset = i16::try_from(at.offset().local_minus_utc() / 60).map_err(|e| invalid(e.to_string()))?;
+    let offset =
+        i16::try_from(at.offset().local_minus_utc() / 60).map_err(|e| invalid(e.to_string()))?;
     let event = wire::Event::new(
         event_id,
         u64::try_from(seq).map_err(|e| invalid(e.to_string()))?,
@@ -236,14 +237,7 @@ impl Store {
                 rating.suspected_repeat,
             ],
         )?;
-        queue_protocol_event(
-            &tx,
-            seq,
-            id,
-            &rating.at,
-            EventBody::Rating(body),
-            Some(id),
-        )?;
+        queue_protocol_event(&tx, seq, id, &rating.at, EventBody::Rating(body), Some(id))?;
         tx.commit()?;
         Ok(RecordedRating { id, seq })
     }

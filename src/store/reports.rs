@@ -265,7 +265,10 @@ mod tests {
         };
         let id = store.record_rating(&rating).unwrap().id;
         let details = Details {
-            reasons: reasons.iter().map(|r| ReasonSlug::new(*r).unwrap()).collect(),
+            reasons: reasons
+                .iter()
+                .map(|r| ReasonSlug::new(*r).unwrap())
+                .collect(),
             comment: comment.and_then(Comment::typed),
             nps: None,
         };

@@ -207,8 +207,7 @@ impl HqClient {
     }
 
     async fn send_push(&self, token: &str, request: &PushRequest) -> Result<PushResponse, HqError> {
-        let json =
-            serde_json::to_vec(request).map_err(|e| HqError::BadResponse(e.to_string()))?;
+        let json = serde_json::to_vec(request).map_err(|e| HqError::BadResponse(e.to_string()))?;
         let compress_error =
             |e: std::io::Error| HqError::BadResponse(format!("cannot compress: {e}"));
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

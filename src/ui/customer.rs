@@ -310,13 +310,8 @@ impl CustomerFlow {
         self.save_details();
         // After an unhappy face the survey decides whether "remember me" follows at all.
         let score = self.session.borrow().score;
-        let may_offer = score.is_none_or(|s| {
-            self.config
-                .borrow()
-                .survey
-                .remember_me
-                .offered_after(s)
-        });
+        let may_offer =
+            score.is_none_or(|s| self.config.borrow().survey.remember_me.offered_after(s));
         let offered = may_offer
             && self
                 .after_feedback

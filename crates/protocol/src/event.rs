@@ -588,9 +588,14 @@ mod tests {
             panic!("details expected")
         };
         assert_eq!(d.nps().map(Nps::value), Some(9));
-        assert_eq!(serde_json::to_value(&event).expect("serializes"), details(json!(9)));
         assert_eq!(
-            Event::from_value(details(json!(11))).expect_err("11").code(),
+            serde_json::to_value(&event).expect("serializes"),
+            details(json!(9))
+        );
+        assert_eq!(
+            Event::from_value(details(json!(11)))
+                .expect_err("11")
+                .code(),
             "nps_out_of_range"
         );
         // Details written before NPS existed still read, with no answer.

@@ -350,9 +350,13 @@ mod tests {
         assert_eq!(unhappy(Scale::FOUR), [true, true, false, false]);
         let score = Score::new(3, Scale::FIVE).expect("on the scale");
         assert!(!score.is_unhappy() && !score.is_satisfied());
-        assert!(Score::new(3, Scale::FOUR).expect("on the scale").is_satisfied());
+        assert!(Score::new(3, Scale::FOUR)
+            .expect("on the scale")
+            .is_satisfied());
         assert_eq!(
-            Score::new(5, Scale::FOUR).expect_err("off the scale").code(),
+            Score::new(5, Scale::FOUR)
+                .expect_err("off the scale")
+                .code(),
             "score_out_of_range"
         );
     }

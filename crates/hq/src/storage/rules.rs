@@ -671,7 +671,11 @@ mod tests {
         let items = vec![rating(1, &[]), first, second, details(4, 1, "no answer")];
         let facts = Facts::default();
         let plan = run(&items, &facts, &[]);
-        assert_eq!(plan.nps, vec![(id(1), 9)], "details without an answer keep it");
+        assert_eq!(
+            plan.nps,
+            vec![(id(1), 9)],
+            "details without an answer keep it"
+        );
     }
 
     #[test]

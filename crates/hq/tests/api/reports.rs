@@ -178,7 +178,11 @@ async fn nps_answered_after_the_tap_in_details_is_reported(backend: Backend) {
     // the third customer skipped the question.
     app.push_ok(
         &kiosk.token,
-        &[ratings[0].clone(), details(&ratings[0], Some(10)), ratings[1].clone()],
+        &[
+            ratings[0].clone(),
+            details(&ratings[0], Some(10)),
+            ratings[1].clone(),
+        ],
     )
     .await;
     app.push_ok(
