@@ -586,8 +586,10 @@ mod tests {
             KioskConfig::default().survey.nps_question_in("en", "en"),
             None
         );
-        let mut hq = countertop_protocol::SurveyConfig::default();
-        hq.nps_question = Some([("en".to_owned(), "Recommend us?".to_owned())].into());
+        let mut hq = countertop_protocol::SurveyConfig {
+            nps_question: Some([("en".to_owned(), "Recommend us?".to_owned())].into()),
+            ..Default::default()
+        };
         hq.remember_me.offer_after_unhappy = true;
         let from_hq = KioskConfig::default().with_hq_survey(&hq);
         assert_eq!(
