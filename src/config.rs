@@ -11,6 +11,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::feedback::{Scale, Sentiment};
+use countertop_protocol::{localized, LocalizedText, Touchpoint};
+
+/// One "what stood out?" chip: a slug (`id = "..."` in kiosk.toml) and its label in each
+/// language. The protocol's own type, so HQ and the kiosk agree on what a reason is.
+pub use countertop_protocol::ReasonChip;
 
 /// Everything a kiosk needs to run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -137,7 +142,7 @@ pub struct SurveyConfig {
     /// Bumped whenever the question, scale or reasons change.
     pub version: u32,
     /// Which part of the visit the question is about, e.g. "visit" or "wait".
-    pub touchpoint: String,
+    pub touchpoint: Touchpoint,
     /// The question, by language code. The default language must be present.
     pub question: BTreeMap<String, String>,
     /// 5 faces, or 4 with no neutral face.
@@ -146,17 +151,13 @@ pub struct SurveyConfig {
     pub praise: Vec<ReasonChip>,
     /// Chips offered after an unhappy rating.
     pub problems: Vec<ReasonChip>,
+    /// "How likely are you to recommend us?", by language code: when set, the follow-up
+    /// screen also asks it, on a 0–10 row the customer may leave alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nps_question: Option<LocalizedText>,
     /// The "remember me" offer after the feedback flow: on or off, its consent texts
     /// (versioned) and the menu a usual order is built from.
     pub remember_me: countertop_protocol::RememberMe,
-}
-
-/// One "what stood out?" chip: a stable id and its label in each language.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonChip {
-    pub id: String,
-    pub label: BTreeMap<String, String>,
 }
 
 /// The idle timeouts a kiosk runs with, in seconds: what `kiosk.toml` accepts, what an HQ
@@ -241,22 +242,14 @@ impl Default for Languages {
 
 impl SurveyConfig {
     fn from_hq(hq: &countertop_protocol::SurveyConfig) -> Self {
-        let chips = |chips: &[countertop_protocol::ReasonChip]| {
-            chips
-                .iter()
-                .map(|c| ReasonChip {
-                    id: c.slug.as_str().to_owned(),
-                    label: c.label.clone(),
-                })
-                .collect()
-        };
         SurveyConfig {
             version: hq.version,
-            touchpoint: hq.touchpoint.as_str().to_owned(),
+            touchpoint: hq.touchpoint.clone(),
             question: hq.question.clone(),
-            scale: Scale::try_from(hq.scale.faces()).unwrap_or(Scale::Five),
-            praise: chips(&hq.praise_reasons),
-            problems: chips(&hq.problem_reasons),
+            scale: hq.scale,
+            praise: hq.praise_reasons.clone(),
+            problems: hq.problem_reasons.clone(),
+            nps_question: hq.nps_question.clone(),
             remember_me: hq.remember_me.clone(),
         }
     }
@@ -389,14 +382,19 @@ impl KioskConfig {
                 langs.default
             ));
         }
-        if self.survey.touchpoint.trim().is_empty() {
-            return invalid("survey.touchpoint must not be empty".into());
-        }
         for chip in self.survey.praise.iter().chain(&self.survey.problems) {
-            if chip.id.trim().is_empty() || !chip.label.contains_key(&langs.default) {
+            if !chip.label.contains_key(&langs.default) {
                 return invalid(format!(
-                    "reason chip \"{}\" needs an id and a label in \"{}\"",
-                    chip.id, langs.default
+                    "reason chip \"{}\" needs a label in \"{}\"",
+                    chip.slug, langs.default
+                ));
+            }
+        }
+        if let Some(nps) = &self.survey.nps_question {
+            if !nps.contains_key(&langs.default) {
+                return invalid(format!(
+                    "survey.nps_question has no text for the default language \"{}\"",
+                    langs.default
                 ));
             }
         }
@@ -505,6 +503,13 @@ impl SurveyConfig {
         localized(&self.question, lang, fallback)
     }
 
+    /// The NPS question in `lang`, if the survey asks one.
+    pub fn nps_question_in(&self, lang: &str, fallback: &str) -> Option<&str> {
+        self.nps_question
+            .as_ref()
+            .map(|q| localized(q, lang, fallback))
+    }
+
     /// The chips for a rating of this sentiment.
     pub fn chips_for(&self, sentiment: Sentiment) -> &[ReasonChip] {
         match sentiment {
@@ -512,21 +517,6 @@ impl SurveyConfig {
             Sentiment::Unhappy => &self.problems,
         }
     }
-}
-
-impl ReasonChip {
-    pub fn label_in(&self, lang: &str, fallback: &str) -> &str {
-        localized(&self.label, lang, fallback)
-    }
-}
-
-fn localized<'a>(texts: &'a BTreeMap<String, String>, lang: &str, fallback: &str) -> &'a str {
-    texts
-        .get(lang)
-        .or_else(|| texts.get(fallback))
-        .or_else(|| texts.values().next())
-        .map(String::as_str)
-        .unwrap_or("")
 }
 
 #[cfg(test)]
@@ -544,7 +534,7 @@ mod tests {
         );
         assert_eq!(config.survey.praise.len(), 5);
         assert_eq!(config.survey.problems.len(), 5);
-        assert_eq!(config.survey.scale, Scale::Five);
+        assert_eq!(config.survey.scale, Scale::FIVE);
         assert_eq!(config.idle_timeout(), Duration::from_secs(20));
         assert_eq!(config.thank_you_timeout(), Duration::from_secs(3));
         assert_eq!(config.repeat_window(), Duration::from_secs(4));
@@ -559,7 +549,7 @@ mod tests {
             "[survey]\nscale = 4\ntouchpoint = \"wait\"\n[survey.question]\nen = \"How was the wait?\"\n[timeouts]\nidle_secs = 30\n",
         )
         .unwrap();
-        assert_eq!(config.survey.scale, Scale::Four);
+        assert_eq!(config.survey.scale, Scale::FOUR);
         assert_eq!(config.survey.question_in("vi", "en"), "How was the wait?");
         assert_eq!(config.idle_timeout(), Duration::from_secs(30));
         assert_eq!(config.thank_you_timeout(), Duration::from_secs(3));
@@ -581,6 +571,51 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("idle_secs"), "{err}");
+    }
+
+    #[test]
+    fn the_nps_question_and_the_unhappy_offer_come_from_the_file_or_from_hq() {
+        let config = KioskConfig::from_toml(
+            "[survey.nps_question]\nen = \"Would you recommend us?\"\n\
+             [survey.remember_me]\nenabled = true\nconsent_version = 1\noffer_after_unhappy = true\n\
+             consent_text = { en = \"x\" }\ndietary_consent_text = { en = \"y\" }\n\
+             [[survey.remember_me.menu.items]]\nslug = \"tea\"\nlabel = { en = \"Tea\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.survey.nps_question_in("vi", "en"),
+            Some("Would you recommend us?")
+        );
+        assert!(config.survey.remember_me.offer_after_unhappy);
+        assert_eq!(
+            KioskConfig::default().survey.nps_question_in("en", "en"),
+            None
+        );
+        let mut hq = countertop_protocol::SurveyConfig {
+            nps_question: Some([("en".to_owned(), "Recommend us?".to_owned())].into()),
+            ..Default::default()
+        };
+        hq.remember_me.offer_after_unhappy = true;
+        let from_hq = KioskConfig::default().with_hq_survey(&hq);
+        assert_eq!(
+            from_hq.survey.nps_question_in("en", "en"),
+            Some("Recommend us?")
+        );
+        assert!(from_hq.survey.remember_me.offer_after_unhappy);
+        let err = KioskConfig::from_toml("[survey.nps_question]\nvi = \"?\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nps_question"), "{err}");
+    }
+
+    #[test]
+    fn a_reason_chip_id_must_be_a_slug_hq_accepts() {
+        let err = KioskConfig::from_toml(
+            "[[survey.praise]]\nid = \"Fast Service\"\nlabel = { en = \"Fast\" }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not a slug"), "{err}");
     }
 
     #[test]

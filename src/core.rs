@@ -9,7 +9,6 @@ use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -77,7 +76,7 @@ impl From<HqError> for CoreError {
 #[derive(Debug, Clone)]
 pub struct Tap {
     pub score: Score,
-    pub touchpoint: String,
+    pub touchpoint: countertop_protocol::Touchpoint,
     pub survey_version: u32,
 }
 
@@ -123,7 +122,8 @@ type Reply<T> = oneshot::Sender<Result<T, CoreError>>;
 type Job = Box<dyn FnOnce(&CoreState) + Send>;
 
 enum Command {
-    Rate(Tap, Instant, Reply<Rated>),
+    /// A tap, with the moment it was made on the kiosk's monotonic clock.
+    Rate(Tap, clock::Tick, Reply<Rated>),
     AttachDetails(Uuid, Details, Reply<()>),
     Summary(DateTime<Utc>, DateTime<Utc>, Reply<Summary>),
     /// A PIN typed on the staff pad. Hashing is slow on purpose, so it runs here.
@@ -235,11 +235,11 @@ impl Core {
 
     /// Records a tap; resolves once it is on disk.
     pub async fn rate(&self, tap: Tap) -> Result<Rated, CoreError> {
-        let at = Instant::now();
+        let at = clock::tick();
         self.ask(|reply| Command::Rate(tap, at, reply)).await
     }
 
-    /// Attaches reasons and a comment to the rating `rating`.
+    /// Attaches reasons, a comment and an NPS answer to the rating `rating`.
     pub async fn attach_details(&self, rating: Uuid, details: Details) -> Result<(), CoreError> {
         self.ask(|reply| Command::AttachDetails(rating, details, reply))
             .await
@@ -986,8 +986,8 @@ mod tests {
         let (dir, core, _thread, runtime) = started();
         runtime.block_on(async {
             let tap = Tap {
-                score: Score::new(2, crate::feedback::Scale::Five).unwrap(),
-                touchpoint: "visit".into(),
+                score: Score::new(2, crate::feedback::Scale::FIVE).unwrap(),
+                touchpoint: countertop_protocol::Touchpoint::new("visit").unwrap(),
                 survey_version: 1,
             };
             core.rate(tap).await.unwrap();
@@ -1029,8 +1029,8 @@ mod tests {
         let before = *changes.borrow();
         runtime.block_on(async {
             let tap = Tap {
-                score: Score::new(4, crate::feedback::Scale::Five).unwrap(),
-                touchpoint: "visit".into(),
+                score: Score::new(4, crate::feedback::Scale::FIVE).unwrap(),
+                touchpoint: countertop_protocol::Touchpoint::new("visit").unwrap(),
                 survey_version: 1,
             };
             let rated = core.rate(tap).await.unwrap();

@@ -4,58 +4,13 @@
 //! Values are checked once, when they are made ("parse, don't validate"); everything past
 //! this module can trust them.
 
-use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use crate::clock::Tick;
 
-/// The longest comment a customer can leave, in characters.
-pub const MAX_COMMENT_CHARS: usize = 500;
-
-/// How many faces the kiosk shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "u8", into = "u8")]
-pub enum Scale {
-    /// Four faces, no neutral one: the customer has to lean one way.
-    Four,
-    /// Five faces, with a neutral one in the middle.
-    Five,
-}
-
-impl Scale {
-    pub fn faces(self) -> u8 {
-        match self {
-            Scale::Four => 4,
-            Scale::Five => 5,
-        }
-    }
-
-    /// The face drawn for each score, as a mood from 0 (very unhappy) to 4 (very happy).
-    /// Four faces skip the neutral mood 2.
-    pub fn moods(self) -> &'static [u8] {
-        match self {
-            Scale::Four => &[0, 1, 3, 4],
-            Scale::Five => &[0, 1, 2, 3, 4],
-        }
-    }
-}
-
-impl TryFrom<u8> for Scale {
-    type Error = String;
-    fn try_from(faces: u8) -> Result<Self, Self::Error> {
-        match faces {
-            4 => Ok(Scale::Four),
-            5 => Ok(Scale::Five),
-            other => Err(format!("the scale must have 4 or 5 faces, not {other}")),
-        }
-    }
-}
-
-impl From<Scale> for u8 {
-    fn from(scale: Scale) -> u8 {
-        scale.faces()
-    }
-}
+/// The shop's vocabulary is the wire protocol's, so kiosk and HQ hold the same values and
+/// apply the same rules (satisfied, unhappy, the comment limit, reason slugs).
+pub use countertop_protocol::{Comment, Nps, ReasonSlug, Scale, Score, MAX_COMMENT_CHARS};
 
 /// Whether a rating asks for praise chips or problem chips.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,43 +19,10 @@ pub enum Sentiment {
     Unhappy,
 }
 
-/// A score on a given scale, 1 (worst) to the number of faces (best).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Score {
-    value: u8,
-    scale: Scale,
-}
-
-/// A score outside its scale.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("score {value} is outside the scale of 1 to {faces}")]
-pub struct ScoreOutOfRange {
-    pub value: i64,
-    pub faces: u8,
-}
-
-impl Score {
-    pub fn new(value: i64, scale: Scale) -> Result<Self, ScoreOutOfRange> {
-        match u8::try_from(value) {
-            Ok(v) if (1..=scale.faces()).contains(&v) => Ok(Score { value: v, scale }),
-            _ => Err(ScoreOutOfRange {
-                value,
-                faces: scale.faces(),
-            }),
-        }
-    }
-
-    pub fn value(self) -> u8 {
-        self.value
-    }
-
-    pub fn scale(self) -> Scale {
-        self.scale
-    }
-
-    /// The top two faces are happy ("CSAT"); the rest ask what went wrong.
-    pub fn sentiment(self) -> Sentiment {
-        if self.value + 1 >= self.scale.faces() {
+impl Sentiment {
+    /// Praise after one of the top two faces ([`Score::is_satisfied`]), problems otherwise.
+    pub fn of(score: Score) -> Sentiment {
+        if score.is_satisfied() {
             Sentiment::Happy
         } else {
             Sentiment::Unhappy
@@ -108,65 +30,28 @@ impl Score {
     }
 }
 
-/// The id of a reason chip, such as `fast_service`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Reason(String);
-
-impl Reason {
-    pub fn new(id: impl Into<String>) -> Self {
-        Reason(id.into())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A customer's free-text comment: trimmed, never empty, at most [`MAX_COMMENT_CHARS`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Comment(String);
-
-impl Comment {
-    /// `None` for a blank comment; a longer one is cut at the limit, as the keyboard does.
-    pub fn new(text: &str) -> Option<Self> {
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
-            return None;
-        }
-        Some(Comment(trimmed.chars().take(MAX_COMMENT_CHARS).collect()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// What the customer added after the tap: the reasons picked and a comment.
+/// What the customer added after the tap: the reasons picked, a comment, and the answer
+/// to the survey's NPS question if it asks one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Details {
-    pub reasons: Vec<Reason>,
+    pub reasons: Vec<ReasonSlug>,
     pub comment: Option<Comment>,
+    pub nps: Option<Nps>,
 }
 
 impl Details {
     pub fn is_empty(&self) -> bool {
-        self.reasons.is_empty() && self.comment.is_none()
+        self.reasons.is_empty() && self.comment.is_none() && self.nps.is_none()
     }
 }
 
 /// Flags a rating that comes too soon after the previous one: a child pressing every face,
 /// or a customer hammering the same one. Flagged ratings are kept, but left out of the
-/// statistics by default.
+/// statistics by default. Time is the kiosk's monotonic clock ([`crate::clock::tick`]).
 #[derive(Debug)]
 pub struct RepeatFilter {
     window: Duration,
-    last: Option<Instant>,
+    last: Option<Tick>,
 }
 
 impl RepeatFilter {
@@ -175,10 +60,8 @@ impl RepeatFilter {
     }
 
     /// Records a rating made at `at`; true if it is a suspected repeat.
-    pub fn is_repeat(&mut self, at: Instant) -> bool {
-        let repeat = self
-            .last
-            .is_some_and(|last| at.saturating_duration_since(last) < self.window);
+    pub fn is_repeat(&mut self, at: Tick) -> bool {
+        let repeat = self.last.is_some_and(|last| at.since(last) < self.window);
         self.last = Some(at);
         repeat
     }
@@ -212,53 +95,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scores_outside_the_scale_are_refused() {
-        assert!(Score::new(5, Scale::Five).is_ok());
-        assert_eq!(
-            Score::new(5, Scale::Four).unwrap_err().to_string(),
-            "score 5 is outside the scale of 1 to 4"
-        );
-        assert!(Score::new(0, Scale::Five).is_err());
-        assert!(Score::new(-1, Scale::Five).is_err());
-        assert!(Score::new(300, Scale::Five).is_err());
-    }
-
-    #[test]
-    fn only_the_top_two_faces_are_happy() {
-        let sentiments: Vec<_> = (1..=5)
-            .map(|v| Score::new(v, Scale::Five).unwrap().sentiment())
-            .collect();
+    fn only_the_top_two_faces_ask_for_praise() {
+        let of = |scale: Scale| -> Vec<Sentiment> {
+            (1..=i64::from(scale.faces()))
+                .map(|v| Sentiment::of(Score::new(v, scale).unwrap()))
+                .collect()
+        };
         use Sentiment::*;
-        assert_eq!(sentiments, [Unhappy, Unhappy, Unhappy, Happy, Happy]);
-        let four: Vec<_> = (1..=4)
-            .map(|v| Score::new(v, Scale::Four).unwrap().sentiment())
-            .collect();
-        assert_eq!(four, [Unhappy, Unhappy, Happy, Happy]);
-    }
-
-    #[test]
-    fn four_faces_have_no_neutral_mood() {
-        assert_eq!(Scale::Four.moods(), [0, 1, 3, 4]);
-        assert_eq!(Scale::Five.moods().len(), 5);
+        assert_eq!(of(Scale::FIVE), [Unhappy, Unhappy, Unhappy, Happy, Happy]);
+        assert_eq!(of(Scale::FOUR), [Unhappy, Unhappy, Happy, Happy]);
     }
 
     #[test]
     fn a_rating_inside_the_window_is_a_suspected_repeat() {
         let mut filter = RepeatFilter::new(Duration::from_secs(4));
-        let t0 = Instant::now();
-        assert!(!filter.is_repeat(t0));
-        assert!(filter.is_repeat(t0 + Duration::from_millis(3_999)));
+        let t = |ms| Tick::at(Duration::from_millis(ms));
+        assert!(!filter.is_repeat(t(10_000)));
+        assert!(filter.is_repeat(t(13_999)));
         // The window runs from the latest press, so hammering keeps being flagged.
-        assert!(filter.is_repeat(t0 + Duration::from_millis(7_000)));
-        assert!(!filter.is_repeat(t0 + Duration::from_millis(11_001)));
+        assert!(filter.is_repeat(t(17_000)));
+        assert!(!filter.is_repeat(t(21_001)));
     }
 
     #[test]
-    fn comments_are_trimmed_and_capped() {
-        assert_eq!(Comment::new("   "), None);
-        assert_eq!(Comment::new(" hi ").unwrap().as_str(), "hi");
-        let long = "é".repeat(600);
-        assert_eq!(Comment::new(&long).unwrap().as_str().chars().count(), 500);
+    fn an_nps_answer_alone_is_details_worth_sending() {
+        assert!(Details::default().is_empty());
+        let answered = Details {
+            nps: Some(Nps::new(0).unwrap()),
+            ..Details::default()
+        };
+        assert!(!answered.is_empty());
     }
 
     #[test]

@@ -307,8 +307,8 @@ fn a_damaged_page_in_the_middle_loses_only_its_rows_and_the_core_keeps_rating() 
         .expect("the damage is found and salvaged")
         .unwrap();
         core.rate(Tap {
-            score: Score::new(4, Scale::Five).unwrap(),
-            touchpoint: "visit".into(),
+            score: Score::new(4, Scale::FIVE).unwrap(),
+            touchpoint: countertop_protocol::Touchpoint::new("visit").unwrap(),
             survey_version: 1,
         })
         .await

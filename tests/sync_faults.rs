@@ -315,8 +315,8 @@ fn ratings_with_one_poisoned_comment(kiosk: &Kiosk, n: usize, poisoned: usize) -
             .unwrap();
         if i == poisoned {
             let details = countertop::feedback::Details {
-                reasons: Vec::new(),
-                comment: countertop::feedback::Comment::new(&format!("lovely {MARKER} cake")),
+                comment: countertop::feedback::Comment::typed(&format!("lovely {MARKER} cake")),
+                ..Default::default()
             };
             store
                 .attach_details(rating.id, &details, chrono::Local::now().fixed_offset())

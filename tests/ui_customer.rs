@@ -9,12 +9,20 @@ use std::time::Duration;
 use common::TestKiosk;
 use countertop::config::KioskConfig;
 use countertop::ui::{Kiosk, Screen};
-use i_slint_backend_testing::mock_elapsed_time;
+use i_slint_backend_testing::AccessibleRole;
 use slint::{ComponentHandle, Model};
+
+/// Moves Slint's mocked time and the kiosk's own monotonic clock on together, so timers
+/// and the repeat filter see the same mocked time.
+fn elapse(by: Duration) {
+    i_slint_backend_testing::mock_elapsed_time(by);
+    countertop::clock::advance_mocked(by);
+}
 
 #[test]
 fn customer_flow_through_the_real_ui() {
     i_slint_backend_testing::init_integration_test_with_mock_time();
+    countertop::clock::mock_monotonic();
     a_tap_becomes_a_committed_rating_before_the_screen_moves_on();
     chips_and_comment_attach_to_the_same_rating();
     thank_you_returns_to_welcome_after_its_timeout();
@@ -23,6 +31,12 @@ fn customer_flow_through_the_real_ui() {
     a_quick_second_rating_is_flagged_as_a_suspected_repeat();
     language_switches_and_resets_to_the_default_after_the_customer();
     four_faces_have_no_neutral_face_and_accessible_labels();
+    an_nps_answer_travels_with_the_rating_s_details();
+    skipping_the_nps_question_records_no_answer_and_never_blocks_done();
+    the_idle_reset_keeps_the_nps_answer_given_and_clears_it_for_the_next_customer();
+    a_survey_without_an_nps_question_shows_no_nps_row();
+    an_unhappy_face_gets_an_apology_and_no_remember_me_offer_by_default();
+    a_survey_may_offer_remember_me_after_an_unhappy_face_too();
     a_full_disk_keeps_the_customer_screen_working_and_loses_nothing_stored();
     a_disk_full_at_start_still_thanks_customers_and_shows_staff_the_red_mark();
 }
@@ -91,9 +105,9 @@ fn thank_you_returns_to_welcome_after_its_timeout() {
     kiosk.rate("Happy");
     kiosk.done();
     assert_eq!(kiosk.screen(), Screen::ThankYou);
-    mock_elapsed_time(Duration::from_millis(2_900));
+    elapse(Duration::from_millis(2_900));
     assert_eq!(kiosk.screen(), Screen::ThankYou);
-    mock_elapsed_time(Duration::from_millis(200));
+    elapse(Duration::from_millis(200));
     assert_eq!(kiosk.screen(), Screen::Welcome);
     // Done with nothing picked adds nothing to the rating.
     let ratings = kiosk.ratings();
@@ -106,13 +120,13 @@ fn idle_resets_any_screen_keeping_what_was_given() {
     kiosk.rate("Very unhappy");
     kiosk.tap("Quality");
     // Touches keep the screen alive...
-    mock_elapsed_time(Duration::from_secs(15));
+    elapse(Duration::from_secs(15));
     kiosk.tap("Add a comment");
     kiosk.type_on_keyboard("cold");
-    mock_elapsed_time(Duration::from_secs(19));
+    elapse(Duration::from_secs(19));
     assert_eq!(kiosk.screen(), Screen::Comment);
     // ...and 20 s without one returns to welcome.
-    mock_elapsed_time(Duration::from_millis(1_100));
+    elapse(Duration::from_millis(1_100));
     assert_eq!(kiosk.screen(), Screen::Welcome);
     assert_eq!(kiosk.app.global::<Kiosk>().get_comment(), "");
     kiosk.pump_until("the reasons on disk", |k| k.ratings()[0].comment.is_some());
@@ -122,7 +136,7 @@ fn idle_resets_any_screen_keeping_what_was_given() {
 
     // The follow-up screen resets too, and a rating with nothing added stays as it was.
     kiosk.rate("Neutral");
-    mock_elapsed_time(Duration::from_secs(21));
+    elapse(Duration::from_secs(21));
     assert_eq!(kiosk.screen(), Screen::Welcome);
     assert_eq!(kiosk.ratings().len(), 2);
 }
@@ -135,7 +149,7 @@ fn the_next_customer_never_sees_the_previous_choices() {
     kiosk.type_on_keyboard("great");
     kiosk.tap("OK");
     kiosk.done();
-    mock_elapsed_time(Duration::from_secs(4));
+    elapse(Duration::from_secs(4));
     assert_eq!(kiosk.screen(), Screen::Welcome);
 
     kiosk.rate("Very happy");
@@ -147,7 +161,7 @@ fn the_next_customer_never_sees_the_previous_choices() {
         Some(false)
     );
     kiosk.done();
-    mock_elapsed_time(Duration::from_secs(4));
+    elapse(Duration::from_secs(4));
     let ratings = kiosk.wait_for_ratings(2);
     assert_eq!(ratings[0].reasons, ["tasty"]);
     assert!(ratings[1].reasons.is_empty());
@@ -156,19 +170,22 @@ fn the_next_customer_never_sees_the_previous_choices() {
 
 fn a_quick_second_rating_is_flagged_as_a_suspected_repeat() {
     let mut config = KioskConfig::default();
-    config.timeouts.repeat_secs = 0.4;
+    // Longer than the thank-you screen, so a second customer can tap inside it.
+    config.timeouts.repeat_secs = 6.0;
     let kiosk = TestKiosk::start(config);
     kiosk.rate("Very unhappy");
     kiosk.done();
-    mock_elapsed_time(Duration::from_secs(4));
-    kiosk.rate("Very unhappy"); // within 0.4 s of real time: flagged
+    elapse(Duration::from_secs(4));
+    kiosk.rate("Very unhappy"); // 4 s after the first tap: flagged
     kiosk.done();
-    mock_elapsed_time(Duration::from_secs(4));
-    std::thread::sleep(Duration::from_millis(450));
-    kiosk.rate("Happy"); // after the window: a new customer
-    let ratings = kiosk.wait_for_ratings(3);
+    elapse(Duration::from_millis(5_900));
+    kiosk.rate("Unhappy"); // 5.9 s after the latest: the window runs from it, flagged
+    kiosk.done();
+    elapse(Duration::from_millis(6_100));
+    kiosk.rate("Happy"); // 6.1 s after the latest: a new customer
+    let ratings = kiosk.wait_for_ratings(4);
     let flags: Vec<bool> = ratings.iter().map(|r| r.suspected_repeat).collect();
-    assert_eq!(flags, [false, true, false]);
+    assert_eq!(flags, [false, true, true, false]);
     // Flagged ratings are kept, but left out of the statistics.
     let store = countertop::store::Store::open(&kiosk.database).unwrap();
     let now = chrono::Utc::now();
@@ -179,7 +196,183 @@ fn a_quick_second_rating_is_flagged_as_a_suspected_repeat() {
         )
         .unwrap();
     assert_eq!(summary.count, 2);
-    assert_eq!(summary.suspected_repeats, 1);
+    assert_eq!(summary.suspected_repeats, 2);
+}
+
+/// The default survey, asking the NPS question too.
+fn nps_config() -> KioskConfig {
+    let mut config = KioskConfig::default();
+    config.survey.nps_question = Some(
+        [
+            (
+                "en".to_owned(),
+                "How likely are you to recommend us?".to_owned(),
+            ),
+            (
+                "vi".to_owned(),
+                "Bạn có sẵn lòng giới thiệu quán cho bạn bè không?".to_owned(),
+            ),
+        ]
+        .into(),
+    );
+    config
+}
+
+/// The `rating_details` events queued for HQ, oldest first.
+fn queued_details(kiosk: &TestKiosk) -> Vec<serde_json::Value> {
+    countertop::store::Store::open(&kiosk.database)
+        .unwrap()
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .filter(|(_, kind, _)| kind == "rating_details")
+        .map(|(_, _, body)| body)
+        .collect()
+}
+
+fn nps_answer(kiosk: &TestKiosk, answer: &str) -> Option<bool> {
+    kiosk
+        .find_control(answer)
+        .and_then(|a| a.accessible_checked())
+}
+
+fn an_nps_answer_travels_with_the_rating_s_details() {
+    let kiosk = TestKiosk::start(nps_config());
+    kiosk.rate("Very happy");
+    assert!(
+        kiosk
+            .find_with_role("How likely are you to recommend us?", AccessibleRole::Text)
+            .is_some(),
+        "the question shows on the follow-up"
+    );
+    for end in ["Not at all likely", "Extremely likely"] {
+        assert!(kiosk.find_with_role(end, AccessibleRole::Text).is_some());
+    }
+    for answer in 0..=10 {
+        let target = kiosk.find_control(&answer.to_string()).unwrap();
+        let size = target.size();
+        assert!(
+            size.width >= 48.0 && size.height >= 48.0,
+            "{answer} is a {size:?} target"
+        );
+    }
+    kiosk.tap("9");
+    assert_eq!(nps_answer(&kiosk, "9"), Some(true));
+    kiosk.tap("7"); // changed their mind: one answer only
+    assert_eq!(nps_answer(&kiosk, "9"), Some(false));
+    assert_eq!(nps_answer(&kiosk, "7"), Some(true));
+    kiosk.tap("Tasty");
+    kiosk.done();
+    assert_eq!(kiosk.screen(), Screen::ThankYou);
+    kiosk.pump_until("the details queued", |k| !queued_details(k).is_empty());
+    let details = queued_details(&kiosk);
+    assert_eq!(details.len(), 1);
+    assert_eq!(details[0]["nps"], 7);
+    assert_eq!(details[0]["reasons"], serde_json::json!(["tasty"]));
+    assert_eq!(
+        details[0]["rating_id"],
+        kiosk.ratings()[0].id.to_string(),
+        "the answer names the rating"
+    );
+    assert_eq!(kiosk.ratings().len(), 1, "an answer is no new rating");
+}
+
+fn skipping_the_nps_question_records_no_answer_and_never_blocks_done() {
+    let kiosk = TestKiosk::start(nps_config());
+    kiosk.rate("Happy");
+    kiosk.tap("8");
+    kiosk.tap("8"); // taken back
+    assert_eq!(nps_answer(&kiosk, "8"), Some(false));
+    kiosk.tap("Fast service");
+    kiosk.done();
+    assert_eq!(
+        kiosk.screen(),
+        Screen::ThankYou,
+        "Done never waits for an answer"
+    );
+    kiosk.pump_until("the details queued", |k| !queued_details(k).is_empty());
+    assert!(queued_details(&kiosk)[0].get("nps").is_none());
+    elapse(Duration::from_secs(4));
+    // Nothing at all given: nothing queued beside the rating.
+    kiosk.rate("Very happy");
+    kiosk.done();
+    elapse(Duration::from_secs(4));
+    kiosk.wait_for_ratings(2);
+    assert_eq!(queued_details(&kiosk).len(), 1);
+}
+
+fn the_idle_reset_keeps_the_nps_answer_given_and_clears_it_for_the_next_customer() {
+    let kiosk = TestKiosk::start(nps_config());
+    kiosk.rate("Neutral");
+    kiosk.tap("3");
+    elapse(Duration::from_secs(21));
+    assert_eq!(kiosk.screen(), Screen::Welcome);
+    assert_eq!(kiosk.app.global::<Kiosk>().get_nps(), -1);
+    kiosk.pump_until("the walked-away answer queued", |k| {
+        !queued_details(k).is_empty()
+    });
+    assert_eq!(queued_details(&kiosk)[0]["nps"], 3);
+    kiosk.rate("Very happy");
+    assert_eq!(
+        nps_answer(&kiosk, "3"),
+        Some(false),
+        "the next customer starts blank"
+    );
+    kiosk.done();
+    elapse(Duration::from_secs(4));
+    kiosk.wait_for_ratings(2);
+    assert_eq!(queued_details(&kiosk).len(), 1);
+}
+
+fn a_survey_without_an_nps_question_shows_no_nps_row() {
+    let kiosk = TestKiosk::start(KioskConfig::default());
+    kiosk.rate("Very happy");
+    assert!(kiosk.find_control("10").is_none());
+    assert!(kiosk
+        .find_with_role("Not at all likely", AccessibleRole::Text)
+        .is_none());
+}
+
+fn an_unhappy_face_gets_an_apology_and_no_remember_me_offer_by_default() {
+    let config = KioskConfig::default();
+    assert!(config.survey.remember_me.enabled);
+    assert!(!config.survey.remember_me.offer_after_unhappy);
+    let kiosk = TestKiosk::start(config);
+    for face in ["Very unhappy", "Unhappy"] {
+        kiosk.rate(face);
+        kiosk.tap("Done");
+        assert_eq!(kiosk.screen(), Screen::ThankYou, "no offer after {face}");
+        assert!(kiosk
+            .find_with_role("We're sorry we let you down.", AccessibleRole::Text)
+            .is_some());
+        elapse(Duration::from_secs(4));
+    }
+    // The neutral face and the happy ones are asked as before, and thanked, not pitied.
+    for face in ["Neutral", "Very happy"] {
+        kiosk.rate(face);
+        kiosk.tap("Done");
+        assert_eq!(kiosk.screen(), Screen::RememberOffer, "offer after {face}");
+        kiosk.tap("No, thanks");
+        assert!(kiosk
+            .find_with_role("We're sorry we let you down.", AccessibleRole::Text)
+            .is_none());
+        elapse(Duration::from_secs(4));
+    }
+}
+
+fn a_survey_may_offer_remember_me_after_an_unhappy_face_too() {
+    let mut config = KioskConfig::default();
+    config.survey.remember_me.offer_after_unhappy = true;
+    let kiosk = TestKiosk::start(config);
+    kiosk.rate("Very unhappy");
+    kiosk.tap("Done");
+    assert_eq!(kiosk.screen(), Screen::RememberOffer);
+    kiosk.tap("No, thanks");
+    assert_eq!(kiosk.screen(), Screen::ThankYou);
+    assert!(kiosk
+        .find_with_role("We're sorry we let you down.", AccessibleRole::Text)
+        .is_some());
+    elapse(Duration::from_secs(4));
 }
 
 fn language_switches_and_resets_to_the_default_after_the_customer() {
@@ -198,7 +391,7 @@ fn language_switches_and_resets_to_the_default_after_the_customer() {
     // The "remember me" offer is in Vietnamese too.
     kiosk.tap("Không, cảm ơn");
     assert_eq!(kiosk.ratings()[0].score, 5);
-    mock_elapsed_time(Duration::from_secs(3));
+    elapse(Duration::from_secs(3));
     assert_eq!(kiosk.screen(), Screen::Welcome);
     assert_eq!(kiosk.flow.language(), "en");
     assert_eq!(adapter.get_question(), "How was your visit today?");
@@ -207,7 +400,7 @@ fn language_switches_and_resets_to_the_default_after_the_customer() {
 
     // A customer who switches language and walks away leaves English for the next one.
     kiosk.tap("Language: Tiếng Việt");
-    mock_elapsed_time(Duration::from_secs(21));
+    elapse(Duration::from_secs(21));
     assert_eq!(kiosk.flow.language(), "en");
     assert!(kiosk.find_control("Very happy").is_some());
     kiosk.pump_until("the details of the first rating", |k| {
@@ -217,7 +410,7 @@ fn language_switches_and_resets_to_the_default_after_the_customer() {
 
 fn four_faces_have_no_neutral_face_and_accessible_labels() {
     let mut config = KioskConfig::default();
-    config.survey.scale = countertop::feedback::Scale::Four;
+    config.survey.scale = countertop::feedback::Scale::FOUR;
     let kiosk = TestKiosk::start(config);
     for label in ["Very unhappy", "Unhappy", "Happy", "Very happy"] {
         let face = kiosk
@@ -255,7 +448,7 @@ fn a_full_disk_keeps_the_customer_screen_working_and_loses_nothing_stored() {
         }
         stored += 1;
         kiosk.done();
-        mock_elapsed_time(Duration::from_secs(4));
+        elapse(Duration::from_secs(4));
     }
     assert!(
         adapter.get_save_failed(),
@@ -265,7 +458,7 @@ fn a_full_disk_keeps_the_customer_screen_working_and_loses_nothing_stored() {
     // The customer is thanked, never stuck; staff see the red mark.
     assert_eq!(kiosk.screen(), Screen::ThankYou);
     assert!(kiosk.app.global::<Kiosk>().get_save_failed());
-    mock_elapsed_time(Duration::from_secs(4));
+    elapse(Duration::from_secs(4));
     assert_eq!(kiosk.screen(), Screen::Welcome);
     kiosk.tap("Unhappy");
     kiosk.pump_until("the second failed tap to settle", |k| {
@@ -281,7 +474,6 @@ fn a_full_disk_keeps_the_customer_screen_working_and_loses_nothing_stored() {
 
 fn a_disk_full_at_start_still_thanks_customers_and_shows_staff_the_red_mark() {
     use countertop::store::{NewRating, Store};
-    use i_slint_backend_testing::AccessibleRole;
 
     let mut config = KioskConfig::default();
     config.timeouts.repeat_secs = 0.0;
@@ -315,7 +507,7 @@ fn a_disk_full_at_start_still_thanks_customers_and_shows_staff_the_red_mark() {
     kiosk.pump_until("the tap to settle", |k| !k.app.global::<Kiosk>().get_busy());
     assert_eq!(kiosk.screen(), Screen::ThankYou, "thanked all the same");
     assert!(kiosk.app.global::<Kiosk>().get_save_failed());
-    mock_elapsed_time(Duration::from_secs(4));
+    elapse(Duration::from_secs(4));
     assert_eq!(kiosk.screen(), Screen::Welcome);
     let store = Store::open(&kiosk.database).unwrap();
     assert_eq!(store.integrity_check().unwrap(), "ok");

@@ -11,8 +11,13 @@ use countertop::ui::{Kiosk, Screen};
 use slint::{ComponentHandle, Model};
 
 #[test]
-fn a_new_question_and_scale_from_hq_apply_live() {
+fn survey_changes_from_hq_apply_live_and_answers_reach_hq() {
     i_slint_backend_testing::init_integration_test_with_mock_time();
+    a_new_question_and_scale_from_hq_apply_live();
+    an_nps_question_from_hq_is_asked_and_its_answer_reaches_hq_s_report();
+}
+
+fn a_new_question_and_scale_from_hq_apply_live() {
     let dir = tempfile::tempdir().unwrap();
     let mut hq = hq::Hq::sqlite(dir.path());
     hq.start();
@@ -57,4 +62,76 @@ fn a_new_question_and_scale_from_hq_apply_live() {
         rating.survey_version, 1,
         "answers carry the new survey's version"
     );
+}
+
+/// HQ's report for today (UTC, the test store's time zone), as JSON.
+fn report_today(hq: &hq::Hq) -> serde_json::Value {
+    let token = hq.cli(&["token", "add", "--name", "report"]);
+    let today = chrono::Utc::now().date_naive();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(format!(
+                "{}/api/v1/reports?from={today}&to={today}",
+                hq.url()
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("report answers");
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json().await.expect("report is JSON")
+    })
+}
+
+fn an_nps_question_from_hq_is_asked_and_its_answer_reaches_hq_s_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hq = hq::Hq::sqlite(dir.path());
+    hq.start();
+    let (store_id, code) = hq.store_and_code();
+    let kiosk_dir = tempfile::tempdir().unwrap();
+    hq::Kiosk::new(kiosk_dir.path(), 25).enroll(&hq.url(), &code);
+    let mut survey = countertop_protocol::SurveyConfig {
+        version: 2,
+        ..Default::default()
+    };
+    // Two customers a moment apart, neither a suspected repeat.
+    survey.timeouts.repeat_window_seconds = 0;
+    survey.nps_question = Some(
+        [
+            ("en".to_owned(), "Would you recommend us?".to_owned()),
+            (
+                "vi".to_owned(),
+                "Bạn có giới thiệu quán cho bạn bè không?".to_owned(),
+            ),
+        ]
+        .into(),
+    );
+    hq.put_survey(&store_id, &survey);
+
+    let mut config = KioskConfig::default();
+    config.sync.interval_secs = 0.2;
+    let database = kiosk_dir.path().join("countertop.db");
+    let kiosk = TestKiosk::start_with_database(kiosk_dir, database, config);
+    kiosk.core.sync_now();
+    kiosk.pump_until("HQ's NPS question on the kiosk", |k| {
+        k.app.global::<Kiosk>().get_nps_question() == "Would you recommend us?"
+    });
+    kiosk.rate("Very happy");
+    kiosk.tap("10");
+    kiosk.done();
+    i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_secs(4));
+    kiosk.rate("Unhappy");
+    kiosk.tap("Slow service"); // no NPS answer: skipped
+    kiosk.done();
+    kiosk.core.sync_now();
+    kiosk.pump_until("both ratings and their details at HQ", |k| {
+        k.core.sync_status().borrow().pending == 0
+            && hq.query("SELECT count(*) FROM rating_reasons") == ["1"]
+    });
+    let report = report_today(&hq);
+    let total = &report["total"];
+    assert_eq!(total["count"], 2, "{report}");
+    assert_eq!(total["nps_responses"], 1, "only the answered one counts");
+    assert_eq!(total["nps"], 100.0, "one promoter");
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::TestKiosk;
 use countertop::config::KioskConfig;
 use countertop::core::{Core, Tap};
-use countertop::feedback::{Comment, Details, Reason, Scale, Score};
+use countertop::feedback::{Comment, Details, ReasonSlug, Scale, Score};
 use countertop::store::{PinCheck, StaffRole};
 use countertop::ui::{App, Kiosk, Manager, ManagerPanel, ManagerTab, Outcome, Screen};
 use i_slint_backend_testing::{mock_elapsed_time, AccessibleRole, ElementHandle};
@@ -34,8 +34,8 @@ fn record(core: &Core, score: i64, details: Option<Details>) {
     block_on(async {
         let rated = core
             .rate(Tap {
-                score: Score::new(score, Scale::Five).unwrap(),
-                touchpoint: "visit".into(),
+                score: Score::new(score, Scale::FIVE).unwrap(),
+                touchpoint: countertop_protocol::Touchpoint::new("visit").unwrap(),
                 survey_version: 1,
             })
             .await
@@ -331,8 +331,9 @@ fn enrolment_refused_says_why(kiosk: &TestKiosk) {
 
 fn todays_numbers_match_the_recorded_ratings(kiosk: &TestKiosk, panel: &ManagerPanel) {
     let tasty = Details {
-        reasons: vec![Reason::new("tasty")],
-        comment: Comment::new("Lovely flat white"),
+        reasons: vec![ReasonSlug::new("tasty").unwrap()],
+        comment: Comment::typed("Lovely flat white"),
+        nps: None,
     };
     record(&kiosk.core, 5, Some(tasty));
     record(&kiosk.core, 5, None);

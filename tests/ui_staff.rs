@@ -23,7 +23,11 @@ use slint::{ComponentHandle, LogicalPosition, Model};
 fn remember_me_and_staff_mode_through_the_real_ui() {
     let logs = logs::CapturedLogs::install();
     i_slint_backend_testing::init_integration_test_with_mock_time();
-    let kiosk = TestKiosk::start(KioskConfig::default());
+    // These follow a customer who joins right after an unhappy rating, so this survey
+    // offers "remember me" after every face (by default it does not after an unhappy one).
+    let mut config = KioskConfig::default();
+    config.survey.remember_me.offer_after_unhappy = true;
+    let kiosk = TestKiosk::start(config);
     a_customer_joins_after_an_unhappy_rating(&kiosk);
     a_short_press_does_not_open_the_staff_door(&kiosk);
     the_first_day_replaces_the_default_pins_before_anything_else(&kiosk);

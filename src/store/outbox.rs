@@ -23,6 +23,26 @@ pub struct PendingEvent {
     pub body: serde_json::Value,
 }
 
+impl PendingEvent {
+    /// This row as the protocol event HQ will read, its device time shifted by
+    /// `correction`; the protocol's coded reason when the row is not one. The row is read
+    /// exactly as HQ reads an event, so rows queued by older kiosk versions (whose bodies
+    /// the protocol still reads) go out unchanged in meaning.
+    pub fn to_event(
+        &self,
+        correction: chrono::Duration,
+    ) -> std::result::Result<countertop_protocol::Event, countertop_protocol::EventError> {
+        countertop_protocol::Event::from_value(serde_json::json!({
+            "id": self.id,
+            "seq": self.seq,
+            "device_time": self.device_time + correction,
+            "utc_offset_minutes": self.utc_offset_minutes,
+            "kind": self.kind,
+            "body": self.body,
+        }))
+    }
+}
+
 /// What HQ made of one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settlement {

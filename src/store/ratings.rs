@@ -3,8 +3,13 @@
 //! A tap writes the rating and its `rating` event in one transaction. Reasons and a
 //! comment added afterwards update that same rating and queue a `rating_details` event
 //! that names it, so head office attaches them to the rating instead of counting a new one.
+//!
+//! Both events are `countertop_protocol` events, built with the types HQ parses them into:
+//! the outbox holds each one's wire `body`, and sync sends them as protocol events.
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use countertop_protocol as wire;
+use countertop_protocol::{EventBody, Touchpoint};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 use uuid::Uuid;
@@ -16,7 +21,7 @@ use crate::feedback::{Details, Score};
 #[derive(Debug, Clone)]
 pub struct NewRating {
     pub score: Score,
-    pub touchpoint: String,
+    pub touchpoint: Touchpoint,
     pub survey_version: u32,
     pub suspected_repeat: bool,
     /// The device's clock at the tap, with the kiosk's local offset.
@@ -115,22 +120,6 @@ impl RawRating {
     }
 }
 
-#[derive(Serialize)]
-struct RatingBody<'a> {
-    score: u8,
-    scale: u8,
-    touchpoint: &'a str,
-    survey_version: u32,
-    suspected_repeat: bool,
-}
-
-#[derive(Serialize)]
-struct DetailsBody<'a> {
-    rating_id: Uuid,
-    reasons: Vec<&'a str>,
-    comment: Option<&'a str>,
-}
-
 fn device_time(at: &DateTime<FixedOffset>) -> String {
     at.with_timezone(&Utc)
         .to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -143,6 +132,36 @@ pub(super) fn next_seq(tx: &Transaction<'_>) -> Result<i64> {
         [],
         |row| row.get(0),
     )?)
+}
+
+/// Queues the protocol event `event_id` with `body`: its wire body is what the outbox
+/// keeps, so what sync sends is exactly what [`wire::Event`] serializes.
+pub(super) fn queue_protocol_event(
+    tx: &Transaction<'_>,
+    seq: i64,
+    event_id: Uuid,
+    at: &DateTime<FixedOffset>,
+    body: EventBody,
+    rating_id: Option<Uuid>,
+) -> Result<()> {
+    let invalid = |e: String| StoreError::Invalid(format!("event {event_id}: {e}"));
+    let offset =
+        i16::try_from(at.offset().local_minus_utc() / 60).map_err(|e| invalid(e.to_string()))?;
+    let event = wire::Event::new(
+        event_id,
+        u64::try_from(seq).map_err(|e| invalid(e.to_string()))?,
+        at.with_timezone(&Utc),
+        offset,
+        body,
+    )
+    .map_err(|e| invalid(e.to_string()))?;
+    let kind = event.kind();
+    let mut envelope = serde_json::to_value(&event).map_err(|e| invalid(e.to_string()))?;
+    let body = envelope
+        .get_mut("body")
+        .map(serde_json::Value::take)
+        .unwrap_or_default();
+    queue_event(tx, seq, event_id, kind, at, &body, rating_id)
 }
 
 pub(super) fn queue_event(
@@ -175,8 +194,8 @@ impl NewRating {
     /// A rating of `score` on five faces, now; for tests and benchmarks.
     pub fn now_for_test(score: i64) -> Self {
         NewRating {
-            score: Score::new(score, crate::feedback::Scale::Five).expect("score in 1..=5"),
-            touchpoint: "visit".into(),
+            score: Score::new(score, crate::feedback::Scale::FIVE).expect("score in 1..=5"),
+            touchpoint: Touchpoint::new("visit").expect("a valid slug"),
             survey_version: 1,
             suspected_repeat: false,
             at: chrono::Local::now().fixed_offset(),
@@ -188,6 +207,18 @@ impl Store {
     /// Commits a tap: the rating and its outbox event, in one durable transaction.
     pub fn record_rating(&mut self, rating: &NewRating) -> Result<RecordedRating> {
         let id = Uuid::now_v7();
+        let score = rating.score;
+        let body = wire::Rating::new(wire::NewRating {
+            survey_version: rating.survey_version,
+            touchpoint: rating.touchpoint.to_string(),
+            scale: score.scale().faces(),
+            score: i64::from(score.value()),
+            nps: None,
+            reasons: Vec::new(),
+            comment: None,
+            suspected_repeat: rating.suspected_repeat,
+        })
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let tx = self.conn.transaction()?;
         let seq = next_seq(&tx)?;
         tx.execute(
@@ -200,25 +231,20 @@ impl Store {
                 device_time(&rating.at),
                 rating.at.offset().local_minus_utc() / 60,
                 rating.survey_version,
-                rating.touchpoint,
+                rating.touchpoint.as_str(),
                 rating.score.scale().faces(),
                 rating.score.value(),
                 rating.suspected_repeat,
             ],
         )?;
-        let body = RatingBody {
-            score: rating.score.value(),
-            scale: rating.score.scale().faces(),
-            touchpoint: &rating.touchpoint,
-            survey_version: rating.survey_version,
-            suspected_repeat: rating.suspected_repeat,
-        };
-        queue_event(&tx, seq, id, "rating", &rating.at, &body, Some(id))?;
+        queue_protocol_event(&tx, seq, id, &rating.at, EventBody::Rating(body), Some(id))?;
         tx.commit()?;
         Ok(RecordedRating { id, seq })
     }
 
-    /// Attaches reasons and a comment to an earlier rating, replacing any given before.
+    /// Attaches reasons, a comment and an NPS answer to an earlier rating, replacing any
+    /// given before. The NPS answer travels to HQ in the `rating_details` event only: the
+    /// kiosk's own reports do not show NPS.
     pub fn attach_details(
         &mut self,
         rating: Uuid,
@@ -229,6 +255,13 @@ impl Store {
         let comment = details.comment.as_ref().map(|c| c.as_str());
         let reasons_json =
             serde_json::to_string(&reasons).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let body = wire::RatingDetails::from_parts(
+            rating,
+            details.reasons.clone(),
+            details.comment.clone(),
+            details.nps,
+        )
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let tx = self.conn.transaction()?;
         let updated = tx.execute(
             "UPDATE ratings SET reasons = ?2, comment = ?3 WHERE id = ?1",
@@ -238,18 +271,12 @@ impl Store {
             return Err(StoreError::UnknownRating(rating));
         }
         let seq = next_seq(&tx)?;
-        let body = DetailsBody {
-            rating_id: rating,
-            reasons,
-            comment,
-        };
-        queue_event(
+        queue_protocol_event(
             &tx,
             seq,
             Uuid::now_v7(),
-            "rating_details",
             &at,
-            &body,
+            EventBody::RatingDetails(body),
             Some(rating),
         )?;
         tx.commit()?;
@@ -351,7 +378,10 @@ impl Store {
                 *slot += n;
             }
             total_score += u64::from(score) * n;
-            if score + 1 >= scale {
+            let satisfied = wire::Scale::new(scale)
+                .and_then(|s| Score::new(i64::from(score), s))
+                .is_ok_and(|s| s.is_satisfied());
+            if satisfied {
                 happy += n;
             }
         }
@@ -366,7 +396,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feedback::{Comment, Reason, Scale};
+    use crate::feedback::{Comment, ReasonSlug, Scale};
     use crate::store::temp_store as store;
     use chrono::{Duration, TimeZone};
 
@@ -378,8 +408,8 @@ mod tests {
             .with_ymd_and_hms(2026, 11, 23, 8, 30, 0)
             .unwrap();
         let rating = NewRating {
-            score: Score::new(2, Scale::Four).unwrap(),
-            touchpoint: "wait".into(),
+            score: Score::new(2, Scale::FOUR).unwrap(),
+            touchpoint: Touchpoint::new("wait").unwrap(),
             survey_version: 3,
             suspected_repeat: false,
             at,
@@ -409,8 +439,8 @@ mod tests {
         let (_dir, mut store) = store();
         let a = store.record_rating(&NewRating::now_for_test(5)).unwrap();
         let details = Details {
-            reasons: vec![Reason::new("tasty")],
-            comment: None,
+            reasons: vec![ReasonSlug::new("tasty").unwrap()],
+            ..Details::default()
         };
         store
             .attach_details(a.id, &details, chrono::Local::now().fixed_offset())
@@ -426,8 +456,12 @@ mod tests {
         let (_dir, mut store) = store();
         let rated = store.record_rating(&NewRating::now_for_test(1)).unwrap();
         let details = Details {
-            reasons: vec![Reason::new("slow_service"), Reason::new("price")],
-            comment: Comment::new("Waited 20 minutes"),
+            reasons: vec![
+                ReasonSlug::new("slow_service").unwrap(),
+                ReasonSlug::new("price").unwrap(),
+            ],
+            comment: Comment::typed("Waited 20 minutes"),
+            nps: None,
         };
         store
             .attach_details(rated.id, &details, chrono::Local::now().fixed_offset())

@@ -236,7 +236,7 @@ fn write_csv(path: &Path, rows: &[ReportRow]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feedback::{Comment, Details, Reason, Scale, Score};
+    use crate::feedback::{Comment, Details, ReasonSlug, Scale, Score};
     use crate::store::{temp_store, NewRating};
     use chrono::TimeZone;
 
@@ -256,16 +256,20 @@ mod tests {
         repeat: bool,
     ) {
         let rating = NewRating {
-            score: Score::new(score, Scale::Five).unwrap(),
-            touchpoint: "visit".into(),
+            score: Score::new(score, Scale::FIVE).unwrap(),
+            touchpoint: countertop_protocol::Touchpoint::new("visit").unwrap(),
             survey_version: 1,
             suspected_repeat: repeat,
             at: when,
         };
         let id = store.record_rating(&rating).unwrap().id;
         let details = Details {
-            reasons: reasons.iter().map(|r| Reason::new(*r)).collect(),
-            comment: comment.and_then(Comment::new),
+            reasons: reasons
+                .iter()
+                .map(|r| ReasonSlug::new(*r).unwrap())
+                .collect(),
+            comment: comment.and_then(Comment::typed),
+            nps: None,
         };
         store.attach_details(id, &details, when).unwrap();
     }

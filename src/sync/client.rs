@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use countertop_protocol::{
-    ConfigResponse, EnrollRequest, EnrollResponse, ErrorBody, PushResponse, RegularsResponse,
-    PROTOCOL_VERSION,
+    ConfigResponse, EnrollRequest, EnrollResponse, ErrorBody, EventOutcome, EventResult,
+    PushRequest, PushResponse, RegularsResponse, PROTOCOL_VERSION,
 };
 use reqwest::StatusCode;
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::store::{HqLink, PendingEvent};
@@ -85,24 +84,6 @@ pub struct HqClient {
     base: String,
 }
 
-#[derive(Serialize)]
-struct WirePush<'a> {
-    protocol: countertop_protocol::ProtocolVersion,
-    events: Vec<WireEvent<'a>>,
-}
-
-/// An outbox row exactly as HQ reads it. The kiosk does not judge its own events: HQ
-/// accepts or rejects each, and a rejected one is quarantined here with HQ's reason.
-#[derive(Serialize)]
-struct WireEvent<'a> {
-    id: Uuid,
-    seq: i64,
-    device_time: chrono::DateTime<chrono::Utc>,
-    utc_offset_minutes: i32,
-    kind: &'a str,
-    body: &'a serde_json::Value,
-}
-
 impl HqClient {
     /// A client for HQ at `base`, trusting the CAs in `ca_file` (`sync.ca_file`) as well as
     /// the public ones, with the default timeouts.
@@ -168,29 +149,65 @@ impl HqClient {
         })
     }
 
-    /// Pushes a batch of events, gzip-compressed, shifting their times by `correction`
-    /// (HQ's clock minus ours) when the device clock is known to be wrong.
+    /// Pushes a batch of outbox rows as `countertop_protocol` events (a [`PushRequest`],
+    /// gzip-compressed), shifting their times by `correction` (HQ's clock minus ours) when
+    /// the device clock is known to be wrong.
+    ///
+    /// A row the protocol refuses, and so HQ would, is not sent: it is answered here in
+    /// HQ's own words (rejected, with the protocol's code and reason), so sync quarantines
+    /// it like any event HQ refuses and the rest flow on.
     pub async fn push(
         &self,
         token: &str,
         events: &[PendingEvent],
         correction: chrono::Duration,
     ) -> Result<PushResponse, HqError> {
-        let wire = WirePush {
+        let mut refused = Vec::new();
+        let mut sent_from = Vec::with_capacity(events.len());
+        let mut request = PushRequest {
             protocol: PROTOCOL_VERSION,
-            events: events
-                .iter()
-                .map(|e| WireEvent {
-                    id: e.id,
-                    seq: e.seq,
-                    device_time: e.device_time + correction,
-                    utc_offset_minutes: e.utc_offset_minutes,
-                    kind: &e.kind,
-                    body: &e.body,
-                })
-                .collect(),
+            events: Vec::with_capacity(events.len()),
         };
-        let json = serde_json::to_vec(&wire).map_err(|e| HqError::BadResponse(e.to_string()))?;
+        for (index, pending) in events.iter().enumerate() {
+            match pending.to_event(correction) {
+                Ok(event) => {
+                    sent_from.push(index);
+                    request.events.push(event);
+                }
+                Err(e) => refused.push(EventResult {
+                    index,
+                    id: Some(pending.id),
+                    outcome: EventOutcome::Rejected {
+                        code: e.code().to_owned(),
+                        reason: e.to_string(),
+                    },
+                }),
+            }
+        }
+        let mut response = if request.events.is_empty() {
+            PushResponse {
+                protocol: PROTOCOL_VERSION,
+                server_time: chrono::Utc::now(),
+                accepted: 0,
+                duplicates: 0,
+                rejected: 0,
+                results: Vec::new(),
+            }
+        } else {
+            let mut response = self.send_push(token, &request).await?;
+            // HQ numbers the events it was sent; the caller numbers its whole batch.
+            for result in &mut response.results {
+                result.index = sent_from.get(result.index).copied().unwrap_or(usize::MAX);
+            }
+            response
+        };
+        response.rejected += refused.len();
+        response.results.extend(refused);
+        Ok(response)
+    }
+
+    async fn send_push(&self, token: &str, request: &PushRequest) -> Result<PushResponse, HqError> {
+        let json = serde_json::to_vec(request).map_err(|e| HqError::BadResponse(e.to_string()))?;
         let compress_error =
             |e: std::io::Error| HqError::BadResponse(format!("cannot compress: {e}"));
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

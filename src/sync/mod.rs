@@ -419,7 +419,7 @@ impl Outbox<'_> {
                         Settlement::Acknowledged
                     }
                     EventOutcome::Rejected { code, reason } => {
-                        tracing::warn!("HQ rejected event {} ({code}); quarantined", event.id);
+                        tracing::warn!("event {} refused ({code}); quarantined", event.id);
                         if code == ERASED_CODE {
                             erased_elsewhere.push(event.id);
                         }

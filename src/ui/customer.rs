@@ -1,6 +1,11 @@
 //! The customer's path through the kiosk: welcome → tap a face → "what stood out?" →
 //! comment → thank you → welcome again, with the idle reset that keeps the next customer
 //! from ever seeing the previous one's choices.
+//!
+//! When the survey asks the NPS question, the follow-up shows it as a 0–10 row the customer
+//! may leave alone; the answer goes with the rating's details. After one of the two lowest
+//! faces the kiosk apologises, and offers "remember me" only if the survey says so
+//! (`remember_me.offer_after_unhappy`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -11,15 +16,19 @@ use uuid::Uuid;
 use super::{language, App, Chip, Face, Kiosk, Screen};
 use crate::config::{KioskConfig, ReasonChip};
 use crate::core::{Core, Tap};
-use crate::feedback::{self, Comment, Details, Reason, Scale, Score, Sentiment};
+use crate::feedback::{self, Comment, Details, Nps, Scale, Score, Sentiment};
 
 /// What one customer has given so far. Cleared when they are done or walk away.
 #[derive(Default)]
 struct Session {
     rating: Option<Uuid>,
+    /// The face they tapped, once its rating is on disk.
+    score: Option<Score>,
     chips: Vec<ReasonChip>,
     selected: Vec<bool>,
     comment: String,
+    /// Their answer to the NPS question, if they gave one.
+    nps: Option<Nps>,
     language: String,
 }
 
@@ -31,9 +40,10 @@ impl Session {
                 .iter()
                 .zip(&self.selected)
                 .filter(|(_, on)| **on)
-                .map(|(chip, _)| Reason::new(chip.id.clone()))
+                .map(|(chip, _)| chip.slug.clone())
                 .collect(),
-            comment: Comment::new(&self.comment),
+            comment: Comment::typed(&self.comment),
+            nps: self.nps,
         }
     }
 }
@@ -87,6 +97,12 @@ impl CustomerFlow {
         kiosk.on_rate(move |score| {
             if let Some(flow) = weak.upgrade() {
                 flow.rate(score);
+            }
+        });
+        let weak = Rc::downgrade(&flow);
+        kiosk.on_pick_nps(move |answer| {
+            if let Some(flow) = weak.upgrade() {
+                flow.pick_nps(answer);
             }
         });
         let weak = Rc::downgrade(&flow);
@@ -183,7 +199,7 @@ impl CustomerFlow {
                 touchpoint: config.survey.touchpoint.clone(),
                 survey_version: config.survey.version,
             };
-            (tap, config.survey.chips_for(score.sentiment()).to_vec())
+            (tap, config.survey.chips_for(Sentiment::of(score)).to_vec())
         };
         let mut busy = false;
         self.with_kiosk(|k| {
@@ -194,8 +210,7 @@ impl CustomerFlow {
             return;
         }
         self.activity();
-        let sentiment = tap.score.sentiment();
-        let unhappy = tap.score.value() <= 2;
+        let score = tap.score;
         let core = self.core.clone();
         let this = self.this.clone();
         let spawned = slint::spawn_local(async move {
@@ -203,8 +218,9 @@ impl CustomerFlow {
             if let Some(flow) = this.upgrade() {
                 match result {
                     Ok(rated) => {
-                        flow.visit_rating.set(Some((rated.recorded.id, unhappy)));
-                        flow.rated(rated.recorded.id, sentiment, chips)
+                        flow.visit_rating
+                            .set(Some((rated.recorded.id, score.is_unhappy())));
+                        flow.rated(rated.recorded.id, score, chips)
                     }
                     Err(_) => flow.save_failed(),
                 }
@@ -217,17 +233,19 @@ impl CustomerFlow {
     }
 
     /// The tap is on disk: ask what stood out.
-    fn rated(&self, rating: Uuid, sentiment: Sentiment, chips: Vec<ReasonChip>) {
+    fn rated(&self, rating: Uuid, score: Score, chips: Vec<ReasonChip>) {
         {
             let mut session = self.session.borrow_mut();
             session.rating = Some(rating);
+            session.score = Some(score);
             session.selected = vec![false; chips.len()];
             session.chips = chips;
         }
         self.with_kiosk(|k| {
             k.set_busy(false);
             k.set_save_failed(false);
-            k.set_happy(sentiment == Sentiment::Happy);
+            k.set_happy(Sentiment::of(score) == Sentiment::Happy);
+            k.set_apologise(score.is_unhappy());
             k.set_screen(Screen::FollowUp);
         });
         self.refresh_chips();
@@ -257,6 +275,19 @@ impl CustomerFlow {
         self.refresh_chips();
     }
 
+    /// A tap on the NPS row: picks that answer, or clears it when tapped again.
+    fn pick_nps(&self, answer: i32) {
+        let Ok(picked) = Nps::new(answer.into()) else {
+            return;
+        };
+        let nps = {
+            let mut session = self.session.borrow_mut();
+            session.nps = (session.nps != Some(picked)).then_some(picked);
+            session.nps
+        };
+        self.with_kiosk(|k| k.set_nps(nps.map_or(-1, |n| i32::from(n.value()))));
+    }
+
     fn type_key(&self, key: &str) {
         let telex = self
             .app
@@ -281,11 +312,16 @@ impl CustomerFlow {
 
     fn done(&self) {
         self.save_details();
-        let offered = self
-            .after_feedback
-            .borrow()
-            .as_ref()
-            .is_some_and(|offer| offer());
+        // After an unhappy face the survey decides whether "remember me" follows at all.
+        let score = self.session.borrow().score;
+        let may_offer =
+            score.is_none_or(|s| self.config.borrow().survey.remember_me.offered_after(s));
+        let offered = may_offer
+            && self
+                .after_feedback
+                .borrow()
+                .as_ref()
+                .is_some_and(|offer| offer());
         if !offered {
             self.thank_and_return();
         }
@@ -381,6 +417,8 @@ impl CustomerFlow {
             k.set_faces(faces);
             k.set_shop_name(shop.into());
             k.set_comment(SharedString::new());
+            k.set_nps(-1);
+            k.set_apologise(false);
             k.set_chips(ModelRc::default());
             k.set_busy(false);
             k.set_screen(Screen::Welcome);
@@ -402,16 +440,22 @@ impl CustomerFlow {
     fn apply_language(&self) {
         let lang = self.session.borrow().language.clone();
         language::select(&lang);
-        let (question, next_name) = {
+        let (question, nps_question, next_name) = {
             let config = self.config.borrow();
             let fallback = &config.languages.default;
             (
                 config.survey.question_in(&lang, fallback).to_owned(),
+                config
+                    .survey
+                    .nps_question_in(&lang, fallback)
+                    .unwrap_or_default()
+                    .to_owned(),
                 language::native_name(language::next(&config.languages.available, &lang)),
             )
         };
         self.with_kiosk(|k| {
             k.set_question(question.into());
+            k.set_nps_question(nps_question.into());
             k.set_next_language_name(next_name.into());
             // Vietnamese types with Telex, English as spelt; the keyboard's key changes it.
             k.set_telex(crate::telex::is_default_for(&lang));
@@ -464,7 +508,7 @@ pub(crate) fn chip_models(
         .iter()
         .enumerate()
         .map(|(i, chip)| Chip {
-            id: chip.id.as_str().into(),
+            id: chip.slug.as_str().into(),
             label: chip.label_in(lang, fallback).into(),
             selected: selected.get(i).copied().unwrap_or(false),
         })

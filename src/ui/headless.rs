@@ -378,7 +378,7 @@ fn demo_manager(app: &App, lang: &str) {
         average: Some(4.16),
         suspected_repeats: 2,
     };
-    manager::show_summary(&m, &summary, crate::feedback::Scale::Five);
+    manager::show_summary(&m, &summary, crate::feedback::Scale::FIVE);
     m.set_day("2026-11-23".into());
     let by_hour = [
         0, 0, 0, 0, 0, 0, 3, 9, 14, 11, 7, 6, 10, 8, 5, 4, 5, 3, 2, 0, 0, 0, 0, 0,
@@ -524,12 +524,57 @@ pub fn screenshots(config: &KioskConfig, out: &Path, languages: &[String]) -> Re
             kiosk.set_screen(scene.screen);
             written.extend(render_all(&headless, out, lang, scene.name)?);
         }
+        written.extend(nps_and_apology_scenes(&headless, config, out, lang)?);
         for (name, set_up) in STAFF_SCENES {
             set_up(&headless.app, config, lang);
             written.extend(render_all(&headless, out, lang, name)?);
         }
         written.extend(manager_scenes(&headless, out, lang)?);
     }
+    Ok(written)
+}
+
+/// The follow-up with the NPS row (answered, and not), and the apology after an unhappy
+/// face. A survey without an NPS question shows a sample one.
+fn nps_and_apology_scenes(
+    headless: &Headless,
+    config: &KioskConfig,
+    out: &Path,
+    lang: &str,
+) -> Result<Vec<PathBuf>> {
+    let kiosk = headless.app.global::<Kiosk>();
+    let fallback = &config.languages.default;
+    let question = config
+        .survey
+        .nps_question_in(lang, fallback)
+        .unwrap_or(if lang == "vi" {
+            "Bạn có sẵn lòng giới thiệu quán cho bạn bè không?"
+        } else {
+            "How likely are you to recommend us to a friend?"
+        });
+    let mut written = Vec::new();
+    for (name, sentiment, selected, nps) in [
+        ("follow-up-nps", Sentiment::Happy, &[1usize][..], 9),
+        ("follow-up-nps-unhappy", Sentiment::Unhappy, &[0, 4][..], -1),
+    ] {
+        let chips = config.survey.chips_for(sentiment);
+        let on: Vec<bool> = (0..chips.len()).map(|i| selected.contains(&i)).collect();
+        kiosk.set_chips(ModelRc::new(VecModel::from(chip_models(
+            chips, &on, lang, fallback,
+        ))));
+        kiosk.set_happy(sentiment == Sentiment::Happy);
+        kiosk.set_comment("".into());
+        kiosk.set_nps_question(question.into());
+        kiosk.set_nps(nps);
+        kiosk.set_screen(Screen::FollowUp);
+        written.extend(render_all(headless, out, lang, name)?);
+    }
+    kiosk.set_nps_question("".into());
+    kiosk.set_nps(-1);
+    kiosk.set_apologise(true);
+    kiosk.set_screen(Screen::ThankYou);
+    written.extend(render_all(headless, out, lang, "thank-you-sorry")?);
+    kiosk.set_apologise(false);
     Ok(written)
 }
 

@@ -124,6 +124,7 @@ fn to_item(event: &Event, tz: Tz, received_at: DateTime<Utc>) -> Result<IngestIt
                 rating_id: d.rating_id(),
                 reasons: d.reasons().iter().map(|s| s.to_string()).collect(),
                 comment: d.comment().map(|c| c.as_str().to_owned()),
+                nps: d.nps().map(|n| n.value()),
             });
         }
         EventBody::RegularUpserted(r) => {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::values::{ReasonSlug, Scale, Touchpoint, ValidationError};
+use crate::values::{ReasonSlug, Scale, Score, Touchpoint, ValidationError};
 
 /// A language tag such as `en` or `vi`.
 pub type Language = String;
@@ -18,9 +18,27 @@ pub type LocalizedText = BTreeMap<Language, String>;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReasonChip {
+    /// `id` is the older spelling `kiosk.toml` files use for the same thing.
+    #[serde(alias = "id")]
     pub slug: ReasonSlug,
     #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub label: LocalizedText,
+}
+
+impl ReasonChip {
+    /// The label in `lang`, else in `fallback`, else in any language it has.
+    pub fn label_in(&self, lang: &str, fallback: &str) -> &str {
+        localized(&self.label, lang, fallback)
+    }
+}
+
+/// `text` in `lang`, else in `fallback`, else in any language it has ("" with none).
+pub fn localized<'a>(text: &'a LocalizedText, lang: &str, fallback: &str) -> &'a str {
+    text.get(lang)
+        .or_else(|| text.get(fallback))
+        .or_else(|| text.values().next())
+        .map(String::as_str)
+        .unwrap_or("")
 }
 
 /// How long screens stay up, in seconds.
@@ -115,6 +133,18 @@ pub struct RememberMe {
     #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub dietary_consent_text: LocalizedText,
     pub menu: Menu,
+    /// Whether the offer also follows one of the two lowest faces. Off by default: a
+    /// customer who has just told us the visit went badly gets an apology, not a sign-up
+    /// form (see the README's configuration section).
+    #[serde(default)]
+    pub offer_after_unhappy: bool,
+}
+
+impl RememberMe {
+    /// Whether to offer "remember me" to a customer who just gave `score`.
+    pub fn offered_after(&self, score: Score) -> bool {
+        self.enabled && (self.offer_after_unhappy || !score.is_unhappy())
+    }
 }
 
 #[derive(Deserialize)]
@@ -315,6 +345,7 @@ impl Default for RememberMe {
                     chip("vanilla", "Vanilla", "Vani"),
                 ],
             },
+            offer_after_unhappy: false,
         }
     }
 }
@@ -339,6 +370,40 @@ mod tests {
         let mut v = serde_json::to_value(SurveyConfig::default()).expect("serializes");
         v["languages"] = serde_json::json!(["en", "vi", "fr"]);
         assert!(serde_json::from_value::<SurveyConfig>(v).is_err());
+    }
+
+    #[test]
+    fn remember_me_follows_an_unhappy_face_only_when_the_survey_says_so() {
+        let score = |v| Score::new(v, Scale::FIVE).expect("on the scale");
+        let mut offer = RememberMe::default();
+        assert!(!offer.offer_after_unhappy, "off unless a shop turns it on");
+        assert!(!offer.offered_after(score(1)) && !offer.offered_after(score(2)));
+        assert!(offer.offered_after(score(3)) && offer.offered_after(score(5)));
+        offer.offer_after_unhappy = true;
+        assert!(offer.offered_after(score(1)));
+        offer.enabled = false;
+        assert!(!offer.offered_after(score(5)));
+    }
+
+    #[test]
+    fn a_config_written_before_offer_after_unhappy_still_parses() {
+        let mut v = serde_json::to_value(SurveyConfig::default()).expect("serializes");
+        v["remember_me"]
+            .as_object_mut()
+            .expect("object")
+            .remove("offer_after_unhappy");
+        let c: SurveyConfig = serde_json::from_value(v).expect("old config parses");
+        assert!(!c.remember_me.offer_after_unhappy);
+    }
+
+    #[test]
+    fn a_chip_s_slug_may_be_spelled_id_and_its_label_falls_back() {
+        let c: ReasonChip = serde_json::from_value(serde_json::json!(
+            {"id": "tasty", "label": {"en": "Tasty"}}
+        ))
+        .expect("chip");
+        assert_eq!(c.slug.as_str(), "tasty");
+        assert_eq!(c.label_in("vi", "en"), "Tasty");
     }
 
     #[test]

@@ -346,6 +346,10 @@ impl Rating {
     pub fn is_satisfied(&self) -> bool {
         self.scale.is_satisfied(self.score)
     }
+    /// Is this score one of the scale's two lowest faces?
+    pub fn is_unhappy(&self) -> bool {
+        self.scale.is_unhappy(self.score)
+    }
 }
 
 impl TryFrom<NewRating> for Rating {
@@ -379,16 +383,20 @@ pub struct NewRatingDetails {
     pub reasons: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// The 0..=10 recommend answer, asked on the follow-up screen after the tap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nps: Option<i64>,
 }
 
-/// Reasons and a comment the customer added after the tap, attached at HQ to the
-/// earlier rating `rating_id` (from the same store).
+/// Reasons, a comment and an NPS answer the customer added after the tap, attached at HQ
+/// to the earlier rating `rating_id` (from the same store).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "NewRatingDetails", into = "NewRatingDetails")]
 pub struct RatingDetails {
     rating_id: Uuid,
     reasons: Vec<ReasonSlug>,
     comment: Option<Comment>,
+    nps: Option<Nps>,
 }
 
 impl RatingDetails {
@@ -397,7 +405,32 @@ impl RatingDetails {
             rating_id: n.rating_id,
             reasons: check_reasons(n.reasons)?,
             comment: n.comment.map(Comment::new).transpose()?,
+            nps: n.nps.map(Nps::new).transpose()?,
         })
+    }
+    /// Details from values already checked one by one; only the number of reasons is
+    /// left to check.
+    pub fn from_parts(
+        rating_id: Uuid,
+        reasons: Vec<ReasonSlug>,
+        comment: Option<Comment>,
+        nps: Option<Nps>,
+    ) -> Result<RatingDetails, ValidationError> {
+        if reasons.len() > MAX_REASONS {
+            return Err(ValidationError::TooManyReasons {
+                count: reasons.len(),
+                max: MAX_REASONS,
+            });
+        }
+        Ok(RatingDetails {
+            rating_id,
+            reasons,
+            comment,
+            nps,
+        })
+    }
+    pub fn nps(&self) -> Option<Nps> {
+        self.nps
     }
     pub fn rating_id(&self) -> Uuid {
         self.rating_id
@@ -423,6 +456,7 @@ impl From<RatingDetails> for NewRatingDetails {
             rating_id: d.rating_id,
             reasons: d.reasons.into_iter().map(String::from).collect(),
             comment: d.comment.map(String::from),
+            nps: d.nps.map(|n| i64::from(n.value())),
         }
     }
 }
@@ -536,6 +570,42 @@ mod tests {
         assert_eq!(again, rating_json(5, 5));
         let back: Event = serde_json::from_value(again).expect("deserializes");
         assert_eq!(back, event);
+    }
+
+    #[test]
+    fn details_carry_an_optional_nps_answer_checked_like_the_rating_s() {
+        let details = |nps: serde_json::Value| {
+            json!({
+                "id": "01936b2e-7c4a-7000-8000-000000000002", "seq": 8,
+                "device_time": "2026-11-23T08:15:10Z", "utc_offset_minutes": 420,
+                "kind": "rating_details",
+                "body": {"rating_id": "01936b2e-7c4a-7000-8000-000000000001",
+                         "reasons": [], "nps": nps}
+            })
+        };
+        let event = Event::from_value(details(json!(9))).expect("valid details");
+        let EventBody::RatingDetails(d) = event.body() else {
+            panic!("details expected")
+        };
+        assert_eq!(d.nps().map(Nps::value), Some(9));
+        assert_eq!(
+            serde_json::to_value(&event).expect("serializes"),
+            details(json!(9))
+        );
+        assert_eq!(
+            Event::from_value(details(json!(11)))
+                .expect_err("11")
+                .code(),
+            "nps_out_of_range"
+        );
+        // Details written before NPS existed still read, with no answer.
+        let mut old = details(json!(null));
+        old["body"].as_object_mut().expect("body").remove("nps");
+        let event = Event::from_value(old).expect("old details");
+        let EventBody::RatingDetails(d) = event.body() else {
+            panic!("details expected")
+        };
+        assert_eq!(d.nps(), None);
     }
 
     #[test]

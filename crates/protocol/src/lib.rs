@@ -28,7 +28,8 @@ pub use api::{
     PushRequest, PushResponse, RegularsResponse,
 };
 pub use config::{
-    Language, LocalizedText, Menu, MenuOption, ReasonChip, RememberMe, SurveyConfig, Timeouts,
+    localized, Language, LocalizedText, Menu, MenuOption, ReasonChip, RememberMe, SurveyConfig,
+    Timeouts,
 };
 pub use event::{
     DeviceHealth, Event, EventBody, EventError, NewDeviceHealth, NewRating, NewRatingDetails,
@@ -37,5 +38,7 @@ pub use event::{
 pub use regular::{
     phone_digits, Consent, Hlc, NewRegular, Regular, RegularErased, UsualOrder, Visit, VisitRecord,
 };
-pub use values::{Comment, Nps, ReasonSlug, Scale, Touchpoint, ValidationError};
+pub use values::{
+    Comment, Nps, ReasonSlug, Scale, Score, Touchpoint, ValidationError, MAX_COMMENT_CHARS,
+};
 pub use version::{ProtocolVersion, VersionError, PROTOCOL_HEADER, PROTOCOL_VERSION};

@@ -98,9 +98,57 @@ impl Scale {
         }
     }
 
-    /// CSAT counts the top two faces as satisfied.
+    /// CSAT counts the top two faces as satisfied. The one place this rule lives: the
+    /// kiosk's chips and counts and HQ's ingest all ask here.
     pub fn is_satisfied(self, score: u8) -> bool {
         score + 1 >= self.0
+    }
+
+    /// The two lowest faces are unhappy: the visit a barista should make amends for, and
+    /// the rating after which the kiosk apologises instead of asking to remember anyone.
+    /// (On five faces the neutral middle face is neither satisfied nor unhappy.)
+    pub fn is_unhappy(self, score: u8) -> bool {
+        score <= 2
+    }
+
+    /// The face drawn for each score, worst first, as a mood from 0 (very unhappy) to 4
+    /// (very happy). Four faces skip the neutral mood 2.
+    pub fn moods(self) -> &'static [u8] {
+        if self.0 == 4 {
+            &[0, 1, 3, 4]
+        } else {
+            &[0, 1, 2, 3, 4]
+        }
+    }
+}
+
+/// One face of a scale, checked against it: 1 (the worst) to the number of faces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Score {
+    scale: Scale,
+    value: u8,
+}
+
+impl Score {
+    pub fn new(value: i64, scale: Scale) -> Result<Score, ValidationError> {
+        Ok(Score {
+            value: scale.check_score(value)?,
+            scale,
+        })
+    }
+    pub fn value(self) -> u8 {
+        self.value
+    }
+    pub fn scale(self) -> Scale {
+        self.scale
+    }
+    /// One of the top two faces ([`Scale::is_satisfied`]).
+    pub fn is_satisfied(self) -> bool {
+        self.scale.is_satisfied(self.value)
+    }
+    /// One of the two lowest faces ([`Scale::is_unhappy`]).
+    pub fn is_unhappy(self) -> bool {
+        self.scale.is_unhappy(self.value)
     }
 }
 
@@ -232,6 +280,15 @@ impl Comment {
         }
         Ok(Comment(value))
     }
+    /// A comment as a customer typed it: trimmed, `None` when blank, and cut at the limit
+    /// (the on-screen keyboard stops there too), so it is always valid.
+    pub fn typed(text: &str) -> Option<Comment> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return None;
+        }
+        Some(Comment(trimmed.chars().take(MAX_COMMENT_CHARS).collect()))
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -282,6 +339,42 @@ mod tests {
         assert!(!Scale::FIVE.is_satisfied(3));
         assert!(Scale::FOUR.is_satisfied(3));
         assert!(!Scale::FOUR.is_satisfied(2));
+    }
+
+    #[test]
+    fn only_the_two_lowest_faces_are_unhappy() {
+        let unhappy = |scale: Scale| -> Vec<bool> {
+            (1..=scale.faces()).map(|s| scale.is_unhappy(s)).collect()
+        };
+        assert_eq!(unhappy(Scale::FIVE), [true, true, false, false, false]);
+        assert_eq!(unhappy(Scale::FOUR), [true, true, false, false]);
+        let score = Score::new(3, Scale::FIVE).expect("on the scale");
+        assert!(!score.is_unhappy() && !score.is_satisfied());
+        assert!(Score::new(3, Scale::FOUR)
+            .expect("on the scale")
+            .is_satisfied());
+        assert_eq!(
+            Score::new(5, Scale::FOUR)
+                .expect_err("off the scale")
+                .code(),
+            "score_out_of_range"
+        );
+    }
+
+    #[test]
+    fn four_faces_have_no_neutral_mood() {
+        assert_eq!(Scale::FOUR.moods(), [0, 1, 3, 4]);
+        assert_eq!(Scale::FIVE.moods(), [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_typed_comment_is_trimmed_and_cut_at_the_limit() {
+        assert_eq!(Comment::typed("   "), None);
+        assert_eq!(Comment::typed(" hi ").expect("text").as_str(), "hi");
+        let long = "é".repeat(MAX_COMMENT_CHARS + 100);
+        let cut = Comment::typed(&long).expect("text");
+        assert_eq!(cut.as_str().chars().count(), MAX_COMMENT_CHARS);
+        assert!(Comment::new(cut.as_str()).is_ok(), "what is typed is valid");
     }
 
     #[test]

@@ -635,7 +635,7 @@ fn show_report(m: &Manager<'_>, report: &DayReport, config: &KioskConfig) {
                 .praise
                 .iter()
                 .chain(&survey.problems)
-                .find(|chip| &chip.id == id)
+                .find(|chip| chip.slug.as_str() == id)
                 .map_or(id.as_str(), |chip| chip.label_in(lang, lang))
                 .into(),
             count: saturating_i32(*count),

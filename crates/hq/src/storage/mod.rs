@@ -237,6 +237,8 @@ pub struct DetailsRow {
     pub rating_id: Uuid,
     pub reasons: Vec<String>,
     pub comment: Option<String>,
+    /// The NPS answer given after the tap; it fills the rating's `nps`.
+    pub nps: Option<u8>,
 }
 
 /// One valid event of a push, ready to store.

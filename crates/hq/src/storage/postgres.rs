@@ -420,6 +420,19 @@ async fn apply(
         )
         .await?;
     }
+    if !plan.nps.is_empty() {
+        // After the ratings above: details may name a rating of this same batch.
+        let (nid, ns): (Vec<Uuid>, Vec<i32>) =
+            plan.nps.iter().map(|(id, n)| (*id, i32::from(*n))).unzip();
+        tx.execute(
+            &tx.prepare_cached(
+                "UPDATE ratings r SET nps = u.nps                  FROM UNNEST($1::uuid[], $2::int4[]) AS u(id, nps)                  WHERE r.id = u.id AND r.store_id = $3",
+            )
+            .await?,
+            &[&nid, &ns, &device.store_id],
+        )
+        .await?;
+    }
     if !plan.writes_regulars() {
         return Ok(());
     }

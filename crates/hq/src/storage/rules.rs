@@ -193,6 +193,9 @@ pub struct Plan<'a> {
     pub reasons: Vec<(Uuid, &'a str)>,
     /// (rating id, comment) from details; the last one in the batch wins. Sorted by id.
     pub comments: Vec<(Uuid, &'a str)>,
+    /// (rating id, NPS answer) from details, for the rating's own `nps`; the last one in
+    /// the batch wins. Sorted by id. Applied after the ratings above are inserted.
+    pub nps: Vec<(Uuid, u8)>,
     /// Regulars whose profile and visits are deleted (erased in this batch). Applied
     /// before the writes below, none of which names these regulars.
     pub purged: Vec<Uuid>,
@@ -234,6 +237,7 @@ pub fn decide<'a>(
     let mut ratings = Vec::new();
     let mut reasons: Vec<(Uuid, &str)> = Vec::new();
     let mut comments: BTreeMap<Uuid, &str> = BTreeMap::new();
+    let mut nps: BTreeMap<Uuid, u8> = BTreeMap::new();
     let mut purged: Vec<Uuid> = Vec::new();
     let mut tombstoned: HashSet<Uuid> = HashSet::new();
     // Writes carry their item's position until the change sequences are numbered.
@@ -261,6 +265,9 @@ pub fn decide<'a>(
             reasons.extend(d.reasons.iter().map(|s| (d.rating_id, s.as_str())));
             if let Some(c) = &d.comment {
                 comments.insert(d.rating_id, c.as_str());
+            }
+            if let Some(n) = d.nps {
+                nps.insert(d.rating_id, n);
             }
         }
         let Some(op) = &item.regular else { continue };
@@ -376,6 +383,7 @@ pub fn decide<'a>(
         ratings,
         reasons,
         comments: comments.into_iter().collect(),
+        nps: nps.into_iter().collect(),
         purged,
         tombstones: tombstones
             .into_iter()
@@ -492,6 +500,7 @@ mod tests {
                 rating_id: id(rating),
                 reasons: vec!["slow_service".into()],
                 comment: Some(comment.into()),
+                nps: None,
             }),
             ..item(event)
         }
@@ -651,6 +660,22 @@ mod tests {
             "details add their reasons to the rating they name"
         );
         assert_eq!(plan.comments, vec![(id(1), "late")]);
+    }
+
+    #[test]
+    fn an_nps_answer_in_details_fills_the_rating_it_names_and_the_last_one_wins() {
+        let mut first = details(2, 1, "late");
+        let mut second = details(3, 1, "late");
+        first.details.as_mut().expect("details").nps = Some(6);
+        second.details.as_mut().expect("details").nps = Some(9);
+        let items = vec![rating(1, &[]), first, second, details(4, 1, "no answer")];
+        let facts = Facts::default();
+        let plan = run(&items, &facts, &[]);
+        assert_eq!(
+            plan.nps,
+            vec![(id(1), 9)],
+            "details without an answer keep it"
+        );
     }
 
     #[test]

@@ -424,6 +424,14 @@ fn apply(
             upsert_comment.execute(params![id.to_string(), comment])?;
         }
     }
+    if !plan.nps.is_empty() {
+        // After the ratings above: details may name a rating of this same batch.
+        let mut set_nps =
+            tx.prepare_cached("UPDATE ratings SET nps = ?2 WHERE id = ?1 AND store_id = ?3")?;
+        for (id, nps) in &plan.nps {
+            set_nps.execute(params![id.to_string(), nps, store_id])?;
+        }
+    }
     if !plan.writes_regulars() {
         return Ok(());
     }

@@ -47,6 +47,7 @@ async fn typed_kiosk_client_enrolls_pushes_and_pulls(backend: Backend) {
         rating_id,
         reasons: vec!["tasty".into()],
         comment: Some("great coffee".into()),
+        nps: Some(9),
     })
     .expect("valid details");
     let health = DeviceHealth::new(NewDeviceHealth {

@@ -159,6 +159,47 @@ async fn nps_is_reported_when_answered(backend: Backend) {
     assert_eq!(report["total"]["nps_responses"], 4);
 }
 
+async fn nps_answered_after_the_tap_in_details_is_reported(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let kiosk = app.kiosk_in("UTC").await;
+    let t = at("2026-11-20T10:00:00Z");
+    let ratings: Vec<Value> = (0..3).map(|_| rating_at(t, 5)).collect();
+    let details = |rating: &Value, nps: Option<u8>| {
+        let mut body = json!({"rating_id": rating["id"], "reasons": []});
+        if let Some(n) = nps {
+            body["nps"] = json!(n);
+        }
+        json!({
+            "id": uuid::Uuid::now_v7(), "seq": 2, "device_time": t,
+            "utc_offset_minutes": 0, "kind": "rating_details", "body": body
+        })
+    };
+    // The first rating and its answer in one batch, the second's answer in a later one;
+    // the third customer skipped the question.
+    app.push_ok(
+        &kiosk.token,
+        &[
+            ratings[0].clone(),
+            details(&ratings[0], Some(10)),
+            ratings[1].clone(),
+        ],
+    )
+    .await;
+    app.push_ok(
+        &kiosk.token,
+        &[
+            details(&ratings[1], Some(3)),
+            ratings[2].clone(),
+            details(&ratings[2], None),
+        ],
+    )
+    .await;
+    let report = app.report_ok("from=2026-11-20&to=2026-11-20").await;
+    assert_eq!(report["total"]["count"], 3, "details are no new ratings");
+    assert_eq!(report["total"]["nps_responses"], 2);
+    assert_eq!(report["total"]["nps"], 0.0, "one promoter, one detractor");
+}
+
 async fn report_needs_a_valid_api_token(backend: Backend) {
     let app = spawn_app(backend).await;
     let kiosk = app.kiosk().await;
@@ -248,6 +289,7 @@ crate::on_both_backends!(
     suspected_repeats_are_left_out_unless_asked_for,
     report_groups_by_store_touchpoint_and_reason,
     nps_is_reported_when_answered,
+    nps_answered_after_the_tap_in_details_is_reported,
     report_needs_a_valid_api_token,
     revoked_api_token_gets_401,
     bad_report_dates_get_400,
