@@ -12,8 +12,8 @@ use slint::{ComponentHandle, ModelRc, PhysicalSize, VecModel};
 
 use super::customer::{chip_models, face_models};
 use super::{
-    language, manager, App, Barista, BaristaNote, Kiosk, Manager, ManagerField, ManagerTab,
-    PinNote, RegularRow, Remember, Screen, Staff, StaffRole,
+    language, manager, App, Barista, BaristaNote, FormProblem, Kiosk, Manager, ManagerField,
+    ManagerTab, PinNote, RegularRow, Remember, Screen, Staff, StaffRole,
 };
 use crate::config::KioskConfig;
 use crate::feedback::Sentiment;
@@ -318,14 +318,29 @@ const STAFF_SCENES: &[(&str, SetUp)] = &[
         demo_form(app, config, lang, 6);
         app.global::<Remember>().set_dietary("Nut allergy".into());
     }),
+    ("remember-code", |app, config, lang| {
+        demo_form(app, config, lang, 7);
+        app.global::<Remember>().set_code_dots("••".into());
+    }),
     ("remember-find", |app, _, _| {
-        let r = app.global::<Remember>();
-        r.set_found(false);
-        r.set_lookup("0901234".into());
-        app.global::<Kiosk>().set_screen(Screen::RememberFind);
+        demo_find(app, 0, "", FormProblem::None)
+    }),
+    ("remember-find-code", |app, _, _| {
+        demo_find(app, 1, "•••", FormProblem::None)
+    }),
+    ("remember-find-no-match", |app, _, _| {
+        demo_find(app, 1, "", FormProblem::NoMatch)
+    }),
+    ("remember-find-locked", |app, _, _| {
+        demo_find(app, 1, "", FormProblem::Locked)
+    }),
+    ("remember-find-staff", |app, _, _| {
+        demo_find(app, 2, "••••", FormProblem::None)
     }),
     ("remember-found", |app, _, _| {
         let r = app.global::<Remember>();
+        r.set_locked(false);
+        r.set_problem(FormProblem::None);
         r.set_found(true);
         r.set_found_name("Lan".into());
         r.set_found_usual("Latte · Medium · Oat · Extra shot".into());
@@ -373,6 +388,20 @@ fn demo_form(app: &App, config: &KioskConfig, lang: &str, step: i32) {
     r.set_note("Extra hot, no lid".into());
     r.set_dietary_consent(step == 6);
     app.global::<Kiosk>().set_screen(Screen::RememberForm);
+}
+
+/// "I'm already a regular" at `step` (phone, code, staff PIN), with `dots` typed.
+fn demo_find(app: &App, step: i32, dots: &str, problem: FormProblem) {
+    let r = app.global::<Remember>();
+    r.set_found(false);
+    r.set_lookup("0901234567".into());
+    r.set_find_step(step);
+    r.set_proof_dots(dots.into());
+    r.set_proof_length(dots.chars().count() as i32);
+    r.set_locked(problem == FormProblem::Locked);
+    r.set_lock_seconds(30);
+    r.set_problem(problem);
+    app.global::<Kiosk>().set_screen(Screen::RememberFind);
 }
 
 fn demo_barista(app: &App, query: &str, selected: i32) {

@@ -23,6 +23,7 @@ fn edit(name: &str, phone: Option<&str>) -> RegularEdit {
         dietary: None,
         consent_version: 1,
         dietary_consent: false,
+        code: None,
     }
 }
 
@@ -187,6 +188,7 @@ fn bulk(store: &mut Store, n: i64, name: impl Fn(i64) -> String) {
                 given_at: Utc::now(),
                 dietary_given_at: None,
             },
+            code_hash: None,
         })
         .unwrap();
         let seen = at(0).with_timezone(&Utc) + Duration::seconds(i);
@@ -344,6 +346,7 @@ fn remote(id: Uuid, name: &str, wall_ms: i64, node: u8) -> Regular {
             given_at: Utc::now(),
             dietary_given_at: None,
         },
+        code_hash: None,
     })
     .unwrap()
 }
