@@ -517,6 +517,10 @@ fn core_thread(
             status,
             config_tx,
         ));
+        let retention = tokio::task::spawn_local(keep_to_the_retention(
+            state.store.clone(),
+            state.wake.clone(),
+        ));
         let mut config_rx = config_rx;
         loop {
             tokio::select! {
@@ -531,7 +535,25 @@ fn core_thread(
             }
         }
         sync.abort();
+        retention.abort();
     });
+}
+
+/// Regulars are kept until 12 months after their last visit, as the consent text says: at
+/// start and every six hours, those past it are erased, here and (by tombstone) everywhere.
+async fn keep_to_the_retention(store: Rc<RefCell<Store>>, wake: Rc<Wake>) {
+    loop {
+        let erased = store.borrow_mut().erase_lapsed_regulars(clock::local_now());
+        match erased {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!("{n} regulars erased 12 months after their last visit");
+                wake.new_rating.notify_one();
+            }
+            Err(e) => tracing::warn!("cannot erase regulars past their retention: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(6 * 60 * 60)).await;
+    }
 }
 
 /// Runs `PRAGMA quick_check` on its own thread and connection, and reports damage to the

@@ -130,7 +130,7 @@ fn a_customer_joins_after_an_unhappy_rating(kiosk: &TestKiosk) {
     assert_eq!(usual.milk.as_ref().map(|s| s.as_str()), Some("oat"));
     assert_eq!(usual.extras.len(), 1);
     assert_eq!(usual.note.as_deref(), Some("extra hot"));
-    assert_eq!(lan.regular.consent().version, 1);
+    assert_eq!(lan.regular.consent().version, 2, "the demo's current consent text");
     assert!(lan.regular.consent().dietary_given_at.is_none());
     assert_eq!(lan.regular.dietary(), None);
     // Joining counted this visit, with its unhappy rating.
@@ -286,7 +286,10 @@ fn a_dietary_note_needs_its_own_consent_and_staff_edit_and_erase(kiosk: &TestKio
     kiosk.tap("Next");
     kiosk.tap("Next");
     kiosk.tap("Yes, keep my details");
-    kiosk.tap("Also keep my dietary or allergy notes.");
+    kiosk.tap(
+        "Also keep my allergies and dietary needs. This is health information: it is kept \
+         only with this tick, seen by the same people, and erased with the rest.",
+    );
     // With the dietary tick, the last button leads to the dietary note first.
     kiosk.tap("Next");
     assert_eq!(remember(kiosk).get_step(), 6);

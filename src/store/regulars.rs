@@ -470,18 +470,38 @@ impl Store {
     /// "Forget me", asked on this kiosk: purges the regular and queues `regular_erased`
     /// so HQ and every other kiosk purge them too.
     pub fn erase_regular(&mut self, regular: Uuid, at: DateTime<FixedOffset>) -> Result<()> {
-        let erased_at = at.with_timezone(&Utc);
         let tx = self.conn.transaction()?;
-        purge(&tx, regular, erased_at)?;
-        let body = RegularErased {
-            regular_id: regular,
-            erased_at,
-        };
-        queue_regular_event(&tx, Uuid::now_v7(), "regular_erased", &at, &body, regular)?;
+        erase(&tx, regular, &at)?;
         tx.commit()?;
         self.checkpoint_wal()?;
         tracing::info!("regular {regular} erased");
         Ok(())
+    }
+
+    /// Keeps the consent text's promise: a regular not seen for [`KEPT_AFTER_LAST_VISIT`]
+    /// is erased as if they had asked (here now, and everywhere once the tombstone syncs).
+    /// Returns how many were.
+    pub fn erase_lapsed_regulars(&mut self, at: DateTime<FixedOffset>) -> Result<usize> {
+        let cutoff = time_text(at.with_timezone(&Utc) - KEPT_AFTER_LAST_VISIT);
+        let lapsed: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM regulars INDEXED BY regulars_by_seen WHERE last_seen < ?1",
+            )?
+            .query_map([cutoff], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if lapsed.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.conn.transaction()?;
+        for id in &lapsed {
+            let id = Uuid::parse_str(id)
+                .map_err(|_| StoreError::Corrupt(format!("regular id {id:?}")))?;
+            erase(&tx, id, &at)?;
+        }
+        tx.commit()?;
+        self.checkpoint_wal()?;
+        Ok(lapsed.len())
     }
 
     /// Purges a regular erased elsewhere (a tombstone from HQ, or HQ refusing an upload
@@ -839,6 +859,20 @@ fn insert_visit(tx: &Transaction<'_>, id: Uuid, at: DateTime<Utc>, visit: &Visit
         params![visit.regular_id.to_string(), at],
     )?;
     Ok(added == 1)
+}
+
+/// How long a regular is kept after their last visit (the consent text says 12 months).
+pub const KEPT_AFTER_LAST_VISIT: chrono::Duration = chrono::Duration::days(365);
+
+/// Purges a regular and queues `regular_erased`, so HQ and every other kiosk purge them.
+fn erase(tx: &Transaction<'_>, regular: Uuid, at: &DateTime<FixedOffset>) -> Result<()> {
+    let erased_at = at.with_timezone(&Utc);
+    purge(tx, regular, erased_at)?;
+    let body = RegularErased {
+        regular_id: regular,
+        erased_at,
+    };
+    queue_regular_event(tx, Uuid::now_v7(), "regular_erased", at, &body, regular)
 }
 
 /// Why a personal code is refused, if it is: exactly [`CODE_DIGITS`] digits.
