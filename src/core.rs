@@ -34,7 +34,7 @@ pub enum Proof {
 
 /// What a phone number and a [`Proof`] opened.
 pub enum OwnRecord {
-    Opened(RegularCard),
+    Opened(Box<RegularCard>),
     /// No record has that number with that code: which of the two was wrong is not said.
     NoMatch,
     /// The staff PIN was wrong; the pad is locked for the period when set.
@@ -311,7 +311,7 @@ impl Core {
                     }
                 },
             };
-            Ok(found.map_or(OwnRecord::NoMatch, OwnRecord::Opened))
+            Ok(found.map_or(OwnRecord::NoMatch, |card| OwnRecord::Opened(Box::new(card))))
         })
         .await
     }

@@ -130,7 +130,11 @@ fn a_customer_joins_after_an_unhappy_rating(kiosk: &TestKiosk) {
     assert_eq!(usual.milk.as_ref().map(|s| s.as_str()), Some("oat"));
     assert_eq!(usual.extras.len(), 1);
     assert_eq!(usual.note.as_deref(), Some("extra hot"));
-    assert_eq!(lan.regular.consent().version, 2, "the demo's current consent text");
+    assert_eq!(
+        lan.regular.consent().version,
+        2,
+        "the demo's current consent text"
+    );
     assert!(lan.regular.consent().dietary_given_at.is_none());
     assert_eq!(lan.regular.dietary(), None);
     // Joining counted this visit, with its unhappy rating.

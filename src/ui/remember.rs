@@ -665,7 +665,7 @@ impl RememberFlow {
             Ok(OwnRecord::Opened(card)) => {
                 let usual = usual_in_words(&card, &self.menu().menu, &self.form.borrow().language);
                 let name = card.regular.name().to_owned();
-                self.form.borrow_mut().found = Some(card);
+                self.form.borrow_mut().found = Some(*card);
                 self.with_remember(|r| {
                     r.set_found_name(name.into());
                     r.set_found_usual(usual.into());
