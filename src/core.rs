@@ -24,6 +24,25 @@ use crate::store::{self, NewRating, PinCheck, RecordedRating, Store, StoreError,
 use crate::sync::client::{HqClient, HqError};
 use crate::sync::{self, SyncStatus, Wake};
 
+/// What a customer gives "I'm already a regular" to prove a record is theirs.
+pub enum Proof {
+    /// The 4-digit personal code they chose when joining.
+    Code(String),
+    /// A barista's (or the manager's) PIN, typed at the counter by staff.
+    StaffPin(String),
+}
+
+/// What a phone number and a [`Proof`] opened.
+pub enum OwnRecord {
+    Opened(Box<RegularCard>),
+    /// No record has that number with that code: which of the two was wrong is not said.
+    NoMatch,
+    /// The staff PIN was wrong; the pad is locked for the period when set.
+    StaffRefused {
+        locked_for: Option<std::time::Duration>,
+    },
+}
+
 /// What went wrong on the core thread, as the UI sees it.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -282,6 +301,39 @@ impl Core {
     pub async fn find_by_phone(&self, phone: String) -> Result<Option<RegularCard>, CoreError> {
         self.job(move |s| Ok(s.store.borrow().find_by_phone(&phone)?))
             .await
+    }
+
+    /// The record behind `phone`, opened only with its owner's code or a staff PIN: a
+    /// phone number alone opens nothing. A staff PIN goes through the staff pad's own
+    /// check, with its lockout.
+    pub async fn open_own_record(
+        &self,
+        phone: String,
+        proof: Proof,
+    ) -> Result<OwnRecord, CoreError> {
+        self.job(move |s| {
+            let mut store = s.store.borrow_mut();
+            let found = match proof {
+                Proof::Code(code) => store.open_with_code(&phone, &code)?,
+                Proof::StaffPin(pin) => match store.check_pin(&pin, Utc::now())? {
+                    PinCheck::Granted(_) => store.find_by_phone(&phone)?,
+                    // The default PINs prove nothing: anyone can read them in the manual.
+                    PinCheck::FirstDay | PinCheck::FirstDayPending => {
+                        return Ok(OwnRecord::StaffRefused { locked_for: None })
+                    }
+                    PinCheck::Wrong { locked_for } => {
+                        return Ok(OwnRecord::StaffRefused { locked_for })
+                    }
+                    PinCheck::Locked { remaining } => {
+                        return Ok(OwnRecord::StaffRefused {
+                            locked_for: Some(remaining),
+                        })
+                    }
+                },
+            };
+            Ok(found.map_or(OwnRecord::NoMatch, |card| OwnRecord::Opened(Box::new(card))))
+        })
+        .await
     }
 
     /// Creates (`id: None`) or edits a regular's profile; refused input comes back as
@@ -543,6 +595,10 @@ fn core_thread(
             status,
             config_tx,
         ));
+        let retention = tokio::task::spawn_local(keep_to_the_retention(
+            state.store.clone(),
+            state.wake.clone(),
+        ));
         let mut config_rx = config_rx;
         loop {
             tokio::select! {
@@ -557,7 +613,25 @@ fn core_thread(
             }
         }
         sync.abort();
+        retention.abort();
     });
+}
+
+/// Regulars are kept until 12 months after their last visit, as the consent text says: at
+/// start and every six hours, those past it are erased, here and (by tombstone) everywhere.
+async fn keep_to_the_retention(store: Rc<RefCell<Store>>, wake: Rc<Wake>) {
+    loop {
+        let erased = store.borrow_mut().erase_lapsed_regulars(clock::local_now());
+        match erased {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!("{n} regulars erased 12 months after their last visit");
+                wake.new_rating.notify_one();
+            }
+            Err(e) => tracing::warn!("cannot erase regulars past their retention: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(6 * 60 * 60)).await;
+    }
 }
 
 /// Runs `PRAGMA quick_check` on its own thread and connection, and reports damage to the
@@ -843,6 +917,7 @@ mod tests {
             dietary: None,
             consent_version: 1,
             dietary_consent: false,
+            code: None,
         }
     }
 

@@ -49,6 +49,9 @@ pub struct RegularEdit {
     pub consent_version: u32,
     /// The separate consent to keep dietary or allergy notes.
     pub dietary_consent: bool,
+    /// A new personal code (4 digits) to prove it is them next time; `None` keeps the
+    /// code chosen before, if any. Only its salted argon2id hash is stored.
+    pub code: Option<String>,
 }
 
 /// Only the id and the flags, for the same reason as [`RegularCard`].

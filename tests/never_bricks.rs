@@ -140,6 +140,7 @@ fn seeded(data: &Path, ratings: u64) -> Before {
             dietary: None,
             consent_version: 1,
             dietary_consent: false,
+            code: None,
         };
         let card = store
             .save_regular(&edit, chrono::Local::now().fixed_offset())

@@ -65,6 +65,7 @@ impl Kiosk {
             dietary: None,
             consent_version: 1,
             dietary_consent: false,
+            code: None,
         };
         self.run(self.core.save_regular(edit)).expect("saved");
     }
@@ -107,6 +108,7 @@ fn offline_edits_converge_on_the_last_writer_and_an_erasure_reaches_the_other_ki
         dietary: None,
         consent_version: 1,
         dietary_consent: false,
+        code: None,
     };
     let id = a
         .run(a.core.save_regular(edit))

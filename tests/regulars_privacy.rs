@@ -1,5 +1,6 @@
 //! "Forget me" leaves nothing behind: after an erasure, neither the database file nor its
-//! write-ahead log holds the regular's name or phone number in any byte, live or deleted.
+//! write-ahead log holds the regular's name, phone number or code hash in any byte, live
+//! or deleted.
 
 use std::path::Path;
 
@@ -57,7 +58,7 @@ fn an_erased_regular_leaves_no_byte_in_the_database_or_its_wal() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let kept = {
+    let (kept, hash) = {
         let (core, _thread) =
             Core::start(database.clone(), KioskConfig::default()).expect("core starts");
         runtime.block_on(async {
@@ -69,8 +70,12 @@ fn an_erased_regular_leaves_no_byte_in_the_database_or_its_wal() {
                 dietary: Some(format!("no peanuts for {name}")),
                 consent_version: 1,
                 dietary_consent: true,
+                code: None,
             };
-            let card = core.save_regular(edit(NAME, PHONE)).await.expect("saved");
+            let mut first = edit(NAME, PHONE);
+            first.code = Some("4826".into());
+            let card = core.save_regular(first).await.expect("saved");
+            let hash = card.regular.code_hash().expect("a code hash").to_owned();
             let kept = core
                 .save_regular(edit("Lan", "0901 111 222"))
                 .await
@@ -97,11 +102,11 @@ fn an_erased_regular_leaves_no_byte_in_the_database_or_its_wal() {
                 .expect("searched")
                 .is_empty());
             // Still checked while the core holds the database open: the WAL is live.
-            assert_clean(&database, &[NAME, DIGITS]);
-            kept
+            assert_clean(&database, &[NAME, DIGITS, &hash]);
+            (kept, hash)
         })
     };
-    assert_clean(&database, &[NAME, DIGITS]);
+    assert_clean(&database, &[NAME, DIGITS, &hash]);
 
     // The other regular is untouched.
     let store = countertop::store::Store::open(&database).expect("opens");

@@ -102,6 +102,10 @@ fn a_customer_joins_after_an_unhappy_rating(kiosk: &TestKiosk) {
     );
     tap_digits(kiosk, "234567");
     kiosk.tap("Next");
+    // With a phone number comes the personal code that opens the record later.
+    assert_eq!(remember(kiosk).get_step(), 7);
+    tap_digits(kiosk, "1357");
+    kiosk.tap("Next");
     assert_eq!(remember(kiosk).get_step(), 2);
     kiosk.tap("Latte");
     kiosk.tap("Medium");
@@ -133,7 +137,11 @@ fn a_customer_joins_after_an_unhappy_rating(kiosk: &TestKiosk) {
     assert_eq!(usual.milk.as_ref().map(|s| s.as_str()), Some("oat"));
     assert_eq!(usual.extras.len(), 1);
     assert_eq!(usual.note.as_deref(), Some("extra hot"));
-    assert_eq!(lan.regular.consent().version, 1);
+    assert_eq!(
+        lan.regular.consent().version,
+        2,
+        "the demo's current consent text"
+    );
     assert!(lan.regular.consent().dietary_given_at.is_none());
     assert_eq!(lan.regular.dietary(), None);
     // Joining counted this visit, with its unhappy rating.
@@ -332,13 +340,15 @@ fn staff_mode_closes_after_a_minute_idle(kiosk: &TestKiosk) {
     assert_eq!(kiosk.app.global::<Staff>().get_role(), StaffRole::None);
 }
 
-/// Rates, declines nothing, and opens "I'm already a regular" with `phone` found.
+/// Rates, declines nothing, and opens "I'm already a regular" with `phone` and her code.
 fn find_own_record(kiosk: &TestKiosk, phone: &str) {
     kiosk.rate("Very happy");
     kiosk.tap("Done");
     kiosk.tap("I'm already a regular");
     tap_digits(kiosk, phone);
-    kiosk.tap("Find");
+    kiosk.tap("Next");
+    tap_digits(kiosk, "1357");
+    kiosk.tap("Open");
     kiosk.pump_until("the record", |k| remember(k).get_found());
 }
 
@@ -349,6 +359,9 @@ fn a_regular_changes_their_own_record(kiosk: &TestKiosk) {
     assert!(remember(kiosk).get_existing());
     assert_eq!(remember(kiosk).get_name(), "Zuzanna");
     kiosk.tap("Next");
+    kiosk.tap("Next");
+    // An empty code keeps the one she chose.
+    assert!(remember(kiosk).get_has_code());
     kiosk.tap("Next");
     // Latte was her usual; she switches to tea.
     kiosk.tap("Tea");
@@ -381,7 +394,10 @@ fn a_dietary_note_needs_its_own_consent_and_staff_edit_and_erase(kiosk: &TestKio
     kiosk.tap("Next");
     kiosk.tap("Next");
     kiosk.tap("Yes, keep my details");
-    kiosk.tap("Also keep my dietary or allergy notes.");
+    kiosk.tap(
+        "Also keep my allergies and dietary needs. This is health information: it is kept \
+         only with this tick, seen by the same people, and erased with the rest.",
+    );
     // With the dietary tick, the last button leads to the dietary note first.
     kiosk.tap("Next");
     assert_eq!(remember(kiosk).get_step(), 6);
@@ -452,13 +468,18 @@ fn a_regular_finds_their_record_by_phone_and_erases_it(kiosk: &TestKiosk) {
     kiosk.tap("I'm already a regular");
     assert_eq!(kiosk.screen(), Screen::RememberFind);
     tap_digits(kiosk, "0999999999");
-    kiosk.tap("Find");
-    kiosk.pump_until("not found", |k| {
-        remember(k).get_problem() == countertop::ui::FormProblem::NotFound
+    kiosk.tap("Next");
+    tap_digits(kiosk, "1357");
+    kiosk.tap("Open");
+    kiosk.pump_until("no match", |k| {
+        remember(k).get_problem() == countertop::ui::FormProblem::NoMatch
     });
+    kiosk.tap("Back");
     kiosk.tap("Clear");
     tap_digits(kiosk, "0901234567");
-    kiosk.tap("Find");
+    kiosk.tap("Next");
+    tap_digits(kiosk, "1357");
+    kiosk.tap("Open");
     kiosk.pump_until("her record", |k| remember(k).get_found());
     assert_eq!(remember(kiosk).get_found_name(), "Zuzanna");
     kiosk.tap("Forget me");

@@ -97,6 +97,7 @@ pub fn seed(store: &mut Store, count: usize, seed: u64) -> anyhow::Result<Vec<St
                     given_at,
                     dietary_given_at: None,
                 },
+                code_hash: None,
             })?;
             visits.push(VisitRecord {
                 id: Uuid::now_v7(),

@@ -56,6 +56,7 @@ fn arbitrary_profile(u: &mut Unstructured<'_>) -> Result<NewRegular> {
             given_at: time(u)?,
             dietary_given_at: if u.arbitrary()? { Some(time(u)?) } else { None },
         },
+        code_hash: u.arbitrary()?,
     })
 }
 

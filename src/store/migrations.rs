@@ -138,6 +138,10 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE sync_state ADD COLUMN regulars_cursor INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE outbox ADD COLUMN regular_id TEXT;
      CREATE INDEX outbox_by_regular ON outbox (regular_id) WHERE regular_id IS NOT NULL;",
+    // privacy: the argon2id hash of the personal code a regular chooses when joining, which
+    // proves it is them before "I'm already a regular" opens their record. NULL for
+    // regulars who joined before codes: staff open their record with a PIN.
+    "ALTER TABLE regulars ADD COLUMN code_hash TEXT;",
 ];
 
 /// The schema version this build writes.

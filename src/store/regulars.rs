@@ -15,7 +15,10 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Result, Store, StoreError};
+use super::{hash_pin, verify_pin, Result, Store, StoreError};
+
+/// How many digits a regular's personal code has.
+pub const CODE_DIGITS: usize = 4;
 use crate::regulars::{prefix_upper_bound, words, Query, RegularCard, RegularEdit};
 
 /// Above this many index matches for a query's rarest term, the search walks regulars
@@ -30,7 +33,7 @@ const WALK_LIMIT: i64 = 1000;
 /// How far a search counts each term's index rows, to choose how to run.
 const COUNT_LIMIT: i64 = 5000;
 
-const COLUMNS: &str = "r.id, r.hlc, r.name, r.phone, r.usual, r.dietary, r.consent";
+const COLUMNS: &str = "r.id, r.hlc, r.name, r.phone, r.usual, r.dietary, r.consent, r.code_hash";
 
 fn time_text(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -102,6 +105,7 @@ struct RawRegular {
     usual: String,
     dietary: Option<String>,
     consent: String,
+    code_hash: Option<String>,
 }
 
 impl RawRegular {
@@ -114,6 +118,7 @@ impl RawRegular {
             usual: row.get(4)?,
             dietary: row.get(5)?,
             consent: row.get(6)?,
+            code_hash: row.get(7)?,
         })
     }
 
@@ -130,6 +135,7 @@ impl RawRegular {
             usual: serde_json::from_str(&self.usual).map_err(|_| corrupt("usual order"))?,
             dietary: self.dietary,
             consent: serde_json::from_str(&self.consent).map_err(|_| corrupt("consent"))?,
+            code_hash: self.code_hash,
         };
         Regular::new(new).map_err(|_| corrupt("profile"))
     }
@@ -210,12 +216,12 @@ fn write_profile(tx: &Transaction<'_>, regular: &Regular, now: DateTime<Utc>) ->
     let now = time_text(now);
     let key: i64 = tx.query_row(
         "INSERT INTO regulars (id, hlc, name, phone, usual, dietary, consent, folded,
-                               created_at, updated_at, last_seen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)
+                               created_at, updated_at, last_seen, code_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?10)
          ON CONFLICT (id) DO UPDATE SET hlc = excluded.hlc, name = excluded.name,
              phone = excluded.phone, usual = excluded.usual, dietary = excluded.dietary,
              consent = excluded.consent, folded = excluded.folded,
-             updated_at = excluded.updated_at
+             updated_at = excluded.updated_at, code_hash = excluded.code_hash
          RETURNING key",
         params![
             id,
@@ -227,6 +233,7 @@ fn write_profile(tx: &Transaction<'_>, regular: &Regular, now: DateTime<Utc>) ->
             to_json(regular.consent())?,
             folded,
             now,
+            regular.code_hash(),
         ],
         |r| r.get(0),
     )?;
@@ -314,6 +321,16 @@ impl Store {
             None => None,
         };
         let consent = stamp_consent(existing.as_ref().map(Regular::consent), edit, now);
+        // A new code replaces the old one; without one, the code chosen before stays.
+        let code_hash = match &edit.code {
+            Some(code) => {
+                check_code_format(code)?;
+                Some(hash_pin(code)?)
+            }
+            None => existing
+                .as_ref()
+                .and_then(|r| r.code_hash().map(str::to_owned)),
+        };
         let node = device_uuid(&tx)?;
         let hlc = Hlc::tick(last_hlc(&tx)?, now.timestamp_millis(), node);
         let regular = Regular::new(NewRegular {
@@ -324,6 +341,7 @@ impl Store {
             usual: edit.usual.clone(),
             dietary: edit.dietary.clone().filter(|_| edit.dietary_consent),
             consent,
+            code_hash,
         })
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
         set_last_hlc(&tx, hlc)?;
@@ -392,6 +410,22 @@ impl Store {
             .transpose()
     }
 
+    /// The record behind a phone number, only with its owner's personal code: the one way
+    /// "I'm already a regular" opens a record without staff. A wrong number and a wrong
+    /// code look alike, and take as long (a hash is checked either way), so the answer
+    /// never tells a stranger whether a number belongs to a regular.
+    pub fn open_with_code(&self, phone: &str, code: &str) -> Result<Option<RegularCard>> {
+        let card = self.find_by_phone(phone)?;
+        let matches = match card.as_ref().and_then(|c| c.regular.code_hash()) {
+            Some(hash) => verify_pin(code, hash),
+            None => {
+                let _ = verify_pin(code, decoy_hash());
+                false
+            }
+        };
+        Ok(card.filter(|_| matches))
+    }
+
     /// How many profiles are stored.
     pub fn regular_count(&self) -> Result<u64> {
         Ok(self
@@ -436,18 +470,38 @@ impl Store {
     /// "Forget me", asked on this kiosk: purges the regular and queues `regular_erased`
     /// so HQ and every other kiosk purge them too.
     pub fn erase_regular(&mut self, regular: Uuid, at: DateTime<FixedOffset>) -> Result<()> {
-        let erased_at = at.with_timezone(&Utc);
         let tx = self.conn.transaction()?;
-        purge(&tx, regular, erased_at)?;
-        let body = RegularErased {
-            regular_id: regular,
-            erased_at,
-        };
-        queue_regular_event(&tx, Uuid::now_v7(), "regular_erased", &at, &body, regular)?;
+        erase(&tx, regular, &at)?;
         tx.commit()?;
         self.checkpoint_wal()?;
         tracing::info!("regular {regular} erased");
         Ok(())
+    }
+
+    /// Keeps the consent text's promise: a regular not seen for [`KEPT_AFTER_LAST_VISIT`]
+    /// is erased as if they had asked (here now, and everywhere once the tombstone syncs).
+    /// Returns how many were.
+    pub fn erase_lapsed_regulars(&mut self, at: DateTime<FixedOffset>) -> Result<usize> {
+        let cutoff = time_text(at.with_timezone(&Utc) - KEPT_AFTER_LAST_VISIT);
+        let lapsed: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM regulars INDEXED BY regulars_by_seen WHERE last_seen < ?1",
+            )?
+            .query_map([cutoff], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if lapsed.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.conn.transaction()?;
+        for id in &lapsed {
+            let id = Uuid::parse_str(id)
+                .map_err(|_| StoreError::Corrupt(format!("regular id {id:?}")))?;
+            erase(&tx, id, &at)?;
+        }
+        tx.commit()?;
+        self.checkpoint_wal()?;
+        Ok(lapsed.len())
     }
 
     /// Purges a regular erased elsewhere (a tombstone from HQ, or HQ refusing an upload
@@ -805,6 +859,36 @@ fn insert_visit(tx: &Transaction<'_>, id: Uuid, at: DateTime<Utc>, visit: &Visit
         params![visit.regular_id.to_string(), at],
     )?;
     Ok(added == 1)
+}
+
+/// How long a regular is kept after their last visit (the consent text says 12 months).
+pub const KEPT_AFTER_LAST_VISIT: chrono::Duration = chrono::Duration::days(365);
+
+/// Purges a regular and queues `regular_erased`, so HQ and every other kiosk purge them.
+fn erase(tx: &Transaction<'_>, regular: Uuid, at: &DateTime<FixedOffset>) -> Result<()> {
+    let erased_at = at.with_timezone(&Utc);
+    purge(tx, regular, erased_at)?;
+    let body = RegularErased {
+        regular_id: regular,
+        erased_at,
+    };
+    queue_regular_event(tx, Uuid::now_v7(), "regular_erased", at, &body, regular)
+}
+
+/// Why a personal code is refused, if it is: exactly [`CODE_DIGITS`] digits.
+pub fn check_code_format(code: &str) -> Result<()> {
+    if code.len() == CODE_DIGITS && code.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid("a personal code has 4 digits".into()))
+    }
+}
+
+/// A hash no code was made for, checked when a number has no code, so that a miss costs
+/// as long as a hit.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_pin("decoy").unwrap_or_default())
 }
 
 /// The consent to record for an edit: given now on a new profile or a new consent text,

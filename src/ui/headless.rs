@@ -12,9 +12,9 @@ use slint::{ComponentHandle, ModelRc, PhysicalSize, VecModel};
 
 use super::customer::{chip_models, face_models};
 use super::{
-    language, manager, App, Barista, BaristaNote, CommentLine, Kiosk, LanguageChoice, Manager,
-    ManagerField, ManagerTab, Outcome, PinNote, Problem, ReasonCount, RegularRow, Remember, Screen,
-    Staff, StaffRole,
+    language, manager, App, Barista, BaristaNote, CommentLine, FormProblem, Kiosk,
+    LanguageChoice, Manager, ManagerField, ManagerTab, Outcome, PinNote, Problem, ReasonCount,
+    RegularRow, Remember, Screen, Staff, StaffRole,
 };
 use crate::config::KioskConfig;
 use crate::feedback::Sentiment;
@@ -620,15 +620,30 @@ const STAFF_SCENES: &[(&str, SetUp)] = &[
         app.global::<Remember>()
             .set_dietary(sample(lang).dietary.into());
     }),
+    ("remember-code", |app, config, lang| {
+        demo_form(app, config, lang, 7);
+        app.global::<Remember>().set_code_dots("••".into());
+    }),
     ("remember-find", |app, _, _| {
-        let r = app.global::<Remember>();
-        r.set_found(false);
-        r.set_lookup("0901234".into());
-        app.global::<Kiosk>().set_screen(Screen::RememberFind);
+        demo_find(app, 0, "", FormProblem::None)
+    }),
+    ("remember-find-code", |app, _, _| {
+        demo_find(app, 1, "•••", FormProblem::None)
+    }),
+    ("remember-find-no-match", |app, _, _| {
+        demo_find(app, 1, "", FormProblem::NoMatch)
+    }),
+    ("remember-find-locked", |app, _, _| {
+        demo_find(app, 1, "", FormProblem::Locked)
+    }),
+    ("remember-find-staff", |app, _, _| {
+        demo_find(app, 2, "••••", FormProblem::None)
     }),
     ("remember-found", |app, config, lang| {
         let r = app.global::<Remember>();
         let (name, _, order, _, _) = sample(lang).regulars[0];
+        r.set_locked(false);
+        r.set_problem(FormProblem::None);
         r.set_found(true);
         r.set_found_name(first_name(name).into());
         r.set_found_usual(usual(config, order, lang).into());
@@ -688,6 +703,20 @@ fn demo_form(app: &App, config: &KioskConfig, lang: &str, step: i32) {
     r.set_note(sample.note.into());
     r.set_dietary_consent(step == 6);
     app.global::<Kiosk>().set_screen(Screen::RememberForm);
+}
+
+/// "I'm already a regular" at `step` (phone, code, staff PIN), with `dots` typed.
+fn demo_find(app: &App, step: i32, dots: &str, problem: FormProblem) {
+    let r = app.global::<Remember>();
+    r.set_found(false);
+    r.set_lookup("0901234567".into());
+    r.set_find_step(step);
+    r.set_proof_dots(dots.into());
+    r.set_proof_length(dots.chars().count() as i32);
+    r.set_locked(problem == FormProblem::Locked);
+    r.set_lock_seconds(30);
+    r.set_problem(problem);
+    app.global::<Kiosk>().set_screen(Screen::RememberFind);
 }
 
 fn demo_barista(app: &App, config: &KioskConfig, lang: &str, query: &str, selected: i32) {

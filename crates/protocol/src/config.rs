@@ -306,18 +306,38 @@ impl Default for RememberMe {
     fn default() -> Self {
         RememberMe {
             enabled: true,
-            consent_version: 1,
+            // Version 2 (2026-12): says who receives the record (head office, and the
+            // chain's other shops when they share regulars), for how long, that no
+            // changes nothing, and how to change or erase it; version 1 said only this
+            // shop's staff saw it. Records keep the version they were given under.
+            consent_version: 2,
             consent_text: text(
-                "Corner Coffee keeps your name, phone and usual order so our staff can \
-                 greet you and start your drink. Only this shop's staff see it. You can \
-                 change or erase it here at any time.",
-                "Corner Coffee lưu tên, số điện thoại và món quen của bạn để nhân viên \
-                 chào bạn và pha sẵn đồ uống. Chỉ nhân viên của quán xem được. Bạn có thể \
-                 sửa hoặc xóa bất cứ lúc nào tại đây.",
+                "Corner Coffee keeps your name, phone number, usual order, visits and the \
+                 personal code you choose (stored scrambled), so our staff can greet you \
+                 and start your usual. Who sees it: the staff of this shop and Corner \
+                 Coffee's head office; if this shop shares its regulars with our other \
+                 shops, their staff too, so they can greet you there. We keep it until 12 \
+                 months after your last visit, then delete it. Saying no changes nothing: \
+                 you order and rate just the same. To change or erase your details, tap \
+                 \"I'm already a regular\" and enter your phone number and code, or ask \
+                 our staff.",
+                "Corner Coffee lưu tên, số điện thoại, món quen, các lần ghé quán và mã \
+                 cá nhân bạn chọn (được lưu ở dạng mã hóa), để nhân viên chào bạn và pha \
+                 sẵn món quen. Ai xem được: nhân viên quán này và văn phòng chính của \
+                 Corner Coffee; nếu quán này chia sẻ khách quen với các quán khác trong \
+                 chuỗi, nhân viên các quán đó cũng xem được để phục vụ bạn ở đó. Thông tin \
+                 được giữ đến 12 tháng sau lần ghé cuối của bạn, rồi bị xóa. Không đồng ý \
+                 cũng không sao: bạn vẫn gọi món và đánh giá như thường. Để sửa hoặc xóa \
+                 thông tin, chạm \"Tôi là khách quen\" rồi nhập số điện thoại và mã của \
+                 bạn, hoặc nhờ nhân viên.",
             ),
             dietary_consent_text: text(
-                "Also keep my dietary or allergy notes.",
-                "Lưu cả ghi chú ăn kiêng hoặc dị ứng của tôi.",
+                "Also keep my allergies and dietary needs. This is health information: it \
+                 is kept only with this tick, seen by the same people, and erased with the \
+                 rest.",
+                "Lưu cả thông tin dị ứng và chế độ ăn của tôi. Đây là thông tin sức khỏe: \
+                 chỉ được lưu khi bạn đánh dấu ô này, cùng những người trên xem được, và \
+                 bị xóa cùng các thông tin khác.",
             ),
             menu: Menu {
                 items: vec![

@@ -63,6 +63,9 @@ pub struct Event {
 }
 
 /// The kind-specific part of an event.
+// A profile (with its code hash) is the largest body; events live only while one batch is
+// built or parsed, so boxing it would cost an allocation per event for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventBody {
     Rating(Rating),

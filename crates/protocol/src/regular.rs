@@ -197,7 +197,16 @@ pub struct NewRegular {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dietary: Option<String>,
     pub consent: Consent,
+    /// The argon2id hash (a PHC string, salted) of the personal code the regular chose, which
+    /// proves it is them before their record opens on a kiosk. Synced with the profile so
+    /// the code works at every store that sees it. `None` for regulars who joined before
+    /// codes existed: only staff can open their record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_hash: Option<String>,
 }
+
+/// Longest stored code hash, in characters (an argon2id PHC string is about 97).
+pub const MAX_CODE_HASH_CHARS: usize = 200;
 
 /// A regular's profile, valid by construction: a name, digits-only phone, notes within
 /// their limits, and dietary notes only with their own consent.
@@ -275,6 +284,12 @@ impl Regular {
                 return invalid("dietary notes need their own consent");
             }
         }
+        if let Some(hash) = &n.code_hash {
+            check_len("code_hash", hash, MAX_CODE_HASH_CHARS)?;
+            if !hash.starts_with("$argon2id$") {
+                return invalid("a personal code is kept only as an argon2id hash");
+            }
+        }
         Ok(Regular(n))
     }
 
@@ -298,6 +313,10 @@ impl Regular {
     }
     pub fn consent(&self) -> &Consent {
         &self.0.consent
+    }
+    /// The hash of the regular's personal code, if they chose one.
+    pub fn code_hash(&self) -> Option<&str> {
+        self.0.code_hash.as_deref()
     }
     /// The unchecked fields, to edit and build again.
     pub fn to_new(&self) -> NewRegular {
@@ -377,6 +396,7 @@ mod tests {
                 given_at: Utc::now(),
                 dietary_given_at: None,
             },
+            code_hash: None,
         }
     }
 
@@ -548,6 +568,36 @@ mod tests {
                 assert!(!shown.contains(secret), "{shown} shows {secret}");
             }
         }
+    }
+
+    #[test]
+    fn a_personal_code_travels_only_as_an_argon2id_hash() {
+        let mut n = sample();
+        n.code_hash = Some("4711".into());
+        assert_eq!(
+            Regular::new(n.clone()).unwrap_err().code(),
+            "invalid_regular"
+        );
+        n.code_hash = Some(format!(
+            "$argon2id$v=19${}",
+            "x".repeat(MAX_CODE_HASH_CHARS)
+        ));
+        assert_eq!(
+            Regular::new(n.clone()).unwrap_err().code(),
+            "field_too_long"
+        );
+        n.code_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into());
+        let r = Regular::new(n).expect("valid");
+        let v = serde_json::to_value(&r).expect("serializes");
+        assert_eq!(
+            v["code_hash"],
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+        );
+        // A profile from before codes existed still reads, without one.
+        let mut old = v.clone();
+        old.as_object_mut().expect("object").remove("code_hash");
+        let back: Regular = serde_json::from_value(old).expect("deserializes");
+        assert_eq!(back.code_hash(), None);
     }
 
     #[test]

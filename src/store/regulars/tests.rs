@@ -23,6 +23,7 @@ fn edit(name: &str, phone: Option<&str>) -> RegularEdit {
         dietary: None,
         consent_version: 1,
         dietary_consent: false,
+        code: None,
     }
 }
 
@@ -187,6 +188,7 @@ fn bulk(store: &mut Store, n: i64, name: impl Fn(i64) -> String) {
                 given_at: Utc::now(),
                 dietary_given_at: None,
             },
+            code_hash: None,
         })
         .unwrap();
         let seen = at(0).with_timezone(&Utc) + Duration::seconds(i);
@@ -344,6 +346,7 @@ fn remote(id: Uuid, name: &str, wall_ms: i64, node: u8) -> Regular {
             given_at: Utc::now(),
             dietary_given_at: None,
         },
+        code_hash: None,
     })
     .unwrap()
 }
@@ -445,4 +448,27 @@ fn events_refused_as_erased_name_their_regular() {
     store.purge_regular(id, Utc::now()).unwrap();
     assert!(store.regular_card(id).unwrap().is_none());
     assert!(store.outbox().unwrap().is_empty());
+}
+
+#[test]
+fn a_regular_is_erased_twelve_months_after_their_last_visit_and_not_before() {
+    let (_dir, mut store) = temp_store();
+    let kept = save(&mut store, "Lan", Some("0901234567"), 0);
+    let lapsed = save(&mut store, "Minh", None, 0);
+    let a_year = 365 * 24 * 60;
+    // Lan came back a month later; Minh never did.
+    store.log_visit(kept, None, at(30 * 24 * 60)).unwrap();
+    assert_eq!(store.erase_lapsed_regulars(at(a_year - 1)).unwrap(), 0);
+    assert_eq!(store.erase_lapsed_regulars(at(a_year + 1)).unwrap(), 1);
+    assert!(store.is_erased(lapsed).unwrap());
+    assert!(store.regular_card(lapsed).unwrap().is_none());
+    assert!(store.regular_card(kept).unwrap().is_some());
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM outbox WHERE kind = 'regular_erased'"
+        ),
+        1,
+        "the erasure goes to HQ like a customer's own"
+    );
 }
