@@ -138,6 +138,58 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE sync_state ADD COLUMN regulars_cursor INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE outbox ADD COLUMN regular_id TEXT;
      CREATE INDEX outbox_by_regular ON outbox (regular_id) WHERE regular_id IS NOT NULL;",
+    // search: instant search at a million regulars. `regular_search` is a narrow copy of
+    // each regular (folded name, phone digits) kept in last-seen order by triggers, so a
+    // search walks it from the most recent and stops after a page of matches.
+    // `regular_vocab` counts the regulars of each name word (by trigger), so a query's
+    // plan needs no counting. `regular_pairs` holds every pair of a name's words, so two
+    // words that are common alone but rare together are found by one index range.
+    "CREATE TABLE regular_search (
+        last_seen TEXT NOT NULL,
+        key INTEGER NOT NULL,
+        folded TEXT NOT NULL,
+        phone TEXT,
+        PRIMARY KEY (last_seen, key)
+     ) WITHOUT ROWID;
+     INSERT INTO regular_search (last_seen, key, folded, phone)
+         SELECT last_seen, key, folded, phone FROM regulars;
+     CREATE TRIGGER regular_search_insert AFTER INSERT ON regulars BEGIN
+         INSERT INTO regular_search (last_seen, key, folded, phone)
+             VALUES (new.last_seen, new.key, new.folded, new.phone);
+     END;
+     CREATE TRIGGER regular_search_update AFTER UPDATE OF last_seen, folded, phone ON regulars
+     BEGIN
+         DELETE FROM regular_search WHERE last_seen = old.last_seen AND key = old.key;
+         INSERT INTO regular_search (last_seen, key, folded, phone)
+             VALUES (new.last_seen, new.key, new.folded, new.phone);
+     END;
+     CREATE TRIGGER regular_search_delete AFTER DELETE ON regulars BEGIN
+         DELETE FROM regular_search WHERE last_seen = old.last_seen AND key = old.key;
+     END;
+     CREATE TABLE regular_vocab (
+        word TEXT PRIMARY KEY,
+        regulars INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     INSERT INTO regular_vocab (word, regulars)
+         SELECT word, count(*) FROM regular_words GROUP BY word;
+     CREATE TRIGGER regular_vocab_insert AFTER INSERT ON regular_words BEGIN
+         INSERT OR IGNORE INTO regular_vocab (word, regulars) VALUES (new.word, 0);
+         UPDATE regular_vocab SET regulars = regulars + 1 WHERE word = new.word;
+     END;
+     CREATE TRIGGER regular_vocab_delete AFTER DELETE ON regular_words BEGIN
+         UPDATE regular_vocab SET regulars = regulars - 1 WHERE word = old.word;
+         DELETE FROM regular_vocab WHERE word = old.word AND regulars <= 0;
+     END;
+     CREATE TABLE regular_pairs (
+        pair TEXT NOT NULL,
+        regular INTEGER NOT NULL,
+        PRIMARY KEY (pair, regular)
+     ) WITHOUT ROWID;
+     CREATE INDEX migration_words_by_regular ON regular_words (regular, word);
+     INSERT INTO regular_pairs (pair, regular)
+         SELECT a.word || ' ' || b.word, a.regular
+         FROM regular_words a JOIN regular_words b ON b.regular = a.regular AND b.word > a.word;
+     DROP INDEX migration_words_by_regular;",
 ];
 
 /// The schema version this build writes.
