@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::TestKiosk;
 use countertop::config::KioskConfig;
 use countertop::ui::{Barista, Kiosk, PinNote, Remember, Screen, Staff, StaffRole};
-use i_slint_backend_testing::{mock_elapsed_time, ElementHandle};
+use i_slint_backend_testing::{mock_elapsed_time, AccessibleRole, ElementHandle};
 use slint::platform::{PointerEventButton, WindowEvent};
 use slint::{ComponentHandle, LogicalPosition, Model};
 
@@ -25,6 +25,7 @@ fn remember_me_and_staff_mode_through_the_real_ui() {
     a_customer_joins_after_an_unhappy_rating(&kiosk);
     a_short_press_does_not_open_the_staff_door(&kiosk);
     a_barista_finds_the_regular_and_logs_the_usual(&kiosk);
+    the_unhappy_flag_never_takes_width_from_a_long_name_in_portrait(&kiosk);
     staff_mode_closes_after_a_minute_idle(&kiosk);
     a_regular_changes_their_own_record(&kiosk);
     a_regular_finds_their_record_by_phone_and_erases_it(&kiosk);
@@ -212,6 +213,53 @@ fn a_barista_finds_the_regular_and_logs_the_usual(kiosk: &TestKiosk) {
     assert_eq!(search(kiosk, "zuz")[0].visit_count, 2);
     // A visit without a rating does not clear the flag: her last rating was unhappy.
     assert!(search(kiosk, "zuz")[0].last_rating_unhappy);
+}
+
+fn the_unhappy_flag_never_takes_width_from_a_long_name_in_portrait(kiosk: &TestKiosk) {
+    let window = kiosk.app.window();
+    let before = window.size();
+    window.set_size(slint::PhysicalSize::new(480, 800));
+    let barista = kiosk.app.global::<Barista>();
+    barista.set_selected(-1);
+    let long = "Tôn Nữ Hoàng Khánh Phượng";
+    let row = countertop::ui::RegularRow {
+        id: "".into(),
+        name: long.into(),
+        phone_tail: "4567".into(),
+        usual: "Cà phê sữa đá · Lớn · Ít đường".into(),
+        note: "".into(),
+        dietary: "".into(),
+        visits: 23,
+        last_visit_days: 12,
+        unhappy: true,
+    };
+    barista.set_results(slint::ModelRc::new(slint::VecModel::from(vec![row])));
+    let label = format!("{long}  ·  …4567");
+    kiosk.pump_until("the long name on screen", |k| {
+        ElementHandle::find_by_accessible_label(&k.app, &label)
+            .next()
+            .is_some()
+    });
+    let name = ElementHandle::find_by_accessible_label(&kiosk.app, &label)
+        .find(|e| e.accessible_role() == Some(AccessibleRole::Text))
+        .expect("the name's text");
+    let result = ElementHandle::find_by_accessible_label(&kiosk.app, long)
+        .next()
+        .expect("the result row");
+    let flag = ElementHandle::find_by_accessible_label(&kiosk.app, "Last visit unhappy")
+        .next()
+        .expect("the flag");
+    let (name_at, name_size) = (name.absolute_position(), name.size());
+    // The name has the row's whole width (less its padding), and the flag sits below it.
+    assert!(
+        name_size.width >= result.size().width - 2.0 * 16.0 - 2.0,
+        "name {name_size:?} in a row {:?}",
+        result.size()
+    );
+    assert!(flag.absolute_position().y >= name_at.y + name_size.height - 0.5);
+    window.set_size(before);
+    barista.set_results(slint::ModelRc::new(slint::VecModel::default()));
+    kiosk.pump_until("a settled screen", |_| true);
 }
 
 fn staff_mode_closes_after_a_minute_idle(kiosk: &TestKiosk) {

@@ -196,6 +196,11 @@ const MIGRATIONS: &[&str] = &[
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
 pub fn apply(conn: &mut Connection) -> Result<()> {
+    apply_until(conn, LATEST)
+}
+
+/// Applies the migrations up to schema `version` (tests build older files with it).
+pub(super) fn apply_until(conn: &mut Connection, version: i64) -> Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > LATEST {
         return Err(StoreError::NewerSchema {
@@ -203,7 +208,13 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
             known: LATEST,
         });
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    let wanted = (version - current).max(0) as usize;
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(current as usize)
+        .take(wanted)
+    {
         let version = index as i64 + 1;
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
@@ -218,6 +229,15 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// The schema version whose migration starts with `sql`, for tests of one migration.
+#[cfg(test)]
+pub(super) fn version_starting(sql: &str) -> Option<i64> {
+    MIGRATIONS
+        .iter()
+        .position(|m| m.starts_with(sql))
+        .map(|i| i as i64 + 1)
 }
 
 /// Test hook for the power-cut test (`tests/never_bricks.rs`): with

@@ -791,8 +791,12 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT last_seen, key, folded, phone FROM regulars WHERE key = ?1")?;
+        let mut keys = keys.to_vec();
+        // In key order, the lookups walk the table's pages forwards.
+        keys.sort_unstable();
+        keys.dedup();
         let mut kept: Vec<Candidate> = Vec::new();
-        for key in keys {
+        for key in &keys {
             let row: Option<Candidate> = stmt
                 .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .optional()?;
@@ -803,7 +807,6 @@ impl Store {
             }
         }
         kept.sort_unstable_by(|a, b| (&b.0, b.1).cmp(&(&a.0, a.1)));
-        kept.dedup_by_key(|c| c.1);
         Ok(kept.into_iter().take(limit).map(|c| c.1).collect())
     }
 

@@ -395,9 +395,11 @@ fn demo_barista(app: &App, query: &str, selected: i32) {
         last_visit_days: days,
         unhappy,
     };
+    // Long Vietnamese names, two of them flagged: the flag must never take width from a
+    // name, at any size.
     let rows = vec![
         row(
-            "Nguyễn Thị Lan",
+            "Nguyễn Thị Phương Thảo",
             "4567",
             "Latte · Medium · Oat · Extra shot",
             23,
@@ -405,14 +407,14 @@ fn demo_barista(app: &App, query: &str, selected: i32) {
             true,
         ),
         row(
-            "Ngọc Anh",
+            "Tôn Nữ Hoàng Khánh Phượng",
             "1180",
             "Iced coffee · Large · Less sugar",
             8,
-            0,
-            false,
+            12,
+            true,
         ),
-        row("Nguyen Van Minh", "", "Espresso", 1, 14, false),
+        row("Nguyễn Văn Minh Đức", "", "Espresso", 1, 14, false),
     ];
     let b = app.global::<Barista>();
     b.set_query(query.into());

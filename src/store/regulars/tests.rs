@@ -561,3 +561,88 @@ fn events_refused_as_erased_name_their_regular() {
     assert!(store.regular_card(id).unwrap().is_none());
     assert!(store.outbox().unwrap().is_empty());
 }
+
+#[test]
+fn a_database_of_100000_regulars_migrates_to_the_search_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("countertop.db");
+    let search = crate::store::migrations::version_starting("CREATE TABLE regular_search")
+        .expect("the search migration");
+    let families = ["Nguyễn", "Trần", "Lê", "Phạm", "Đặng"];
+    let middles = ["Thị", "Văn", "Đức", "Ngọc"];
+    let givens = ["Phượng", "Mai", "Lan", "Hùng", "Anh", "Minh", "Thảo"];
+    let name = |i: usize| {
+        format!(
+            "{} {} {}",
+            families[i % 5],
+            middles[(i / 5) % 4],
+            givens[(i / 20) % 7]
+        )
+    };
+    let n = 100_000;
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        crate::store::migrations::apply_until(&mut conn, search - 1).unwrap();
+        let tx = conn.transaction().unwrap();
+        let consent = to_json(&Consent {
+            version: 1,
+            given_at: Utc::now(),
+            dietary_given_at: None,
+        })
+        .unwrap();
+        let mut regular = tx
+            .prepare(
+                "INSERT INTO regulars (key, id, hlc, name, phone, consent, folded, created_at,
+                                       updated_at, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8)",
+            )
+            .unwrap();
+        let mut word = tx
+            .prepare("INSERT OR IGNORE INTO regular_words (word, regular) VALUES (?1, ?2)")
+            .unwrap();
+        for i in 0..n {
+            let name = name(i);
+            let folded = words(&name).join(" ");
+            let seen = time_text(at(0).with_timezone(&Utc) + Duration::seconds(i as i64));
+            regular
+                .execute(params![
+                    i as i64 + 1,
+                    Uuid::now_v7().to_string(),
+                    Hlc::tick(None, i as i64, Uuid::nil()).to_sortable(),
+                    name,
+                    format!("0901{i:06}"),
+                    consent,
+                    folded,
+                    seen,
+                ])
+                .unwrap();
+            for w in folded.split(' ') {
+                word.execute(params![w, i as i64 + 1]).unwrap();
+            }
+        }
+        drop((regular, word));
+        tx.commit().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), crate::store::migrations::LATEST);
+    assert_eq!(count(&store, "SELECT count(*) FROM regular_search"), n as i64);
+    assert_index_matches_profiles(&store);
+    // The search finds exactly what a scan of every name finds, newest first.
+    for query in ["le thi phuong", "duc", "tran ngoc m", "phuong dang"] {
+        let terms = words(query);
+        let expected: Vec<usize> = (0..n)
+            .rev()
+            .filter(|&i| {
+                let folded = words(&name(i)).join(" ");
+                terms.iter().all(|t| word_starts(&folded, t))
+            })
+            .take(50)
+            .collect();
+        let found = store.search_regulars(query, 50).unwrap();
+        let stamps: Vec<usize> = found
+            .iter()
+            .map(|c| c.regular.hlc().wall_ms as usize)
+            .collect();
+        assert_eq!(stamps, expected, "{query}");
+    }
+}
