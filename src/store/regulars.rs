@@ -120,13 +120,13 @@ fn word_pairs(words: &[&str]) -> Vec<String> {
 /// Writes a regular's name words and word pairs to the index (the vocabulary follows
 /// `regular_words` by trigger).
 pub(super) fn index_words(conn: &rusqlite::Connection, key: i64, words: &[&str]) -> Result<()> {
-    let mut word = conn
-        .prepare_cached("INSERT OR IGNORE INTO regular_words (word, regular) VALUES (?1, ?2)")?;
+    let mut word =
+        conn.prepare_cached("INSERT OR IGNORE INTO regular_words (word, regular) VALUES (?1, ?2)")?;
     for w in words {
         word.execute(params![w, key])?;
     }
-    let mut pair = conn
-        .prepare_cached("INSERT OR IGNORE INTO regular_pairs (pair, regular) VALUES (?1, ?2)")?;
+    let mut pair =
+        conn.prepare_cached("INSERT OR IGNORE INTO regular_pairs (pair, regular) VALUES (?1, ?2)")?;
     for p in word_pairs(words) {
         pair.execute(params![p, key])?;
     }
@@ -671,7 +671,7 @@ impl Store {
         order.sort_by(|&a, &b| counts[a].total_cmp(&counts[b]));
         let rarest = order[0];
         let together: f64 = (0..filters.len()).map(share).product();
-        let walk_cost = limit as f64 / together.max(1.0 / total) ;
+        let walk_cost = limit as f64 / together.max(1.0 / total);
         let drive_cost = counts[rarest] * LOOKUP_COST;
         // The two rarest name words, if neither is a prefix of the other (then they may
         // both match one word, which no pair holds).
@@ -682,8 +682,14 @@ impl Store {
             .collect();
         let pair = match words.as_slice() {
             [a, b, ..] => match (&filters[*a], &filters[*b]) {
-                (Filter::Word(x), Filter::Word(y)) if !x.starts_with(y.as_str()) && !y.starts_with(x.as_str()) => {
-                    Some((x.as_str(), y.as_str(), total * share(*a) * share(*b) * LOOKUP_COST))
+                (Filter::Word(x), Filter::Word(y))
+                    if !x.starts_with(y.as_str()) && !y.starts_with(x.as_str()) =>
+                {
+                    Some((
+                        x.as_str(),
+                        y.as_str(),
+                        total * share(*a) * share(*b) * LOOKUP_COST,
+                    ))
                 }
                 _ => None,
             },
@@ -762,12 +768,12 @@ impl Store {
     /// each vocabulary word starting either, the pairs it begins whose other word starts
     /// with the other prefix.
     fn pair_candidates(&self, x: &str, y: &str) -> Result<Vec<i64>> {
-        let mut vocab = self.conn.prepare_cached(
-            "SELECT word FROM regular_vocab WHERE word >= ?1 AND word < ?2",
-        )?;
-        let mut pairs = self.conn.prepare_cached(
-            "SELECT regular FROM regular_pairs WHERE pair >= ?1 AND pair < ?2",
-        )?;
+        let mut vocab = self
+            .conn
+            .prepare_cached("SELECT word FROM regular_vocab WHERE word >= ?1 AND word < ?2")?;
+        let mut pairs = self
+            .conn
+            .prepare_cached("SELECT regular FROM regular_pairs WHERE pair >= ?1 AND pair < ?2")?;
         let mut keys = std::collections::HashSet::new();
         for (first, second) in [(x, y), (y, x)] {
             let starting: Vec<String> = vocab

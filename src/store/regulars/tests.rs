@@ -342,7 +342,10 @@ fn edits_visits_and_erasures_keep_the_search_tables_in_step() {
     store.save_regular(&rename, at(3)).unwrap();
     store.log_visit(minh, None, at(40)).unwrap();
     assert_index_matches_profiles(&store);
-    assert_eq!(names(&store.search_regulars("", 1).unwrap()), ["Trần Văn Minh"]);
+    assert_eq!(
+        names(&store.search_regulars("", 1).unwrap()),
+        ["Trần Văn Minh"]
+    );
     assert!(store.search_regulars("nguyen thi", 10).unwrap().is_empty());
     assert_eq!(
         names(&store.search_regulars("ngoc lan", 10).unwrap()),
@@ -351,7 +354,13 @@ fn edits_visits_and_erasures_keep_the_search_tables_in_step() {
     assert!(store.search_regulars("4567", 10).unwrap().is_empty());
     store.erase_regular(minh, at(50)).unwrap();
     assert_index_matches_profiles(&store);
-    assert_eq!(count(&store, "SELECT count(*) FROM regular_vocab WHERE word = 'minh'"), 0);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM regular_vocab WHERE word = 'minh'"
+        ),
+        0
+    );
     assert!(store.search_regulars("tran", 10).unwrap().is_empty());
 }
 
@@ -624,8 +633,14 @@ fn a_database_of_100000_regulars_migrates_to_the_search_tables() {
         tx.commit().unwrap();
     }
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), crate::store::migrations::LATEST);
-    assert_eq!(count(&store, "SELECT count(*) FROM regular_search"), n as i64);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        crate::store::migrations::LATEST
+    );
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM regular_search"),
+        n as i64
+    );
     assert_index_matches_profiles(&store);
     // The search finds exactly what a scan of every name finds, newest first.
     for query in ["le thi phuong", "duc", "tran ngoc m", "phuong dang"] {
