@@ -37,6 +37,7 @@ pub fn bench_dir() -> String {
 }
 
 /// The process's peak resident memory so far (`VmHWM`), in megabytes; 0 where unknown.
+#[allow(dead_code)] // only the regulars bench reports it
 pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
