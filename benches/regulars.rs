@@ -1,11 +1,13 @@
-//! Per-keystroke regular search with 100,000 regulars stored, through the core.
+//! Per-keystroke regular search with 100,000 (or `REGULARS`, e.g. 1,000,000) regulars
+//! stored, through the core.
 //!
 //! Seeds a fresh database in a temp dir (`BENCH_DIR`, default `.`) with `REGULARS`
 //! regulars (default 100,000; Vietnamese and English-like names with diacritics, most
-//! with a phone), applied through the store as pulls from HQ would bring them. Then it
-//! types names and phone numbers one keystroke at a time and times each search from the
-//! caller's side of `Core::search_regulars` (channel to the core thread, query, cards,
-//! reply), as the UI sees it.
+//! with a phone), applied through `Store::apply_regulars` in HQ's pages of 500, as a first
+//! pull would bring them, and prints how long that took and the process's peak memory.
+//! Then it types names, phone numbers, and names with digits ("mixed") one keystroke at a
+//! time and times each search from the caller's side of `Core::search_regulars` (channel
+//! to the core thread, query, cards, reply), as the UI sees it.
 //!
 //! Run: `cargo bench --bench regulars` (prints p50/p99/max per kind of query).
 
@@ -42,14 +44,16 @@ fn main() -> anyhow::Result<()> {
         .tempdir_in(stats::bench_dir())?;
     let database = dir.path().join("countertop.db");
     let started = Instant::now();
+    let page: usize = stats::env_number("PAGE", 500);
     let phones = {
         let mut store = countertop::store::Store::open(&database)?;
-        synthetic::seed(&mut store, count, 7)?
+        synthetic::seed_in_pages(&mut store, count, 7, page)?
     };
     println!(
-        "seeded {count} regulars in {:.1} s ({:.1} MB)",
+        "pulled {count} regulars in pages of {page} in {:.1} s ({:.1} MB file), peak RSS {:.0} MB",
         started.elapsed().as_secs_f64(),
-        std::fs::metadata(&database)?.len() as f64 / 1e6
+        std::fs::metadata(&database)?.len() as f64 / 1e6,
+        stats::peak_rss_mb()
     );
 
     let (core, _thread) = Core::start(database, KioskConfig::default())?;
@@ -76,9 +80,12 @@ fn main() -> anyhow::Result<()> {
         "phuong",
         "xyz",
     ];
+    // Names with digits, as staff type a name then the phone's last digits.
+    let typed_mixed = ["lan 0", "nguyen 45", "Minh 9", "emma 2"];
     let mut rng = fastrand::Rng::with_seed(11);
     let mut names = Vec::new();
     let mut digits = Vec::new();
+    let mut mixed = Vec::new();
     let mut empty_results = 0;
     let mut slowest: Vec<(Duration, String)> = Vec::new();
     for _ in 0..rounds {
@@ -87,6 +94,13 @@ fn main() -> anyhow::Result<()> {
                 let (took, found) = search(&query)?;
                 empty_results += usize::from(found == 0);
                 names.push(took);
+                slowest.push((took, query));
+            }
+        }
+        for typed in typed_mixed {
+            for query in keystrokes(typed) {
+                let took = search(&query)?.0;
+                mixed.push(took);
                 slowest.push((took, query));
             }
         }
@@ -103,8 +117,10 @@ fn main() -> anyhow::Result<()> {
     }
     let mut all = names.clone();
     all.extend(&digits);
+    all.extend(&mixed);
     stats::report("name keystrokes", names);
     stats::report("phone-digit keystrokes", digits);
+    stats::report("mixed keystrokes", mixed);
     stats::report("all keystrokes", all);
     println!("(name keystrokes with no match: {empty_results})");
     slowest.sort_by_key(|s| std::cmp::Reverse(s.0));

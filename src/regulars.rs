@@ -195,6 +195,30 @@ mod tests {
     }
 
     #[test]
+    fn vietnamese_names_fold_to_what_is_typed_without_marks() {
+        assert_eq!(fold("Phượng"), "phuong");
+        assert_eq!(fold("Đức"), "duc");
+        assert_eq!(fold("đức"), "duc");
+        // Every vowel with every tone (and the breve, circumflex and horn), any case.
+        for (marked, plain) in [
+            ("aàáảãạăằắẳẵặâầấẩẫậ", "a"),
+            ("eèéẻẽẹêềếểễệ", "e"),
+            ("iìíỉĩị", "i"),
+            ("oòóỏõọôồốổỗộơờớởỡợ", "o"),
+            ("uùúủũụưừứửữự", "u"),
+            ("yỳýỷỹỵ", "y"),
+        ] {
+            for c in marked.chars().chain(marked.to_uppercase().chars()) {
+                assert_eq!(fold(&c.to_string()), plain, "{c}");
+            }
+        }
+        // Text typed as base letters and combining marks (NFD) folds the same.
+        let decomposed: String = "Phượng Đức".nfd().collect();
+        assert_eq!(fold(&decomposed), "phuong duc");
+        assert_eq!(words("TRẦN THỊ PHƯỢNG"), ["tran", "thi", "phuong"]);
+    }
+
+    #[test]
     fn names_split_into_unique_folded_words() {
         assert_eq!(words("  Trần  trần-Văn  "), ["tran", "van"]);
         assert!(words(" - ").is_empty());

@@ -1,6 +1,7 @@
 //! Two kiosks of one store, each a real core on its own database, enrolled to a real HQ
 //! process: edits made offline on both converge on the last writer once both are back
-//! online, and an erasure on one kiosk purges the other on its next sync.
+//! online, an erasure on one kiosk purges the other on its next sync, and a kiosk pulling
+//! thousands of regulars for the first time keeps taking ratings meanwhile.
 
 #[path = "common/hq.rs"]
 mod hq;
@@ -10,7 +11,8 @@ mod logs;
 use std::time::{Duration, Instant};
 
 use countertop::config::KioskConfig;
-use countertop::core::{Core, CoreError, CoreThread, RegularCard, RegularEdit};
+use countertop::core::{Core, CoreError, CoreThread, RegularCard, RegularEdit, Tap};
+use countertop::feedback::{Scale, Score};
 use hq::Hq;
 use uuid::Uuid;
 
@@ -157,4 +159,72 @@ fn offline_edits_converge_on_the_last_writer_and_an_erasure_reaches_the_other_ki
     assert!(found.is_empty());
     // Sync carried names and phone numbers both ways; no kiosk log line shows them.
     logs.assert_free_of(&["Lan from", "0901234567", "0901 234 567"]);
+}
+
+#[test]
+fn ratings_are_taken_between_the_pages_of_a_first_pull() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut hq = Hq::sqlite(dir.path());
+    hq.start();
+    let (store, code_a) = hq.store_and_code();
+    let code_b = hq.cli(&["enroll-code", "--store", &store]);
+    // Kiosk A signs up four pages' worth of regulars (HQ pulls 500 a page) and uploads them.
+    let a = Kiosk::start();
+    let total = 2000u64;
+    for i in 0..total {
+        let edit = RegularEdit {
+            id: None,
+            name: format!("Nguyễn Thị Phượng {i}"),
+            phone: None,
+            usual: Default::default(),
+            dietary: None,
+            consent_version: 1,
+            dietary_consent: false,
+            code: None,
+        };
+        a.run(a.core.save_regular(edit)).expect("saved");
+    }
+    a.run(a.core.enroll(hq.url(), code_a, Some("left".into())))
+        .expect("A enrolls");
+    a.wait_for("A to upload every profile", |k| k.pending() == 0);
+
+    // Kiosk B enrolls and pulls them all; a customer keeps rating meanwhile.
+    let b = Kiosk::start();
+    b.run(b.core.enroll(hq.url(), code_b, Some("right".into())))
+        .expect("B enrolls");
+    let count = |k: &Kiosk| k.run(k.core.regular_count()).expect("count");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut mid_pull = 0;
+    let mut rated = 0;
+    loop {
+        let before = count(&b);
+        if before == total {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the pull did not finish");
+        if before == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+            continue;
+        }
+        let tap = Tap {
+            score: Score::new(4, Scale::FIVE).expect("a score"),
+            touchpoint: countertop_protocol::Touchpoint::new("visit").expect("a slug"),
+            survey_version: 1,
+        };
+        b.run(b.core.rate(tap)).expect("the rating is recorded");
+        rated += 1;
+        // Answered with part of the pull applied and part still to come: the rating did
+        // not wait behind the whole pull.
+        if count(&b) < total {
+            mid_pull += 1;
+        }
+    }
+    assert!(
+        mid_pull > 0,
+        "no rating was answered between pages ({rated} rated)"
+    );
+    let search = b
+        .run(b.core.search_regulars("phuong 19".into(), 200))
+        .expect("search");
+    assert_eq!(search.len(), 111, "1900..=1999 and 19");
 }

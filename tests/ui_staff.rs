@@ -15,7 +15,7 @@ use countertop::config::KioskConfig;
 use countertop::ui::{
     Barista, Kiosk, Manager, ManagerTab, PinNote, Problem, Remember, Screen, Staff, StaffRole,
 };
-use i_slint_backend_testing::{mock_elapsed_time, ElementHandle};
+use i_slint_backend_testing::{mock_elapsed_time, AccessibleRole, ElementHandle};
 use slint::platform::{PointerEventButton, WindowEvent};
 use slint::{ComponentHandle, LogicalPosition, Model};
 
@@ -32,6 +32,7 @@ fn remember_me_and_staff_mode_through_the_real_ui() {
     a_short_press_does_not_open_the_staff_door(&kiosk);
     the_first_day_replaces_the_default_pins_before_anything_else(&kiosk);
     a_barista_finds_the_regular_and_logs_the_usual(&kiosk);
+    the_unhappy_flag_never_takes_width_from_a_long_name_in_portrait(&kiosk);
     staff_mode_closes_after_a_minute_idle(&kiosk);
     a_regular_changes_their_own_record(&kiosk);
     a_regular_finds_their_record_by_phone_and_erases_it(&kiosk);
@@ -324,6 +325,61 @@ fn a_barista_finds_the_regular_and_logs_the_usual(kiosk: &TestKiosk) {
     assert_eq!(search(kiosk, "zuz")[0].visit_count, 2);
     // A visit without a rating does not clear the flag: her last rating was unhappy.
     assert!(search(kiosk, "zuz")[0].last_rating_unhappy);
+}
+
+fn the_unhappy_flag_never_takes_width_from_a_long_name_in_portrait(kiosk: &TestKiosk) {
+    let window = kiosk.app.window();
+    let before = window.size();
+    window.set_size(slint::PhysicalSize::new(480, 800));
+    // In Vietnamese, whose flag and history are the longest.
+    slint::select_bundled_translation("vi").expect("Vietnamese is bundled");
+    let barista = kiosk.app.global::<Barista>();
+    barista.set_selected(-1);
+    let long = "Tôn Nữ Hoàng Khánh Phượng";
+    let row = countertop::ui::RegularRow {
+        id: "".into(),
+        name: long.into(),
+        phone_tail: "4567".into(),
+        usual: "Cà phê sữa đá · Lớn · Ít đường".into(),
+        note: "".into(),
+        dietary: "".into(),
+        visits: 23,
+        last_visit_days: 12,
+        unhappy: true,
+    };
+    barista.set_results(slint::ModelRc::new(slint::VecModel::from(vec![row])));
+    let label = long.to_owned();
+    kiosk.pump_until("the long name on screen", |k| {
+        ElementHandle::find_by_accessible_label(&k.app, &label)
+            .next()
+            .is_some()
+    });
+    let name = ElementHandle::find_by_accessible_label(&kiosk.app, &label)
+        .find(|e| e.accessible_role() == Some(AccessibleRole::Text))
+        .expect("the name's text");
+    let result = kiosk.find_control(long).expect("the result row");
+    let flag = ElementHandle::find_by_element_id(&kiosk.app, "UnhappyFlag::flag")
+        .next()
+        .expect("the flag");
+    let (name_at, name_size) = (name.absolute_position(), name.size());
+    // The name has the row's whole width (less its padding), and the flag sits below it.
+    assert!(
+        name_size.width >= result.size().width - 2.0 * 16.0 - 2.0,
+        "name {name_size:?} in a row {:?}",
+        result.size()
+    );
+    assert!(flag.absolute_position().y >= name_at.y + name_size.height - 0.5);
+    // Nothing on the flag's line widens the row past the screen.
+    assert!(
+        result.absolute_position().x + result.size().width <= 480.0,
+        "row {:?} at {:?}",
+        result.size(),
+        result.absolute_position()
+    );
+    window.set_size(before);
+    slint::select_bundled_translation("").expect("back to English");
+    barista.set_results(slint::ModelRc::new(slint::VecModel::default()));
+    kiosk.pump_until("a settled screen", |_| true);
 }
 
 fn staff_mode_closes_after_a_minute_idle(kiosk: &TestKiosk) {

@@ -35,3 +35,17 @@ pub fn env_number(name: &str, default: usize) -> usize {
 pub fn bench_dir() -> String {
     std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into())
 }
+
+/// The process's peak resident memory so far (`VmHWM`), in megabytes; 0 where unknown.
+#[allow(dead_code)] // only the regulars bench reports it
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}

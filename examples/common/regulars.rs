@@ -68,18 +68,28 @@ pub fn phone(rng: &mut fastrand::Rng) -> Option<String> {
 }
 
 /// `count` regulars as pages a pull from HQ would bring, applied through the real store
-/// (profiles, index, one visit each), `page` at a time. Returns the phones given.
+/// (profiles, index, one visit each), 5,000 at a time. Returns the phones given.
 pub fn seed(store: &mut Store, count: usize, seed: u64) -> anyhow::Result<Vec<String>> {
-    const PAGE: usize = 5000;
+    seed_in_pages(store, count, seed, 5000)
+}
+
+/// Like [`seed`], `page` regulars per page (HQ sends 500).
+pub fn seed_in_pages(
+    store: &mut Store,
+    count: usize,
+    seed: u64,
+    page: usize,
+) -> anyhow::Result<Vec<String>> {
+    let page = page.max(1);
     let mut rng = fastrand::Rng::with_seed(seed);
     let node = Uuid::now_v7();
     let now = Utc::now();
     let mut phones = Vec::new();
     let first_cursor = store.regulars_cursor()? + 1;
-    for (cursor, start) in (first_cursor..).zip((0..count).step_by(PAGE)) {
-        let mut profiles = Vec::with_capacity(PAGE);
-        let mut visits = Vec::with_capacity(PAGE);
-        for i in start..(start + PAGE).min(count) {
+    for (cursor, start) in (first_cursor..).zip((0..count).step_by(page)) {
+        let mut profiles = Vec::with_capacity(page);
+        let mut visits = Vec::with_capacity(page);
+        for i in start..(start + page).min(count) {
             let phone = phone(&mut rng);
             if let Some(p) = &phone {
                 phones.push(countertop_protocol::phone_digits(p));

@@ -142,12 +142,69 @@ const MIGRATIONS: &[&str] = &[
     // proves it is them before "I'm already a regular" opens their record. NULL for
     // regulars who joined before codes: staff open their record with a PIN.
     "ALTER TABLE regulars ADD COLUMN code_hash TEXT;",
+    // search: instant search at a million regulars. `regular_search` is a narrow copy of
+    // each regular (folded name, phone digits) kept in last-seen order by triggers, so a
+    // search walks it from the most recent and stops after a page of matches.
+    // `regular_vocab` counts the regulars of each name word (by trigger), so a query's
+    // plan needs no counting. `regular_pairs` holds every pair of a name's words, so two
+    // words that are common alone but rare together are found by one index range.
+    "CREATE TABLE regular_search (
+        last_seen TEXT NOT NULL,
+        key INTEGER NOT NULL,
+        folded TEXT NOT NULL,
+        phone TEXT,
+        PRIMARY KEY (last_seen, key)
+     ) WITHOUT ROWID;
+     INSERT INTO regular_search (last_seen, key, folded, phone)
+         SELECT last_seen, key, folded, phone FROM regulars;
+     CREATE TRIGGER regular_search_insert AFTER INSERT ON regulars BEGIN
+         INSERT INTO regular_search (last_seen, key, folded, phone)
+             VALUES (new.last_seen, new.key, new.folded, new.phone);
+     END;
+     CREATE TRIGGER regular_search_update AFTER UPDATE OF last_seen, folded, phone ON regulars
+     BEGIN
+         DELETE FROM regular_search WHERE last_seen = old.last_seen AND key = old.key;
+         INSERT INTO regular_search (last_seen, key, folded, phone)
+             VALUES (new.last_seen, new.key, new.folded, new.phone);
+     END;
+     CREATE TRIGGER regular_search_delete AFTER DELETE ON regulars BEGIN
+         DELETE FROM regular_search WHERE last_seen = old.last_seen AND key = old.key;
+     END;
+     CREATE TABLE regular_vocab (
+        word TEXT PRIMARY KEY,
+        regulars INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     INSERT INTO regular_vocab (word, regulars)
+         SELECT word, count(*) FROM regular_words GROUP BY word;
+     CREATE TRIGGER regular_vocab_insert AFTER INSERT ON regular_words BEGIN
+         INSERT OR IGNORE INTO regular_vocab (word, regulars) VALUES (new.word, 0);
+         UPDATE regular_vocab SET regulars = regulars + 1 WHERE word = new.word;
+     END;
+     CREATE TRIGGER regular_vocab_delete AFTER DELETE ON regular_words BEGIN
+         UPDATE regular_vocab SET regulars = regulars - 1 WHERE word = old.word;
+         DELETE FROM regular_vocab WHERE word = old.word AND regulars <= 0;
+     END;
+     CREATE TABLE regular_pairs (
+        pair TEXT NOT NULL,
+        regular INTEGER NOT NULL,
+        PRIMARY KEY (pair, regular)
+     ) WITHOUT ROWID;
+     CREATE INDEX migration_words_by_regular ON regular_words (regular, word);
+     INSERT INTO regular_pairs (pair, regular)
+         SELECT a.word || ' ' || b.word, a.regular
+         FROM regular_words a JOIN regular_words b ON b.regular = a.regular AND b.word > a.word;
+     DROP INDEX migration_words_by_regular;",
 ];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
 pub fn apply(conn: &mut Connection) -> Result<()> {
+    apply_until(conn, LATEST)
+}
+
+/// Applies the migrations up to schema `version` (tests build older files with it).
+pub(super) fn apply_until(conn: &mut Connection, version: i64) -> Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > LATEST {
         return Err(StoreError::NewerSchema {
@@ -155,7 +212,13 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
             known: LATEST,
         });
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    let wanted = (version - current).max(0) as usize;
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(current as usize)
+        .take(wanted)
+    {
         let version = index as i64 + 1;
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
@@ -170,6 +233,15 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// The schema version whose migration starts with `sql`, for tests of one migration.
+#[cfg(test)]
+pub(super) fn version_starting(sql: &str) -> Option<i64> {
+    MIGRATIONS
+        .iter()
+        .position(|m| m.starts_with(sql))
+        .map(|i| i as i64 + 1)
 }
 
 /// Test hook for the power-cut test (`tests/never_bricks.rs`): with

@@ -21,17 +21,14 @@ use super::{hash_pin, verify_pin, Result, Store, StoreError};
 pub const CODE_DIGITS: usize = 4;
 use crate::regulars::{prefix_upper_bound, words, Query, RegularCard, RegularEdit};
 
-/// Above this many index matches for a query's rarest term, the search walks regulars
-/// from the most recently seen and checks each, which finds a page of common-prefix
-/// matches in a few hundred rows; below it, it ranks the matches themselves.
-const DRIVER_LIMIT: i64 = 1500;
+/// How much more a candidate found by index costs than a row walked in last-seen order:
+/// a candidate is a lookup by key, and its matches are ranked after; a walked row is the
+/// next row of the narrow search table, already in order.
+const LOOKUP_COST: f64 = 5.0;
 
-/// How many of the most recently seen regulars a search walks before it intersects its
-/// terms' index rows instead.
-const WALK_LIMIT: i64 = 1000;
-
-/// How far a search counts each term's index rows, to choose how to run.
-const COUNT_LIMIT: i64 = 5000;
+/// How far a phone filter's index rows are counted. Past this many, a phone filter is
+/// common enough that walking the most recent regulars fills a page sooner.
+const PHONE_COUNT_LIMIT: i64 = 5000;
 
 const COLUMNS: &str = "r.id, r.hlc, r.name, r.phone, r.usual, r.dietary, r.consent, r.code_hash";
 
@@ -57,44 +54,126 @@ pub struct PullApplied {
     pub erased: usize,
 }
 
-/// One search condition: index rows that can drive the search (`candidates`, selecting
-/// regular keys) and the same condition checked on a regulars row `r` (`check`).
-struct Filter {
-    candidates: String,
-    candidate_params: Vec<String>,
-    check: String,
-    check_params: Vec<String>,
+/// One search condition: the index rows that find its candidates, and the check of a
+/// regular's folded name and phone digits against it. The check is the rule; the index
+/// only finds candidates faster.
+enum Filter {
+    /// A folded prefix that must start a word of the name.
+    Word(String),
+    /// Phone digits the number ends with.
+    PhoneEndsWith(String),
+    /// Phone digits the number contains without ending with them.
+    PhoneContainsOnly(String),
+    /// Exactly these phone digits.
+    PhoneIs(String),
 }
 
 impl Filter {
-    fn word(prefix: &str) -> Filter {
-        Filter {
-            candidates: "SELECT regular FROM regular_words WHERE word >= ? AND word < ?".into(),
-            candidate_params: vec![prefix.to_owned(), prefix_upper_bound(prefix)],
-            check: "instr(' ' || r.folded, ?) > 0".into(),
-            check_params: vec![format!(" {prefix}")],
+    fn matches(&self, folded: &str, phone: Option<&str>) -> bool {
+        match self {
+            Filter::Word(prefix) => word_starts(folded, prefix),
+            Filter::PhoneEndsWith(d) => phone.is_some_and(|p| p.ends_with(d.as_str())),
+            Filter::PhoneContainsOnly(d) => {
+                phone.is_some_and(|p| p.contains(d.as_str()) && !p.ends_with(d.as_str()))
+            }
+            Filter::PhoneIs(d) => phone == Some(d.as_str()),
         }
     }
 
-    fn phone_ends_with(digits: &str) -> Filter {
-        Filter {
-            candidates: "SELECT regular FROM regular_phones WHERE suffix = ?".into(),
-            candidate_params: vec![digits.to_owned()],
-            check: "substr(r.phone, -length(?)) = ?".into(),
-            check_params: vec![digits.to_owned(), digits.to_owned()],
-        }
-    }
-
-    fn phone_contains(digits: &str) -> Filter {
-        Filter {
-            candidates: "SELECT regular FROM regular_phones WHERE suffix >= ? AND suffix < ?"
-                .into(),
-            candidate_params: vec![digits.to_owned(), prefix_upper_bound(digits)],
-            check: "instr(r.phone, ?) > 0".into(),
-            check_params: vec![digits.to_owned()],
+    /// The index rows (selecting regular keys) that hold every regular this filter
+    /// matches, and perhaps some more.
+    fn candidates(&self) -> (&'static str, Vec<String>) {
+        match self {
+            Filter::Word(prefix) => (
+                "SELECT regular FROM regular_words WHERE word >= ?1 AND word < ?2",
+                vec![prefix.clone(), prefix_upper_bound(prefix)],
+            ),
+            Filter::PhoneEndsWith(d) | Filter::PhoneIs(d) => (
+                "SELECT regular FROM regular_phones WHERE suffix = ?1",
+                vec![d.clone()],
+            ),
+            Filter::PhoneContainsOnly(d) => (
+                "SELECT regular FROM regular_phones WHERE suffix >= ?1 AND suffix < ?2",
+                vec![d.clone(), prefix_upper_bound(d)],
+            ),
         }
     }
 }
+
+/// Whether some word of a folded name (words joined by single spaces) starts with `prefix`.
+fn word_starts(folded: &str, prefix: &str) -> bool {
+    folded.split(' ').any(|w| w.starts_with(prefix))
+}
+
+/// Every pair of distinct words of a folded name, each written smaller word first, so a
+/// query with two rare-together words finds its few regulars by one index range.
+fn word_pairs(words: &[&str]) -> Vec<String> {
+    let mut pairs = Vec::new();
+    for (i, a) in words.iter().enumerate() {
+        for b in &words[i + 1..] {
+            if a != b {
+                let (x, y) = if a < b { (a, b) } else { (b, a) };
+                pairs.push(format!("{x} {y}"));
+            }
+        }
+    }
+    pairs
+}
+
+/// Writes a regular's name words and word pairs to the index (the vocabulary follows
+/// `regular_words` by trigger).
+pub(super) fn index_words(conn: &rusqlite::Connection, key: i64, words: &[&str]) -> Result<()> {
+    let mut word =
+        conn.prepare_cached("INSERT OR IGNORE INTO regular_words (word, regular) VALUES (?1, ?2)")?;
+    for w in words {
+        word.execute(params![w, key])?;
+    }
+    let mut pair =
+        conn.prepare_cached("INSERT OR IGNORE INTO regular_pairs (pair, regular) VALUES (?1, ?2)")?;
+    for p in word_pairs(words) {
+        pair.execute(params![p, key])?;
+    }
+    Ok(())
+}
+
+/// Removes what [`index_words`] wrote for this folded name.
+fn unindex_words(conn: &rusqlite::Connection, key: i64, folded: &str) -> Result<()> {
+    let words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
+    let mut word =
+        conn.prepare_cached("DELETE FROM regular_words WHERE word = ?1 AND regular = ?2")?;
+    for w in &words {
+        word.execute(params![w, key])?;
+    }
+    let mut pair =
+        conn.prepare_cached("DELETE FROM regular_pairs WHERE pair = ?1 AND regular = ?2")?;
+    for p in word_pairs(&words) {
+        pair.execute(params![p, key])?;
+    }
+    Ok(())
+}
+
+/// Removes a phone's suffixes from the index.
+fn unindex_phone(conn: &rusqlite::Connection, key: i64, phone: Option<&str>) -> Result<()> {
+    let mut suffix =
+        conn.prepare_cached("DELETE FROM regular_phones WHERE suffix = ?1 AND regular = ?2")?;
+    for s in phone.map(suffixes).into_iter().flatten() {
+        suffix.execute(params![s, key])?;
+    }
+    Ok(())
+}
+
+/// A text column read in place, without copying.
+fn text_ref<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<Option<&'r str>> {
+    match row.get_ref(index)? {
+        rusqlite::types::ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("search row: {e}"))),
+        _ => Ok(None),
+    }
+}
+
+/// A candidate as the ranking sees it: last seen, key, folded name, phone digits.
+type Candidate = (String, i64, String, Option<String>);
 
 /// A regulars row before its JSON columns are parsed.
 struct RawRegular {
@@ -200,16 +279,8 @@ fn write_profile(tx: &Transaction<'_>, regular: &Regular, now: DateTime<Utc>) ->
         )
         .optional()?;
     if let Some((key, folded, phone)) = &old {
-        let mut word =
-            tx.prepare_cached("DELETE FROM regular_words WHERE word = ?1 AND regular = ?2")?;
-        for w in folded.split(' ').filter(|w| !w.is_empty()) {
-            word.execute(params![w, key])?;
-        }
-        let mut suffix =
-            tx.prepare_cached("DELETE FROM regular_phones WHERE suffix = ?1 AND regular = ?2")?;
-        for s in phone.as_deref().map(suffixes).into_iter().flatten() {
-            suffix.execute(params![s, key])?;
-        }
+        unindex_words(tx, *key, folded)?;
+        unindex_phone(tx, *key, phone.as_deref())?;
     }
     let name_words = words(regular.name());
     let folded = name_words.join(" ");
@@ -237,11 +308,8 @@ fn write_profile(tx: &Transaction<'_>, regular: &Regular, now: DateTime<Utc>) ->
         ],
         |r| r.get(0),
     )?;
-    let mut word =
-        tx.prepare_cached("INSERT OR IGNORE INTO regular_words (word, regular) VALUES (?1, ?2)")?;
-    for w in &name_words {
-        word.execute(params![w, key])?;
-    }
+    let name_words: Vec<&str> = name_words.iter().map(String::as_str).collect();
+    index_words(tx, key, &name_words)?;
     let mut suffix = tx
         .prepare_cached("INSERT OR IGNORE INTO regular_phones (suffix, regular) VALUES (?1, ?2)")?;
     for s in regular.phone().map(suffixes).into_iter().flatten() {
@@ -280,9 +348,11 @@ fn purge(tx: &Transaction<'_>, id: Uuid, erased_at: DateTime<Utc>) -> Result<boo
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    if let Some((key, _, _)) = &old {
-        tx.execute("DELETE FROM regular_words WHERE regular = ?1", [key])?;
-        tx.execute("DELETE FROM regular_phones WHERE regular = ?1", [key])?;
+    if let Some((key, folded, phone)) = &old {
+        // By word and by suffix: the index is keyed by them, so this reads a few rows
+        // where deleting by regular would scan the whole index.
+        unindex_words(tx, *key, folded)?;
+        unindex_phone(tx, *key, phone.as_deref())?;
         tx.execute("DELETE FROM regulars WHERE key = ?1", [key])?;
     }
     tx.execute("DELETE FROM visits WHERE regular_id = ?1", [&text])?;
@@ -373,24 +443,25 @@ impl Store {
     /// Up to `limit` regulars matching a search box's text, most recently seen first.
     pub fn search_regulars(&self, text: &str, limit: usize) -> Result<Vec<RegularCard>> {
         let limit = limit.min(1000);
-        let raws = match Query::parse(text) {
+        let keys = match Query::parse(text) {
             Query::Recent => self.ranked(&[], limit)?,
             Query::Words(words) => {
-                let filters: Vec<Filter> = words.iter().map(|w| Filter::word(w)).collect();
+                let filters: Vec<Filter> = words.into_iter().map(Filter::Word).collect();
                 self.ranked(&filters, limit)?
             }
             Query::Phone(digits) => {
-                let mut found = self.ranked(&[Filter::phone_ends_with(&digits)], limit)?;
+                let mut found = self.ranked(&[Filter::PhoneEndsWith(digits.clone())], limit)?;
                 if found.len() < limit {
-                    let mut inner = Filter::phone_contains(&digits);
-                    inner.check = format!("{} AND substr(r.phone, -length(?)) != ?", inner.check);
-                    inner.check_params.extend([digits.clone(), digits.clone()]);
+                    let inner = Filter::PhoneContainsOnly(digits);
                     found.extend(self.ranked(&[inner], limit - found.len())?);
                 }
                 found
             }
         };
-        raws.into_iter().map(|raw| self.card(raw)).collect()
+        self.profiles(&keys)?
+            .into_iter()
+            .map(|raw| self.card(raw))
+            .collect()
     }
 
     /// The regular with exactly this phone number (as typed, any punctuation), if any.
@@ -399,11 +470,8 @@ impl Store {
         if digits.is_empty() {
             return Ok(None);
         }
-        let mut exact = Filter::phone_ends_with(&digits);
-        exact.check = "r.phone = ?".into();
-        exact.check_params = vec![digits];
-        let found = self.ranked(&[exact], 1)?;
-        found
+        let keys = self.ranked(&[Filter::PhoneIs(digits)], 1)?;
+        self.profiles(&keys)?
             .into_iter()
             .next()
             .map(|raw| self.card(raw))
@@ -618,201 +686,201 @@ impl Store {
         Ok(())
     }
 
-    /// Up to `limit` regulars meeting every filter, most recently seen first.
+    /// The keys of up to `limit` regulars meeting every filter, most recently seen first.
     ///
-    /// Each filter's index rows are counted (up to [`COUNT_LIMIT`]). A rare filter drives:
-    /// its few matches are checked against the rest and ranked. When every filter is
-    /// common and together they still match often ("n", "nguyen"), the most recently seen
-    /// regulars are walked, which finds a page of matches within a few hundred rows. When
-    /// common filters match rarely together ("le thi mai"), the index rows of the two
-    /// least common are intersected, which never touches a profile, and the few regulars
-    /// left are checked and ranked. The walk is bounded and falls back to the intersection.
-    fn ranked(&self, filters: &[Filter], limit: usize) -> Result<Vec<RawRegular>> {
+    /// Three ways to find them, chosen by what each would cost:
+    /// - **walk** `regular_search`, a narrow table kept in last-seen order, from the most
+    ///   recent, checking each row, until a page of matches is found. Cheap when the
+    ///   filters together match often ("n", "nguyen v", "09"): about `limit / share` rows.
+    /// - **drive** by the rarest filter's index rows, checking and ranking its candidates:
+    ///   cheap when one filter is rare ("zoe", "4567").
+    /// - **pair**: two name words that are each common but rare together ("le thi mai")
+    ///   are found by one range of `regular_pairs` per vocabulary word they start.
+    ///
+    /// Word counts are exact (`regular_vocab`); phone counts are capped. The walk is
+    /// bounded by the cost of the best other way, and falls back to it, so a bad guess
+    /// costs at most twice the best plan.
+    fn ranked(&self, filters: &[Filter], limit: usize) -> Result<Vec<i64>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        if filters.is_empty() {
+            return Ok(self.walk(filters, limit, u64::MAX)?.0);
+        }
         let mut counts = Vec::with_capacity(filters.len());
         for filter in filters {
-            let count = self.candidate_count(filter, COUNT_LIMIT)?;
+            let count = self.count(filter)?;
             if count == 0 {
                 return Ok(Vec::new());
             }
-            counts.push(count);
+            counts.push(count as f64);
         }
-        let mut order: Vec<usize> = (0..filters.len()).collect();
-        order.sort_by_key(|&i| counts[i]);
-        let Some(&rarest) = order.first() else {
-            return self.walk(filters, limit, None);
-        };
-        if counts[rarest] < DRIVER_LIMIT {
-            return self.driven(filters, rarest, limit);
-        }
-        if self.walk_pays(&counts, limit)? {
-            let since: Option<String> = self
-                .conn
-                .prepare_cached(
-                    "SELECT last_seen FROM regulars INDEXED BY regulars_by_seen
-                     ORDER BY last_seen DESC LIMIT 1 OFFSET ?1",
-                )?
-                .query_row([WALK_LIMIT], |r| r.get(0))
-                .optional()?;
-            let walked = self.walk(filters, limit, since.as_deref())?;
-            if walked.len() >= limit || since.is_none() {
-                return Ok(walked);
-            }
-        }
-        // Reading a term's index rows costs more than checking its rarest partner's
-        // matches one by one once it has more than [`COUNT_LIMIT`].
-        if order.get(1).is_none_or(|&i| counts[i] >= COUNT_LIMIT) {
-            return self.driven(filters, rarest, limit);
-        }
-        let pair: Vec<&Filter> = order.iter().take(2).map(|&i| &filters[i]).collect();
-        let keys = self.intersection(&pair)?;
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let list: Vec<String> = keys.iter().map(i64::to_string).collect();
-        let mut conditions = vec![format!("r.key IN ({})", list.join(","))];
-        let mut values: Vec<&str> = Vec::new();
-        for filter in filters {
-            conditions.push(filter.check.clone());
-            values.extend(filter.check_params.iter().map(String::as_str));
-        }
-        self.select(&conditions, values, "regulars r", limit)
-    }
-
-    /// Whether walking the most recent regulars is likely to fill a page: the filters'
-    /// shares of all regulars, taken as independent, leave at least two pages' worth of
-    /// matches among the [`WALK_LIMIT`] walked.
-    fn walk_pays(&self, counts: &[i64], limit: usize) -> Result<bool> {
         let total: Option<i64> = self
             .conn
             .prepare_cached("SELECT max(key) FROM regulars")?
             .query_row([], |r| r.get(0))?;
         let total = total.unwrap_or(0).max(1) as f64;
-        // A count that reached [`COUNT_LIMIT`] was cut short: the term is common, and its
-        // true share unknown, so it is taken to filter nothing. Taking the cut-off count
-        // as its share made "le t" ("t" matches most names) rank all ~6,000 "le" matches
-        // instead of walking the few hundred most recent regulars that fill a page.
-        let share: f64 = counts
+        let share = |i: usize| (counts[i] / total).min(1.0);
+        let mut order: Vec<usize> = (0..filters.len()).collect();
+        order.sort_by(|&a, &b| counts[a].total_cmp(&counts[b]));
+        let rarest = order[0];
+        let together: f64 = (0..filters.len()).map(share).product();
+        let walk_cost = limit as f64 / together.max(1.0 / total);
+        let drive_cost = counts[rarest] * LOOKUP_COST;
+        // The two rarest name words, if neither is a prefix of the other (then they may
+        // both match one word, which no pair holds).
+        let words: Vec<usize> = order
             .iter()
-            .map(|&c| {
-                if c >= COUNT_LIMIT {
-                    1.0
-                } else {
-                    (c as f64 / total).min(1.0)
-                }
-            })
-            .product();
-        Ok(share * WALK_LIMIT as f64 >= 2.0 * limit as f64)
-    }
-
-    /// The keys of the regulars every filter's index rows name.
-    fn intersection(&self, filters: &[&Filter]) -> Result<Vec<i64>> {
-        let mut common: Option<std::collections::HashSet<i64>> = None;
-        for filter in filters {
-            let mut stmt = self.conn.prepare_cached(&filter.candidates)?;
-            let keys = stmt.query_map(
-                rusqlite::params_from_iter(filter.candidate_params.iter()),
-                |r| r.get::<_, i64>(0),
-            )?;
-            let mut next = std::collections::HashSet::new();
-            for key in keys {
-                let key = key?;
-                if common.as_ref().is_none_or(|c| c.contains(&key)) {
-                    next.insert(key);
-                }
-            }
-            if next.is_empty() {
-                return Ok(Vec::new());
-            }
-            common = Some(next);
-        }
-        let mut keys: Vec<i64> = common.unwrap_or_default().into_iter().collect();
-        keys.sort_unstable();
-        Ok(keys)
-    }
-
-    /// How many index rows `filter` matches, counting no further than `cap`.
-    fn candidate_count(&self, filter: &Filter, cap: i64) -> Result<i64> {
-        let sql = format!("SELECT count(*) FROM ({} LIMIT ?)", filter.candidates);
-        let mut values: Vec<&dyn rusqlite::ToSql> = filter
-            .candidate_params
-            .iter()
-            .map(|p| p as &dyn rusqlite::ToSql)
+            .copied()
+            .filter(|&i| matches!(filters[i], Filter::Word(_)))
             .collect();
-        values.push(&cap);
+        let pair = match words.as_slice() {
+            [a, b, ..] => match (&filters[*a], &filters[*b]) {
+                (Filter::Word(x), Filter::Word(y))
+                    if !x.starts_with(y.as_str()) && !y.starts_with(x.as_str()) =>
+                {
+                    Some((
+                        x.as_str(),
+                        y.as_str(),
+                        total * share(*a) * share(*b) * LOOKUP_COST,
+                    ))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let other_cost = pair.map_or(drive_cost, |(_, _, cost)| cost.min(drive_cost));
+        if walk_cost < other_cost {
+            let (found, complete) = self.walk(filters, limit, other_cost.ceil() as u64)?;
+            if complete {
+                return Ok(found);
+            }
+        }
+        let candidates = match pair {
+            Some((x, y, cost)) if cost < drive_cost => self.pair_candidates(x, y)?,
+            _ => self.index_candidates(&filters[rarest])?,
+        };
+        self.rank(filters, &candidates, limit)
+    }
+
+    /// How many regulars a filter may match: exact for name words, counted no further
+    /// than [`PHONE_COUNT_LIMIT`] for phones.
+    fn count(&self, filter: &Filter) -> Result<i64> {
+        if let Filter::Word(prefix) = filter {
+            return Ok(self
+                .conn
+                .prepare_cached(
+                    "SELECT coalesce(sum(regulars), 0) FROM regular_vocab
+                     WHERE word >= ?1 AND word < ?2",
+                )?
+                .query_row(params![prefix, prefix_upper_bound(prefix)], |r| r.get(0))?);
+        }
+        let (sql, values) = filter.candidates();
+        let sql = format!("SELECT count(*) FROM ({sql} LIMIT {PHONE_COUNT_LIMIT})");
         Ok(self
             .conn
             .prepare_cached(&sql)?
-            .query_row(values.as_slice(), |r| r.get(0))?)
+            .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?)
     }
 
-    /// The matches of `filters[driver]`, checked against every filter and ranked.
-    fn driven(&self, filters: &[Filter], driver: usize, limit: usize) -> Result<Vec<RawRegular>> {
-        let mut conditions = vec![format!("r.key IN ({})", filters[driver].candidates)];
-        let mut values: Vec<&str> = filters[driver]
-            .candidate_params
-            .iter()
-            .map(String::as_str)
-            .collect();
-        for filter in filters {
-            conditions.push(filter.check.clone());
-            values.extend(filter.check_params.iter().map(String::as_str));
+    /// Walks `regular_search` from the most recently seen, keeping the keys that meet
+    /// every filter, until `limit` are found (complete) or `max_rows` rows were read
+    /// without (not complete). Reaching the end is complete too.
+    fn walk(&self, filters: &[Filter], limit: usize, max_rows: u64) -> Result<(Vec<i64>, bool)> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key, folded, phone FROM regular_search ORDER BY last_seen DESC, key DESC",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut found = Vec::new();
+        let mut read = 0u64;
+        while let Some(row) = rows.next()? {
+            read += 1;
+            let folded = text_ref(row, 1)?.unwrap_or("");
+            let phone = text_ref(row, 2)?;
+            if filters.iter().all(|f| f.matches(folded, phone)) {
+                found.push(row.get(0)?);
+                if found.len() >= limit {
+                    return Ok((found, true));
+                }
+            }
+            if read >= max_rows {
+                return Ok((found, false));
+            }
         }
-        self.select(&conditions, values, "regulars r", limit)
+        Ok((found, true))
     }
 
-    /// Walks regulars from the most recently seen (back to `since`, if given), keeping
-    /// those that meet every filter.
-    fn walk(
-        &self,
-        filters: &[Filter],
-        limit: usize,
-        since: Option<&str>,
-    ) -> Result<Vec<RawRegular>> {
-        let mut conditions = Vec::new();
-        let mut values: Vec<&str> = Vec::new();
-        if let Some(since) = since {
-            conditions.push("r.last_seen >= ?".to_owned());
-            values.push(since);
-        }
-        for filter in filters {
-            conditions.push(filter.check.clone());
-            values.extend(filter.check_params.iter().map(String::as_str));
-        }
-        self.select(
-            &conditions,
-            values,
-            "regulars r INDEXED BY regulars_by_seen",
-            limit,
-        )
+    /// The keys one filter's index rows name.
+    fn index_candidates(&self, filter: &Filter) -> Result<Vec<i64>> {
+        let (sql, values) = filter.candidates();
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let keys = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
+        Ok(keys.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn select(
-        &self,
-        conditions: &[String],
-        values: Vec<&str>,
-        from: &str,
-        limit: usize,
-    ) -> Result<Vec<RawRegular>> {
-        let limit = limit as i64;
-        let mut params: Vec<&dyn rusqlite::ToSql> =
-            values.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
-        params.push(&limit);
-        let condition = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        // Rank keys first and read whole profiles only for the page: sorting thousands of
-        // candidates with every column in tow costs twice as much.
-        let sql = format!(
-            "SELECT {COLUMNS} FROM regulars r WHERE r.key IN (
-                 SELECT r.key FROM {from} {condition}
-                 ORDER BY r.last_seen DESC, r.key DESC LIMIT ?)
-             ORDER BY r.last_seen DESC, r.key DESC"
-        );
+    /// The keys of regulars with a word starting `x` and another word starting `y`: for
+    /// each vocabulary word starting either, the pairs it begins whose other word starts
+    /// with the other prefix.
+    fn pair_candidates(&self, x: &str, y: &str) -> Result<Vec<i64>> {
+        let mut vocab = self
+            .conn
+            .prepare_cached("SELECT word FROM regular_vocab WHERE word >= ?1 AND word < ?2")?;
+        let mut pairs = self
+            .conn
+            .prepare_cached("SELECT regular FROM regular_pairs WHERE pair >= ?1 AND pair < ?2")?;
+        let mut keys = std::collections::HashSet::new();
+        for (first, second) in [(x, y), (y, x)] {
+            let starting: Vec<String> = vocab
+                .query_map(params![first, prefix_upper_bound(first)], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for word in starting {
+                let low = format!("{word} {second}");
+                let found = pairs.query_map(params![low, prefix_upper_bound(&low)], |r| {
+                    r.get::<_, i64>(0)
+                })?;
+                for key in found {
+                    keys.insert(key?);
+                }
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+
+    /// Checks candidates against every filter and keeps the `limit` most recently seen.
+    fn rank(&self, filters: &[Filter], keys: &[i64], limit: usize) -> Result<Vec<i64>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT last_seen, key, folded, phone FROM regulars WHERE key = ?1")?;
+        let mut keys = keys.to_vec();
+        // In key order, the lookups walk the table's pages forwards.
+        keys.sort_unstable();
+        keys.dedup();
+        let mut kept: Vec<Candidate> = Vec::new();
+        for key in &keys {
+            let row: Option<Candidate> = stmt
+                .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()?;
+            if let Some(c) = row {
+                if filters.iter().all(|f| f.matches(&c.2, c.3.as_deref())) {
+                    kept.push(c);
+                }
+            }
+        }
+        kept.sort_unstable_by(|a, b| (&b.0, b.1).cmp(&(&a.0, a.1)));
+        Ok(kept.into_iter().take(limit).map(|c| c.1).collect())
+    }
+
+    /// Whole profiles for these keys, in the same order.
+    fn profiles(&self, keys: &[i64]) -> Result<Vec<RawRegular>> {
+        let sql = format!("SELECT {COLUMNS} FROM regulars r WHERE r.key = ?1");
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params.as_slice(), RawRegular::from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut found = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(raw) = stmt.query_row([key], RawRegular::from_row).optional()? {
+                found.push(raw);
+            }
+        }
+        Ok(found)
     }
 
     /// A profile with its visit history summed up.

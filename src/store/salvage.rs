@@ -695,14 +695,11 @@ fn rebuild_regular_index(dst: &Connection) -> Result<()> {
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut word =
-        dst.prepare("INSERT OR IGNORE INTO regular_words (word, regular) VALUES (?1, ?2)")?;
     let mut suffix =
         dst.prepare("INSERT OR IGNORE INTO regular_phones (suffix, regular) VALUES (?1, ?2)")?;
     for (key, folded, phone) in rows {
-        for w in folded.split(' ').filter(|w| !w.is_empty()) {
-            word.execute(params![w, key])?;
-        }
+        let words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
+        super::regulars::index_words(dst, key, &words)?;
         for s in phone
             .as_deref()
             .map(super::regulars::suffixes)

@@ -491,6 +491,9 @@ async fn pull_regulars(
         if !page.more || page.cursor <= cursor {
             return Ok(true);
         }
+        // Each page is one bounded transaction; between two, a tap waiting on the core
+        // goes first, even when HQ's next page is already here.
+        tokio::task::yield_now().await;
     }
 }
 

@@ -200,30 +200,47 @@ fn bulk(store: &mut Store, n: i64, name: impl Fn(i64) -> String) {
 #[test]
 fn common_words_with_a_rare_combination_are_found_beyond_the_walk() {
     let (_dir, mut store) = temp_store();
-    // Both words are common, and the newest regulars (all walked first) never match both.
-    let omega = DRIVER_LIMIT + 100;
-    bulk(&mut store, omega + DRIVER_LIMIT + WALK_LIMIT, |i| {
-        if i < 100 {
-            "Alpha Omega".into()
-        } else if i < omega {
-            "Gamma Omega".into()
-        } else {
-            "Alpha Beta".into()
-        }
+    // Both words are common, and the newest regulars (walked first) never match either:
+    // the walk gives up, and the word pairs find the oldest hundred.
+    bulk(&mut store, 10_100, |i| match i {
+        0..100 => "Alpha Omega".into(),
+        100..1100 => "Gamma Omega".into(),
+        1100..2100 => "Alpha Beta".into(),
+        _ => format!("Delta Kappa {i}"),
     });
     let found = store.search_regulars("alp ome", 5).unwrap();
     let stamps: Vec<i64> = found.iter().map(|c| c.regular.hlc().wall_ms).collect();
     assert_eq!(stamps, [99, 98, 97, 96, 95]);
-    assert_eq!(
-        store.search_regulars("alpha omega", 500).unwrap().len(),
-        100
-    );
+    // In either order, by whole words or prefixes.
+    for query in ["alpha omega", "omega alpha", "o a"] {
+        assert_eq!(
+            store.search_regulars(query, 500).unwrap().len(),
+            100,
+            "{query}"
+        );
+    }
+    assert_index_matches_profiles(&store);
+}
+
+#[test]
+fn two_terms_may_match_one_word() {
+    let (_dir, mut store) = temp_store();
+    bulk(&mut store, 3000, |i| {
+        if i % 1000 == 0 {
+            "Nguyen Lan".into()
+        } else {
+            format!("Tran Minh {i}")
+        }
+    });
+    let found = store.search_regulars("ng nguyen", 10).unwrap();
+    assert_eq!(names(&found), ["Nguyen Lan", "Nguyen Lan", "Nguyen Lan"]);
+    assert_eq!(store.search_regulars("tr tran m", 5).unwrap().len(), 5);
 }
 
 #[test]
 fn common_prefixes_are_walked_by_recency_and_still_ranked_right() {
     let (_dir, mut store) = temp_store();
-    let n = DRIVER_LIMIT + 50;
+    let n = 2000;
     bulk(&mut store, n, |i| format!("Nguyen {i}"));
     let found = store.search_regulars("ng", 3).unwrap();
     let last = format!("Nguyen {}", n - 1);
@@ -240,6 +257,113 @@ fn common_prefixes_are_walked_by_recency_and_still_ranked_right() {
     assert!(contains
         .iter()
         .all(|c| c.regular.phone().unwrap().contains("901000")));
+}
+
+#[test]
+fn vietnamese_names_are_found_typed_without_marks() {
+    let (_dir, mut store) = temp_store();
+    save(&mut store, "Trần Thị Phượng", None, 0);
+    save(&mut store, "Lê Đức Anh", None, 1);
+    save(&mut store, "Phương Nguyễn", None, 2);
+    save(&mut store, "Dương Quốc Tuấn", None, 3);
+    assert_eq!(
+        names(&store.search_regulars("phuong", 10).unwrap()),
+        ["Phương Nguyễn", "Trần Thị Phượng"]
+    );
+    assert_eq!(
+        names(&store.search_regulars("PHUONG tran", 10).unwrap()),
+        ["Trần Thị Phượng"]
+    );
+    assert_eq!(
+        names(&store.search_regulars("duc", 10).unwrap()),
+        ["Lê Đức Anh"]
+    );
+    assert_eq!(
+        names(&store.search_regulars("Đức", 10).unwrap()),
+        ["Lê Đức Anh"]
+    );
+    assert_eq!(
+        names(&store.search_regulars("du", 10).unwrap()),
+        ["Dương Quốc Tuấn", "Lê Đức Anh"]
+    );
+    assert_eq!(
+        names(&store.search_regulars("quoc tuan", 10).unwrap()),
+        ["Dương Quốc Tuấn"]
+    );
+}
+
+/// The search tables say exactly what the profiles and the word index say.
+fn assert_index_matches_profiles(store: &Store) {
+    let rows = |sql: &str| -> Vec<String> {
+        let mut stmt = store.conn.prepare(sql).unwrap();
+        let mut rows: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(
+        rows("SELECT last_seen || '|' || key || '|' || folded || '|' || coalesce(phone, '') FROM regular_search"),
+        rows("SELECT last_seen || '|' || key || '|' || folded || '|' || coalesce(phone, '') FROM regulars"),
+    );
+    assert_eq!(
+        rows("SELECT word || '|' || regulars FROM regular_vocab"),
+        rows("SELECT word || '|' || count(*) FROM regular_words GROUP BY word"),
+    );
+    let mut pairs = Vec::new();
+    let mut stmt = store
+        .conn
+        .prepare("SELECT key, folded FROM regulars")
+        .unwrap();
+    for row in stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+    {
+        let (key, folded) = row.unwrap();
+        let words: Vec<&str> = folded.split(' ').collect();
+        pairs.extend(word_pairs(&words).into_iter().map(|p| format!("{p}|{key}")));
+    }
+    pairs.sort();
+    assert_eq!(
+        rows("SELECT pair || '|' || regular FROM regular_pairs"),
+        pairs
+    );
+}
+
+#[test]
+fn edits_visits_and_erasures_keep_the_search_tables_in_step() {
+    let (_dir, mut store) = temp_store();
+    let lan = save(&mut store, "Nguyễn Thị Lan", Some("0901234567"), 0);
+    let minh = save(&mut store, "Trần Văn Minh", Some("0907654321"), 1);
+    save(&mut store, "Lê Thị Mai", None, 2);
+    assert_index_matches_profiles(&store);
+    let mut rename = edit("Nguyễn Ngọc Lan", Some("0911111111"));
+    rename.id = Some(lan);
+    store.save_regular(&rename, at(3)).unwrap();
+    store.log_visit(minh, None, at(40)).unwrap();
+    assert_index_matches_profiles(&store);
+    assert_eq!(
+        names(&store.search_regulars("", 1).unwrap()),
+        ["Trần Văn Minh"]
+    );
+    assert!(store.search_regulars("nguyen thi", 10).unwrap().is_empty());
+    assert_eq!(
+        names(&store.search_regulars("ngoc lan", 10).unwrap()),
+        ["Nguyễn Ngọc Lan"]
+    );
+    assert!(store.search_regulars("4567", 10).unwrap().is_empty());
+    store.erase_regular(minh, at(50)).unwrap();
+    assert_index_matches_profiles(&store);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM regular_vocab WHERE word = 'minh'"
+        ),
+        0
+    );
+    assert!(store.search_regulars("tran", 10).unwrap().is_empty());
 }
 
 #[test]
@@ -471,4 +595,95 @@ fn a_regular_is_erased_twelve_months_after_their_last_visit_and_not_before() {
         1,
         "the erasure goes to HQ like a customer's own"
     );
+}
+
+#[test]
+fn a_database_of_100000_regulars_migrates_to_the_search_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("countertop.db");
+    let search = crate::store::migrations::version_starting("CREATE TABLE regular_search")
+        .expect("the search migration");
+    let families = ["Nguyễn", "Trần", "Lê", "Phạm", "Đặng"];
+    let middles = ["Thị", "Văn", "Đức", "Ngọc"];
+    let givens = ["Phượng", "Mai", "Lan", "Hùng", "Anh", "Minh", "Thảo"];
+    let name = |i: usize| {
+        format!(
+            "{} {} {}",
+            families[i % 5],
+            middles[(i / 5) % 4],
+            givens[(i / 20) % 7]
+        )
+    };
+    let n = 100_000;
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        crate::store::migrations::apply_until(&mut conn, search - 1).unwrap();
+        let tx = conn.transaction().unwrap();
+        let consent = to_json(&Consent {
+            version: 1,
+            given_at: Utc::now(),
+            dietary_given_at: None,
+        })
+        .unwrap();
+        let mut regular = tx
+            .prepare(
+                "INSERT INTO regulars (key, id, hlc, name, phone, consent, folded, created_at,
+                                       updated_at, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8)",
+            )
+            .unwrap();
+        let mut word = tx
+            .prepare("INSERT OR IGNORE INTO regular_words (word, regular) VALUES (?1, ?2)")
+            .unwrap();
+        for i in 0..n {
+            let name = name(i);
+            let folded = words(&name).join(" ");
+            let seen = time_text(at(0).with_timezone(&Utc) + Duration::seconds(i as i64));
+            regular
+                .execute(params![
+                    i as i64 + 1,
+                    Uuid::now_v7().to_string(),
+                    Hlc::tick(None, i as i64, Uuid::nil()).to_sortable(),
+                    name,
+                    format!("0901{i:06}"),
+                    consent,
+                    folded,
+                    seen,
+                ])
+                .unwrap();
+            for w in folded.split(' ') {
+                word.execute(params![w, i as i64 + 1]).unwrap();
+            }
+        }
+        drop((regular, word));
+        tx.commit().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        crate::store::migrations::LATEST
+    );
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM regular_search"),
+        n as i64
+    );
+    assert_index_matches_profiles(&store);
+    // The search finds exactly what a scan of every name finds, newest first.
+    for query in ["le thi phuong", "duc", "tran ngoc m", "phuong dang"] {
+        let terms = words(query);
+        let expected: Vec<usize> = (0..n)
+            .rev()
+            .filter(|&i| {
+                let folded = words(&name(i)).join(" ");
+                terms.iter().all(|t| word_starts(&folded, t))
+            })
+            .take(50)
+            .collect();
+        let found = store.search_regulars(query, 50).unwrap();
+        let stamps: Vec<usize> = found
+            .iter()
+            .map(|c| c.regular.hlc().wall_ms as usize)
+            .collect();
+        assert_eq!(stamps, expected, "{query}");
+    }
 }
