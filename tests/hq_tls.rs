@@ -122,10 +122,13 @@ fn a_kiosk_trusting_the_configured_ca_enrolls_and_syncs_over_https_and_without_i
     {
         let (core, _thread) = start(&database, None);
         rate(&core, 4);
-        let status = wait_for(&core, "a certificate error in the status", |s| {
-            s.last_error
-                .as_deref()
-                .is_some_and(|e| e.contains("certificate"))
+        // The queue follows new ratings while sync waits out its backoff, so the status
+        // that names the certificate soon counts all four.
+        let status = wait_for(&core, "a certificate error and 4 queued ratings", |s| {
+            s.pending >= 4
+                && s.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("certificate"))
         });
         assert!(status.retrying, "{status:?}");
         assert!(status.pending >= 4, "ratings kept: {status:?}");
@@ -189,4 +192,55 @@ fn countertop_enroll_uses_the_ca_file_from_kiosk_toml() {
     std::fs::write(&trusting.config, toml).expect("kiosk.toml");
     let code = hq.cli(&["enroll-code", "--store", &store]);
     trusting.enroll(&hq.url(), &code);
+}
+
+#[test]
+fn while_sync_waits_out_a_long_backoff_its_status_counts_each_new_rating() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = certs::TestCa::new("Corner Coffee chain CA");
+    let ca_file = ca.write_pem(&dir.path().join("hq-ca.pem"));
+    let (cert, key) = ca.server_cert(&["127.0.0.1"]).write(dir.path());
+    let mut hq = Hq::sqlite(dir.path());
+    hq.serve_https(&cert, &key);
+    hq.start();
+    let (_store, code) = hq.store_and_code();
+    let database = dir.path().join("kiosk").join("countertop.db");
+    std::fs::create_dir_all(database.parent().expect("parent")).expect("kiosk dir");
+    {
+        let (core, _thread) = start(&database, Some(ca_file));
+        run(core.enroll(hq.url(), code, Some("counter".into()))).expect("enrolls over HTTPS");
+    }
+    // Restarted without the CA and with a minute's backoff: after the first refusal no
+    // round runs for a minute, and nothing here asks for one.
+    let mut slow = config(None);
+    slow.sync.retry_base_secs = 60.0;
+    slow.sync.retry_max_secs = 60.0;
+    let (core, _thread) = Core::start(database, slow).expect("core starts");
+    let status = core.sync_status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !status.borrow().retrying {
+        assert!(
+            Instant::now() < deadline,
+            "no refusal: {:?}",
+            *status.borrow()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let error = status.borrow().last_error.clone();
+    assert!(
+        error.as_deref().is_some_and(|e| e.contains("certificate")),
+        "{error:?}"
+    );
+    let before = status.borrow().pending;
+    rate(&core, 3);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status.borrow().pending < before + 3 {
+        assert!(Instant::now() < deadline, "stale: {:?}", *status.borrow());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let now = status.borrow().clone();
+    assert_eq!(now.pending, before + 3);
+    assert!(now.retrying, "{now:?}");
+    assert_eq!(now.last_error, error, "no new round ran");
+    assert_eq!(hq_ratings(&hq), 0);
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::TestKiosk;
 use countertop::config::KioskConfig;
-use countertop::core::{OwnRecord, Proof, RegularEdit, StaffRole};
+use countertop::core::{OwnRecord, Proof, RegularEdit};
 use countertop::regulars::RegularCard;
 use countertop::ui::{FormProblem, Remember, Screen};
 use i_slint_backend_testing::{mock_elapsed_time, ElementHandle};
@@ -28,6 +28,7 @@ const ZUZ_PHONE: &str = "0901234567";
 const ZUZ_CODE: &str = "1357";
 const BINH_PHONE: &str = "0933444555";
 const BARISTA_PIN: &str = "2468";
+const MANAGER_PIN: &str = "1357";
 
 #[test]
 fn a_phone_number_alone_opens_no_record_through_the_real_ui() {
@@ -46,11 +47,16 @@ fn a_phone_number_alone_opens_no_record_through_the_real_ui() {
     }
 
     let kiosk = start(&database, KioskConfig::default());
-    ask(&kiosk, "the barista PIN", {
+    // The first day's change: until the manager replaces the default PINs, no barista
+    // PIN opens anything.
+    ask(&kiosk, "the first day's PINs", {
         let core = kiosk.core.clone();
-        async move { core.set_pin(StaffRole::Barista, BARISTA_PIN.into()).await }
+        async move {
+            core.complete_first_day(MANAGER_PIN.into(), BARISTA_PIN.into())
+                .await
+        }
     })
-    .expect("barista PIN set");
+    .expect("PINs set");
     a_new_consent_version_leaves_old_records_at_theirs(&kiosk);
     a_stranger_with_the_phone_number_sees_nothing_and_changes_nothing(&kiosk);
     the_owner_changes_her_details_with_her_code(&kiosk);

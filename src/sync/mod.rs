@@ -174,10 +174,18 @@ pub async fn run(
                 };
                 let unreachable = matches!(&error, RoundError::Hq(e) if e.is_unreachable());
                 let hq_url = link.map(|l| l.hq_url);
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = wake.sync_now.notified() => {}
-                    _ = network_back(hq_url), if unreachable => {}
+                let deadline = tokio::time::Instant::now() + delay;
+                let back = network_back(hq_url);
+                tokio::pin!(back);
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(deadline) => break,
+                        _ = wake.sync_now.notified() => break,
+                        _ = &mut back, if unreachable => break,
+                        // While sync waits out its backoff the queue still follows new
+                        // ratings, so the manager's screen shows what is waiting.
+                        _ = wake.new_rating.notified() => publish(&store, &status, true),
+                    }
                 }
             }
         }
@@ -600,16 +608,21 @@ pub(crate) fn publish(
     });
 }
 
-/// Resolves once HQ's port accepts a TCP connection again, probing every two seconds.
+/// Resolves once HQ's port accepts a TCP connection again after refusing one, probing
+/// every two seconds. A port that answers all along (HQ is up, but its certificate or
+/// its answers fail) never resolves it: then the backoff alone decides when to retry.
 async fn network_back(hq_url: Option<String>) {
     let Some(addr) = hq_url.as_deref().and_then(host_port) else {
         return std::future::pending().await;
     };
+    let mut was_down = false;
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let connect = tokio::net::TcpStream::connect(addr.as_str());
-        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(2), connect).await {
-            return;
+        match tokio::time::timeout(Duration::from_secs(2), connect).await {
+            Ok(Ok(_)) if was_down => return,
+            Ok(Ok(_)) => {}
+            _ => was_down = true,
         }
     }
 }

@@ -12,9 +12,9 @@ use slint::{ComponentHandle, ModelRc, PhysicalSize, VecModel};
 
 use super::customer::{chip_models, face_models};
 use super::{
-    language, manager, App, Barista, BaristaNote, CommentLine, FormProblem, Kiosk,
-    LanguageChoice, Manager, ManagerField, ManagerTab, Outcome, PinNote, Problem, ReasonCount,
-    RegularRow, Remember, Screen, Staff, StaffRole,
+    language, manager, App, Barista, BaristaNote, CommentLine, FormProblem, Kiosk, LanguageChoice,
+    Manager, ManagerField, ManagerTab, Outcome, PinNote, Problem, ReasonCount, RegularRow,
+    Remember, Screen, Staff, StaffRole,
 };
 use crate::config::KioskConfig;
 use crate::feedback::Sentiment;
@@ -761,4 +761,3 @@ fn demo_barista(app: &App, config: &KioskConfig, lang: &str, query: &str, select
 fn first_name(name: &str) -> &str {
     name.rsplit(' ').next().unwrap_or(name)
 }
-
