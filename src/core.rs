@@ -111,8 +111,9 @@ pub struct Rated {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreAlert {
     /// The database was damaged and salvaged: what was recovered and where the damaged
-    /// file is kept. Stays until the manager dismisses it.
-    pub salvaged: Option<String>,
+    /// file is kept. Stays until the manager dismisses it. The manager's screen words it
+    /// in the language on show; [`StoreAlert::message`] is the English for logs and HQ.
+    pub salvaged: Option<crate::store::Salvage>,
     /// The disk (or `store.max_size_mb`) is full or nearly: new taps may not be saved.
     pub full: bool,
 }
@@ -130,8 +131,8 @@ impl StoreAlert {
                 .to_owned()
         });
         match (&self.salvaged, full) {
-            (Some(s), Some(f)) => Some(format!("{s}. Also, {f}")),
-            (Some(s), None) => Some(s.clone()),
+            (Some(s), Some(f)) => Some(format!("{}. Also, {f}", s.message())),
+            (Some(s), None) => Some(s.message()),
             (None, f) => f,
         }
     }
@@ -550,11 +551,7 @@ fn core_thread(
         }
     };
     let alert = StoreAlert {
-        salvaged: store
-            .salvage_notice()
-            .ok()
-            .flatten()
-            .map(|notice| notice.message()),
+        salvaged: store.salvage_notice().ok().flatten(),
         full: store.is_full().unwrap_or(false),
     };
     if alert.full {
@@ -582,7 +579,7 @@ fn core_thread(
         ratings,
         generation: Cell::new(0),
     });
-    sync::publish(&state.store, &state.sync_status, false);
+    sync::publish(&state.store, &state.sync_status, None);
     let _ = opened.send(Ok((config_rx.clone(), alert_rx)));
 
     let local = tokio::task::LocalSet::new();
@@ -836,9 +833,8 @@ impl CoreState {
         let report = self.store.borrow_mut().salvage_in_place(cause);
         match report {
             Ok(report) => {
-                self.store_alert
-                    .send_modify(|a| a.salvaged = Some(report.message()));
-                sync::publish(&self.store, &self.sync_status, false);
+                self.store_alert.send_modify(|a| a.salvaged = Some(report));
+                sync::publish(&self.store, &self.sync_status, None);
                 self.wake.sync_now.notify_one();
                 Ok(())
             }

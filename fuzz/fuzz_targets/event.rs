@@ -24,6 +24,8 @@ const CODES: &[&str] = &[
     "field_too_long",
     "invalid_config",
     "invalid_regular",
+    // A NUL in any string, or a lone surrogate: text no backend can store.
+    "unstorable_text",
 ];
 
 fn check(event: &Event, value: &serde_json::Value) {

@@ -41,11 +41,57 @@ pub struct SyncStatus {
     pub quarantined: u64,
     pub oldest_pending: Option<DateTime<Utc>>,
     pub last_success: Option<DateTime<Utc>>,
+    /// The last failure in English, for logs and support; the screen shows `problem`.
     pub last_error: Option<String>,
     /// HQ's clock minus ours, when measured.
     pub clock_offset_ms: Option<i64>,
     /// True while a failed round waits to retry.
     pub retrying: bool,
+    /// What kind of failure the failed round met, while it waits to retry.
+    pub problem: Option<SyncProblem>,
+}
+
+/// Why a sync round failed, as the manager's screen words it in its own language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncProblem {
+    /// No answer from HQ's address: the network, or HQ is down.
+    Unreachable,
+    /// HQ answered with a certificate this kiosk does not trust.
+    Certificate,
+    /// HQ refused this kiosk (401/403): revoked, or enrolled elsewhere.
+    Refused,
+    /// HQ failed or asked to wait (5xx, 429, other answers).
+    Server,
+    /// HQ's answer could not be read.
+    Unreadable,
+    /// The kiosk's own settings for HQ (address, CA file) are wrong.
+    Setup,
+    /// The kiosk's own database failed.
+    Storage,
+}
+
+impl SyncProblem {
+    fn of(error: &RoundError) -> SyncProblem {
+        match error {
+            RoundError::Store(_) => SyncProblem::Storage,
+            RoundError::Hq(HqError::Unreachable { reason, .. }) => {
+                if reason.contains("certificate") {
+                    SyncProblem::Certificate
+                } else {
+                    SyncProblem::Unreachable
+                }
+            }
+            RoundError::Hq(HqError::Status { status, .. })
+                if *status == reqwest::StatusCode::UNAUTHORIZED
+                    || *status == reqwest::StatusCode::FORBIDDEN =>
+            {
+                SyncProblem::Refused
+            }
+            RoundError::Hq(HqError::Status { .. }) => SyncProblem::Server,
+            RoundError::Hq(HqError::BadResponse(_)) => SyncProblem::Unreadable,
+            RoundError::Hq(HqError::BadUrl(_) | HqError::CaFile(_)) => SyncProblem::Setup,
+        }
+    }
 }
 
 /// What wakes the sync loop.
@@ -145,7 +191,7 @@ pub async fn run(
             }
             Ok(round) => {
                 backoff.reset();
-                publish(&store, &status, false);
+                publish(&store, &status, None);
                 let interval = Duration::from_secs_f64(settings.interval_secs);
                 match round {
                     Round::NotEnrolled => tokio::select! {
@@ -167,7 +213,8 @@ pub async fn run(
                         tracing::warn!("cannot record the sync error: {e}");
                     }
                 }
-                publish(&store, &status, true);
+                let problem = Some(SyncProblem::of(&error));
+                publish(&store, &status, problem);
                 let delay = match &error {
                     RoundError::Hq(e) => e.retry_after().unwrap_or_else(|| backoff.next_delay()),
                     RoundError::Store(_) => backoff.next_delay(),
@@ -184,7 +231,7 @@ pub async fn run(
                         _ = &mut back, if unreachable => break,
                         // While sync waits out its backoff the queue still follows new
                         // ratings, so the manager's screen shows what is waiting.
-                        _ = wake.new_rating.notified() => publish(&store, &status, true),
+                        _ = wake.new_rating.notified() => publish(&store, &status, problem),
                     }
                 }
             }
@@ -589,7 +636,7 @@ fn prune(store: &Rc<RefCell<Store>>, settings: &SyncConfig) {
 pub(crate) fn publish(
     store: &Rc<RefCell<Store>>,
     status: &watch::Sender<SyncStatus>,
-    retrying: bool,
+    problem: Option<SyncProblem>,
 ) {
     let store = store.borrow();
     let link = store.hq_link().ok().flatten();
@@ -604,7 +651,8 @@ pub(crate) fn publish(
         last_success: state.last_success,
         last_error: state.last_error,
         clock_offset_ms: state.clock_offset_ms,
-        retrying,
+        retrying: problem.is_some(),
+        problem,
     });
 }
 

@@ -441,6 +441,7 @@ fn demo_manager(app: &App, lang: &str) {
     m.set_oldest_pending("16:39".into());
     m.set_last_success("16:35".into());
     m.set_last_error("HQ unreachable: connection refused".into());
+    m.set_sync_problem(super::SyncProblem::Unreachable);
     m.set_quarantined(1);
     m.set_retrying(true);
     m.set_languages(ModelRc::new(VecModel::from(

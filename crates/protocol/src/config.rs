@@ -323,7 +323,7 @@ impl Default for RememberMe {
                  our staff.",
                 "Corner Coffee lưu tên, số điện thoại, món quen, các lần ghé quán và mã \
                  cá nhân bạn chọn (được lưu ở dạng mã hóa), để nhân viên chào bạn và pha \
-                 sẵn món quen. Ai xem được: nhân viên quán này và văn phòng chính của \
+                 sẵn món quen. Ai xem được: nhân viên quán này và trụ sở của \
                  Corner Coffee; nếu quán này chia sẻ khách quen với các quán khác trong \
                  chuỗi, nhân viên các quán đó cũng xem được để phục vụ bạn ở đó. Thông tin \
                  được giữ đến 12 tháng sau lần ghé cuối của bạn, rồi bị xóa. Không đồng ý \

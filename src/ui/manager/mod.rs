@@ -21,7 +21,7 @@ use controller::{merged, Controller, Field, Problem, Request, Said, Tab};
 
 use super::{
     language, App, CommentLine, LanguageChoice, Manager, ManagerField, ManagerTab, Outcome,
-    Problem as UiProblem, ReasonCount, ScoreBar, StaffRole as UiRole,
+    Problem as UiProblem, ReasonCount, ScoreBar, StaffRole as UiRole, SyncProblem,
 };
 use crate::clock;
 use crate::config::KioskConfig;
@@ -399,6 +399,7 @@ impl ManagerPanel {
             m.set_oldest_pending(when(status.oldest_pending, now).into());
             m.set_last_success(when(status.last_success, now).into());
             m.set_last_error(status.last_error.clone().unwrap_or_default().into());
+            m.set_sync_problem(sync_problem(status));
             m.set_retrying(status.retrying);
         });
     }
@@ -418,7 +419,7 @@ impl ManagerPanel {
                 let alert = updates.borrow_and_update().clone();
                 match this.upgrade() {
                     Some(panel) => panel.with_manager(|m| {
-                        m.set_store_alert(alert.salvaged.clone().unwrap_or_default().into());
+                        show_salvage(&m, alert.salvaged.as_ref());
                         m.set_store_full(alert.full);
                         m.set_store_alert_dismissable(alert.salvaged.is_some());
                     }),
@@ -689,4 +690,39 @@ mod tests {
         );
         assert_eq!(to.time(), NaiveTime::MIN);
     }
+}
+
+/// The sync tab's words for why sync failed.
+fn sync_problem(status: &crate::sync::SyncStatus) -> SyncProblem {
+    use crate::sync::SyncProblem as P;
+    match status.problem {
+        Some(P::Unreachable) => SyncProblem::Unreachable,
+        Some(P::Certificate) => SyncProblem::Certificate,
+        Some(P::Refused) => SyncProblem::Refused,
+        Some(P::Server) => SyncProblem::Server,
+        Some(P::Unreadable) => SyncProblem::Unreadable,
+        Some(P::Setup) => SyncProblem::Setup,
+        Some(P::Storage) => SyncProblem::Storage,
+        // A failure recorded before this start: its kind was not kept.
+        None if status.last_error.is_some() => SyncProblem::Earlier,
+        None => SyncProblem::None,
+    }
+}
+
+/// What a salvage recovered, for the sync tab to word.
+fn show_salvage(m: &Manager<'_>, salvage: Option<&crate::store::Salvage>) {
+    m.set_salvaged(salvage.is_some());
+    let Some(s) = salvage else { return };
+    m.set_salvage_events(saturating_i32(s.unsynced_events));
+    m.set_salvage_ratings(saturating_i32(s.ratings));
+    m.set_salvage_regulars(saturating_i32(s.regulars));
+    m.set_salvage_kept_as(
+        s.kept_as
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+            .into(),
+    );
+    m.set_salvage_enrollment_lost(!s.enrollment_kept);
+    m.set_salvage_losses(s.losses.join(", ").into());
 }
