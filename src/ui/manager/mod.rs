@@ -665,33 +665,6 @@ fn mood_of(scale: Scale, score: u8) -> i32 {
         .map_or(2, |mood| i32::from(*mood))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_local_day_runs_from_midnight_to_midnight() {
-        let now = Local
-            .with_ymd_and_hms(2026, 3, 14, 15, 30, 0)
-            .single()
-            .unwrap()
-            .fixed_offset();
-        let (from, to) = local_day(now);
-        let from = from.with_timezone(&Local);
-        let to = to.with_timezone(&Local);
-        assert_eq!(
-            from.date_naive(),
-            NaiveDate::from_ymd_opt(2026, 3, 14).unwrap()
-        );
-        assert_eq!(from.time(), NaiveTime::MIN);
-        assert_eq!(
-            to.date_naive(),
-            NaiveDate::from_ymd_opt(2026, 3, 15).unwrap()
-        );
-        assert_eq!(to.time(), NaiveTime::MIN);
-    }
-}
-
 /// The sync tab's words for why sync failed.
 fn sync_problem(status: &crate::sync::SyncStatus) -> SyncProblem {
     use crate::sync::SyncProblem as P;
@@ -725,4 +698,31 @@ fn show_salvage(m: &Manager<'_>, salvage: Option<&crate::store::Salvage>) {
     );
     m.set_salvage_enrollment_lost(!s.enrollment_kept);
     m.set_salvage_losses(s.losses.join(", ").into());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_local_day_runs_from_midnight_to_midnight() {
+        let now = Local
+            .with_ymd_and_hms(2026, 3, 14, 15, 30, 0)
+            .single()
+            .unwrap()
+            .fixed_offset();
+        let (from, to) = local_day(now);
+        let from = from.with_timezone(&Local);
+        let to = to.with_timezone(&Local);
+        assert_eq!(
+            from.date_naive(),
+            NaiveDate::from_ymd_opt(2026, 3, 14).unwrap()
+        );
+        assert_eq!(from.time(), NaiveTime::MIN);
+        assert_eq!(
+            to.date_naive(),
+            NaiveDate::from_ymd_opt(2026, 3, 15).unwrap()
+        );
+        assert_eq!(to.time(), NaiveTime::MIN);
+    }
 }
