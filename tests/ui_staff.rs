@@ -302,7 +302,10 @@ fn a_barista_finds_the_regular_and_logs_the_usual(kiosk: &TestKiosk) {
     let row = barista.get_results().row_data(0).expect("a row");
     assert_eq!(row.name, "Zuzanna");
     assert_eq!(row.phone_tail, "4567");
-    assert_eq!(row.usual, "Latte · Medium · Oat · Extra shot");
+    assert_eq!(
+        row.usual,
+        "Latte\u{a0}· Medium\u{a0}· Oat\u{a0}· Extra shot"
+    );
     assert_eq!(row.visits, 1);
     assert!(row.unhappy, "the unhappy flag shows");
     // By the last digits of her phone, too.

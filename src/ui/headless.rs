@@ -185,7 +185,7 @@ fn usual(config: &KioskConfig, slugs: &[&str], lang: &str) -> String {
         .iter()
         .map(|slug| menu.label(slug, lang))
         .collect::<Vec<_>>()
-        .join(" · ")
+        .join(super::remember::USUAL_SEPARATOR)
 }
 
 const SCENES: &[Scene] = &[

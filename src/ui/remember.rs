@@ -899,6 +899,10 @@ pub(crate) fn choices(
     ModelRc::new(VecModel::from(choices))
 }
 
+/// Between the parts of a usual order: a no-break space before the dot, so a wrapped
+/// line never starts with "·".
+pub(crate) const USUAL_SEPARATOR: &str = "\u{a0}· ";
+
 /// "Latte · Medium · Oat · Extra shot": a usual order in words, in `lang`.
 pub(crate) fn usual_in_words(card: &RegularCard, menu: &Menu, lang: &str) -> String {
     let usual = card.regular.usual();
@@ -908,7 +912,7 @@ pub(crate) fn usual_in_words(card: &RegularCard, menu: &Menu, lang: &str) -> Str
         .chain(&usual.extras)
         .map(|slug| menu.label(slug.as_str(), lang))
         .collect::<Vec<_>>()
-        .join(" · ")
+        .join(USUAL_SEPARATOR)
 }
 
 /// A code or PIN as the screen shows it: one dot a digit.

@@ -278,7 +278,11 @@ impl Default for SurveyConfig {
                 chip("fast_service", "Fast service", "Phục vụ nhanh"),
                 chip("tasty", "Tasty", "Ngon"),
                 chip("good_value", "Good value", "Giá hợp lý"),
-                chip("friendly_staff", "Friendly staff", "Nhân viên thân thiện"),
+                chip(
+                    "friendly_staff",
+                    "Friendly staff",
+                    "Nhân viên thân\u{a0}thiện",
+                ),
                 chip("nice_place", "Nice place", "Không gian đẹp"),
             ],
             problem_reasons: vec![
@@ -354,7 +358,7 @@ impl Default for RememberMe {
                 ],
                 milks: vec![
                     chip("whole", "Whole milk", "Sữa tươi"),
-                    chip("oat", "Oat", "Sữa yến mạch"),
+                    chip("oat", "Oat", "Sữa yến\u{a0}mạch"),
                     chip("soy", "Soy", "Sữa đậu nành"),
                     chip("no_milk", "No milk", "Không sữa"),
                 ],
