@@ -692,7 +692,52 @@ fn host_port(url: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::host_port;
+    use super::{host_port, HqError, RoundError, SyncProblem};
+
+    #[test]
+    fn a_failed_round_is_told_apart_for_the_managers_screen() {
+        let unreachable = |reason: &str| {
+            RoundError::Hq(HqError::Unreachable {
+                url: "https://hq".into(),
+                reason: reason.into(),
+            })
+        };
+        let status = |code: u16| {
+            RoundError::Hq(HqError::Status {
+                status: reqwest::StatusCode::from_u16(code).expect("a status"),
+                code: "x".into(),
+                message: "x".into(),
+                retry_after: None,
+            })
+        };
+        let kinds: Vec<SyncProblem> = [
+            unreachable("connection refused"),
+            unreachable("invalid peer certificate: UnknownIssuer"),
+            status(403),
+            status(401),
+            status(503),
+            status(429),
+            RoundError::Hq(HqError::BadResponse("not JSON".into())),
+            RoundError::Hq(HqError::BadUrl("ftp://x".into())),
+        ]
+        .iter()
+        .map(SyncProblem::of)
+        .collect();
+        use SyncProblem::*;
+        assert_eq!(
+            kinds,
+            [
+                Unreachable,
+                Certificate,
+                Refused,
+                Refused,
+                Server,
+                Server,
+                Unreadable,
+                Setup
+            ]
+        );
+    }
 
     #[test]
     fn probes_the_port_hq_listens_on() {
