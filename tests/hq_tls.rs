@@ -81,18 +81,23 @@ fn hq_ratings(hq: &Hq) -> u64 {
         .expect("a count")
 }
 
+/// A real HQ serving HTTPS with a certificate from a CA the test makes; returns it,
+/// started, and the CA's PEM file a kiosk may trust.
+fn https_hq(dir: &Path) -> (Hq, PathBuf) {
+    let ca = certs::TestCa::new("Corner Coffee chain CA");
+    let ca_file = ca.write_pem(&dir.join("hq-ca.pem"));
+    let (cert, key) = ca.server_cert(&["127.0.0.1", "localhost"]).write(dir);
+    let mut hq = Hq::sqlite(dir);
+    hq.serve_https(&cert, &key);
+    hq.start();
+    (hq, ca_file)
+}
+
 #[test]
 fn a_kiosk_trusting_the_configured_ca_enrolls_and_syncs_over_https_and_without_it_refuses_and_keeps_its_ratings(
 ) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let ca = certs::TestCa::new("Corner Coffee chain CA");
-    let ca_file = ca.write_pem(&dir.path().join("hq-ca.pem"));
-    let (cert, key) = ca
-        .server_cert(&["127.0.0.1", "localhost"])
-        .write(dir.path());
-    let mut hq = Hq::sqlite(dir.path());
-    hq.serve_https(&cert, &key);
-    hq.start();
+    let (hq, ca_file) = https_hq(dir.path());
     assert!(hq.url().starts_with("https://"));
     let (_store, code) = hq.store_and_code();
     let database = dir.path().join("kiosk").join("countertop.db");
@@ -169,12 +174,7 @@ fn a_ca_file_that_is_missing_or_not_pem_is_refused_at_start() {
 #[test]
 fn countertop_enroll_uses_the_ca_file_from_kiosk_toml() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let ca = certs::TestCa::new("Corner Coffee chain CA");
-    let ca_file = ca.write_pem(&dir.path().join("hq-ca.pem"));
-    let (cert, key) = ca.server_cert(&["127.0.0.1"]).write(dir.path());
-    let mut hq = Hq::sqlite(dir.path());
-    hq.serve_https(&cert, &key);
-    hq.start();
+    let (hq, ca_file) = https_hq(dir.path());
     let (store, code) = hq.store_and_code();
 
     let untrusting = hq::Kiosk::new(&dir.path().join("untrusting"), 50);
@@ -197,12 +197,7 @@ fn countertop_enroll_uses_the_ca_file_from_kiosk_toml() {
 #[test]
 fn while_sync_waits_out_a_long_backoff_its_status_counts_each_new_rating() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let ca = certs::TestCa::new("Corner Coffee chain CA");
-    let ca_file = ca.write_pem(&dir.path().join("hq-ca.pem"));
-    let (cert, key) = ca.server_cert(&["127.0.0.1"]).write(dir.path());
-    let mut hq = Hq::sqlite(dir.path());
-    hq.serve_https(&cert, &key);
-    hq.start();
+    let (hq, ca_file) = https_hq(dir.path());
     let (_store, code) = hq.store_and_code();
     let database = dir.path().join("kiosk").join("countertop.db");
     std::fs::create_dir_all(database.parent().expect("parent")).expect("kiosk dir");

@@ -17,13 +17,20 @@ fn survey_changes_from_hq_apply_live_and_answers_reach_hq() {
     an_nps_question_from_hq_is_asked_and_its_answer_reaches_hq_s_report();
 }
 
-fn a_new_question_and_scale_from_hq_apply_live() {
+/// A real HQ with one store, and a kiosk data directory enrolled to it (the temporary
+/// directories live as long as the returned handles).
+fn enrolled_kiosk() -> (tempfile::TempDir, hq::Hq, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut hq = hq::Hq::sqlite(dir.path());
     hq.start();
     let (store_id, code) = hq.store_and_code();
     let kiosk_dir = tempfile::tempdir().unwrap();
     hq::Kiosk::new(kiosk_dir.path(), 25).enroll(&hq.url(), &code);
+    (dir, hq, store_id, kiosk_dir)
+}
+
+fn a_new_question_and_scale_from_hq_apply_live() {
+    let (_dir, hq, store_id, kiosk_dir) = enrolled_kiosk();
 
     let mut config = KioskConfig::default();
     config.sync.interval_secs = 0.2;
@@ -85,12 +92,7 @@ fn report_today(hq: &hq::Hq) -> serde_json::Value {
 }
 
 fn an_nps_question_from_hq_is_asked_and_its_answer_reaches_hq_s_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut hq = hq::Hq::sqlite(dir.path());
-    hq.start();
-    let (store_id, code) = hq.store_and_code();
-    let kiosk_dir = tempfile::tempdir().unwrap();
-    hq::Kiosk::new(kiosk_dir.path(), 25).enroll(&hq.url(), &code);
+    let (_dir, hq, store_id, kiosk_dir) = enrolled_kiosk();
     let mut survey = countertop_protocol::SurveyConfig {
         version: 2,
         ..Default::default()
