@@ -36,6 +36,9 @@ fn pump() {
     slint::run_event_loop().expect("event loop runs");
 }
 
+const MANAGER_PIN: &str = "1357";
+const BARISTA_PIN: &str = "2468";
+
 fn main() -> anyhow::Result<()> {
     let count: usize = stats::env_number("REGULARS", 100_000);
     let runs: usize = stats::env_number("RUNS", 30);
@@ -46,6 +49,9 @@ fn main() -> anyhow::Result<()> {
     {
         let mut store = Store::open(&database)?;
         synthetic::seed(&mut store, count, 7)?;
+        // A kiosk past its first day: until the default PINs are replaced, no barista PIN
+        // opens anything.
+        store.complete_first_day(MANAGER_PIN, BARISTA_PIN)?;
     }
     println!(
         "seeded {count} regulars in {:.1} s",
@@ -72,8 +78,8 @@ fn main() -> anyhow::Result<()> {
     let (mut open, mut from_pin) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         staff.invoke_open_pin();
-        for digit in ["0", "0", "0", "0"] {
-            staff.invoke_pin_digit(digit.into());
+        for digit in BARISTA_PIN.chars() {
+            staff.invoke_pin_digit(digit.to_string().into());
         }
         let entered = Instant::now();
         staff.invoke_pin_enter();
