@@ -53,6 +53,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How hard enrollment attempts are throttled.
     pub enroll_throttle: AttemptRules,
+    /// The web dashboard: session expiry, cookies, sign-in throttling.
+    pub web: crate::web::WebSettings,
 }
 
 impl Settings {
@@ -65,6 +67,7 @@ impl Settings {
             tls: None,
             trusted_proxies: Vec::new(),
             enroll_throttle: AttemptRules::enrollment(),
+            web: crate::web::WebSettings::default(),
         }
     }
 }
@@ -127,6 +130,10 @@ impl Application {
                 request_timeout: settings.request_timeout,
                 trusted_proxies: Arc::new(TrustedProxies(settings.trusted_proxies)),
                 enroll_throttle: Arc::new(AttemptThrottle::new(settings.enroll_throttle)),
+                web: Arc::new(crate::web::WebState::new(
+                    settings.web.clone(),
+                    settings.tls.is_some(),
+                )),
             },
             tls,
         })

@@ -15,6 +15,7 @@ pub mod secrets;
 pub mod storage;
 pub mod throttle;
 pub mod tls;
+pub mod web;
 
 pub use app::{Application, Limits, Settings};
 pub use storage::{open_storage, Storage, StorageError};

@@ -48,6 +48,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     pub trusted_proxies: Arc<TrustedProxies>,
     pub enroll_throttle: Arc<AttemptThrottle>,
+    /// The web dashboard's settings and sign-in throttle.
+    pub web: Arc<crate::web::WebState>,
 }
 
 /// The `/api/v1` operations, each with its OpenAPI description.
@@ -75,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(crate::web::router(state.clone()))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -112,8 +115,12 @@ async fn time_limit(State(state): State<AppState>, req: Request, next: Next) -> 
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError::unknown_route()
+/// JSON 404, or the dashboard's HTML 404 for a browser outside `/api`.
+async fn not_found(uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    if !uri.path().starts_with("/api/") && crate::web::wants_html(&headers) {
+        return crate::web::not_found_page(&headers, uri.path());
+    }
+    ApiError::unknown_route().into_response()
 }
 
 /// 405 with a JSON body; axum adds the `Allow` header listing the route's methods.

@@ -3,10 +3,13 @@
 //! and PostgreSQL (for chains: any number of stateless HQ processes share one database).
 //! Both must pass the same black-box test suite.
 
+pub mod accounts;
 mod pg_tls;
 mod postgres;
+mod postgres_accounts;
 pub mod rules;
 mod sqlite;
+mod sqlite_accounts;
 
 use std::sync::Arc;
 
@@ -15,6 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use countertop_protocol::{Regular, RegularErased, SurveyConfig, VisitRecord};
 use uuid::Uuid;
 
+pub use accounts::Accounts;
 pub use postgres::PostgresStorage;
 
 /// PostgreSQL's migrations, in order, for tests that build an older database.
@@ -316,7 +320,7 @@ pub(crate) fn new_store_survey(name: &str) -> SurveyConfig {
 
 /// Everything HQ asks of a database.
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: Accounts + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
     async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError>;

@@ -142,6 +142,7 @@ ALTER TABLE regular_profiles
 ALTER TABLE regular_visits ALTER COLUMN local_date TYPE date USING local_date::date;
 ALTER TABLE regular_tombstones ALTER COLUMN local_date TYPE date USING local_date::date;
 "#,
+    super::postgres_accounts::MIGRATION,
 ];
 
 /// A constant for `pg_advisory_xact_lock`, held by every transaction that writes regulars
@@ -185,7 +186,7 @@ impl PostgresStorage {
         Ok(storage)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, StorageError> {
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, StorageError> {
         self.pool.get().await.map_err(pool_err)
     }
 

@@ -131,9 +131,10 @@ CREATE TABLE regulars_clock (
 );
 INSERT INTO regulars_clock (id, last) VALUES (1, 0);
 "#,
+    super::sqlite_accounts::MIGRATION,
 ];
 
-fn ts(t: DateTime<Utc>) -> String {
+pub(super) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
@@ -141,7 +142,7 @@ fn now() -> String {
     ts(Utc::now())
 }
 
-fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
+pub(super) fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
     Uuid::parse_str(s).map_err(|e| StorageError::Corrupt(format!("uuid {s:?}: {e}")))
 }
 
@@ -244,7 +245,7 @@ impl SqliteStorage {
         .map_err(|e| StorageError::Worker(e.to_string()))?
     }
 
-    async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
+    pub(super) async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
@@ -252,7 +253,7 @@ impl SqliteStorage {
         Self::with(&self.writer, f).await
     }
 
-    async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
+    pub(super) async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
@@ -504,7 +505,7 @@ fn corrupt(what: &str) -> impl Fn(serde_json::Error) -> StorageError + '_ {
     move |e| StorageError::Corrupt(format!("{what}: {e}"))
 }
 
-fn parse_time(s: &str) -> Result<DateTime<Utc>, StorageError> {
+pub(super) fn parse_time(s: &str) -> Result<DateTime<Utc>, StorageError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StorageError::Corrupt(format!("time {s:?}: {e}")))

@@ -6,6 +6,7 @@
 pub mod certs;
 pub mod pg;
 pub mod process;
+pub mod web;
 
 use std::io::Write;
 use std::sync::Arc;

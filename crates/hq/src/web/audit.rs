@@ -1,0 +1,139 @@
+//! The audit log: who did what, and when, with no personal data (ids and short codes
+//! only). [`record`] is what every page calls after a change; the page lists entries,
+//! newest first: admins see everything, managers and viewers the entries about their
+//! stores.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::error::WebError;
+use super::{route, Access, Layout, Route, Viewer};
+use crate::routes::AppState;
+use crate::storage::accounts::{AuditEntry, AuditQuery, AuditRecord, Role};
+
+pub const ROUTES: &[Route] = &[route!(GET "/audit", Access::Signed(Role::Viewer), page)];
+
+/// Lines per page.
+const PAGE: usize = 100;
+
+/// Write one audit line. `action` is a stable code (`login_ok`, `user_added`,
+/// `survey_changed`, `device_enrolled`, `device_revoked`, `regular_erased`...), `target`
+/// the id acted on, `detail` short non-personal text (`role=manager`, `version=4`).
+/// A failure to write is logged and does not fail the action that was already done.
+pub async fn record(
+    state: &AppState,
+    actor: Option<Uuid>,
+    action: &str,
+    store_id: Option<Uuid>,
+    target: Option<String>,
+    detail: &str,
+) {
+    let entry = AuditEntry {
+        actor,
+        action: action.to_owned(),
+        store_id,
+        target,
+        detail: detail.to_owned(),
+    };
+    if let Err(e) = state.storage.record_audit(&entry).await {
+        tracing::error!(error = %e, action, "writing the audit log failed");
+    }
+}
+
+/// What an action code means, as an English msgid.
+pub fn action_label(action: &str) -> &'static str {
+    match action {
+        "login_ok" => "Signed in",
+        "login_failed" => "Failed sign-in",
+        "logout" => "Signed out",
+        "password_set" => "Password set",
+        "user_added" => "Account added",
+        "user_changed" => "Account changed",
+        "user_disabled" => "Account disabled",
+        "user_enabled" => "Account enabled",
+        "password_link" => "Password link issued",
+        "survey_changed" => "Survey changed",
+        "device_enrolled" => "Kiosk enrollment code issued",
+        "device_revoked" => "Kiosk revoked",
+        "regular_erased" => "Regular erased",
+        _ => "Other",
+    }
+}
+
+pub struct AuditLine {
+    pub at: String,
+    pub who: String,
+    pub action: &'static str,
+    pub code: String,
+    pub store: String,
+    pub target: String,
+    pub detail: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "audit.html")]
+pub struct AuditPage {
+    pub l: Layout,
+    pub lines: Vec<AuditLine>,
+    /// The `before` of the next page, when there is one.
+    pub older: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct AuditParams {
+    before: Option<i64>,
+}
+
+/// GET /audit
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<AuditParams>,
+) -> Result<AuditPage, WebError> {
+    let stores = viewer.stores_in_scope(&state).await?;
+    let query = AuditQuery {
+        stores: viewer.scope.store_ids().map(<[Uuid]>::to_vec),
+        before: q.before,
+        limit: PAGE + 1,
+    };
+    let mut records: Vec<AuditRecord> = state.storage.audit_entries(&query).await?;
+    let older = if records.len() > PAGE {
+        records.truncate(PAGE);
+        records.last().map(|r| r.id)
+    } else {
+        None
+    };
+    let tr = viewer.tr();
+    let lines = records
+        .into_iter()
+        .map(|r| AuditLine {
+            at: r.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            who: r
+                .actor_email
+                .or_else(|| r.actor.map(|a| a.to_string()))
+                .unwrap_or_else(|| tr.t("unknown or command line").to_owned()),
+            action: action_label(&r.action),
+            code: r.action,
+            store: r
+                .store_id
+                .map(|id| {
+                    stores
+                        .iter()
+                        .find(|s| s.id == id)
+                        .map(|s| s.name.clone())
+                        .unwrap_or_else(|| id.to_string())
+                })
+                .unwrap_or_default(),
+            target: r.target.unwrap_or_default(),
+            detail: r.detail,
+        })
+        .collect();
+    Ok(AuditPage {
+        l: Layout::new(&viewer),
+        lines,
+        older,
+    })
+}

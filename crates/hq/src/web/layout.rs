@@ -1,0 +1,132 @@
+//! What the base template (`templates/base.html`) needs on every page: the translator,
+//! the signed-in account, the nav (with admin-only entries hidden), the CSRF token for
+//! the logout and language forms, and the stylesheet's cache-busting URL. Page templates
+//! hold a `l: Layout` and call `l.t("...")` for every visible string.
+
+use super::auth::Viewer;
+use super::i18n::{Lang, Tr};
+
+/// One entry of the header's nav.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub href: &'static str,
+    /// English msgid.
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// A language of the switch.
+#[derive(Debug, Clone)]
+pub struct LangChoice {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub current: bool,
+}
+
+/// The signed-in account, as the header shows it.
+#[derive(Debug, Clone)]
+pub struct LayoutUser {
+    pub email: String,
+    /// English msgid of the role.
+    pub role: &'static str,
+}
+
+/// Everything `base.html` shows around a page.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub tr: Tr,
+    pub lang: &'static str,
+    pub user: Option<LayoutUser>,
+    pub csrf: String,
+    pub nav: Vec<NavItem>,
+    pub langs: Vec<LangChoice>,
+    /// The current path, where the language switch comes back to.
+    pub path: String,
+    pub css: &'static str,
+}
+
+/// The header's nav: (path, msgid, admins only).
+const NAV: &[(&str, &str, bool)] = &[
+    ("/", "Overview", false),
+    ("/devices", "Devices", false),
+    ("/survey", "Survey", false),
+    ("/privacy", "Privacy", true),
+    ("/users", "Users", true),
+    ("/audit", "Audit", false),
+    ("/export", "Export", false),
+];
+
+fn is_current(href: &str, path: &str) -> bool {
+    if href == "/" {
+        path == "/" || path.starts_with("/stores")
+    } else {
+        path == href || path.starts_with(&format!("{href}/"))
+    }
+}
+
+fn role_msgid(role: crate::storage::accounts::Role) -> &'static str {
+    use crate::storage::accounts::Role;
+    match role {
+        Role::Admin => "Administrator",
+        Role::Manager => "Manager",
+        Role::Viewer => "Viewer",
+    }
+}
+
+impl Layout {
+    /// The layout of a signed-in page.
+    pub fn new(viewer: &Viewer) -> Layout {
+        let mut l = Layout::public(viewer.lang, &viewer.path);
+        l.user = Some(LayoutUser {
+            email: viewer.email.clone(),
+            role: role_msgid(viewer.role),
+        });
+        l.csrf = viewer.csrf.clone();
+        l.nav = NAV
+            .iter()
+            .filter(|(_, _, admin)| !admin || viewer.is_admin())
+            .map(|(href, label, _)| NavItem {
+                href,
+                label,
+                current: is_current(href, &viewer.path),
+            })
+            .collect();
+        l
+    }
+
+    /// The layout of a page without an account (sign-in, set password, errors).
+    pub fn public(lang: Lang, path: &str) -> Layout {
+        Layout {
+            tr: Tr(lang),
+            lang: lang.code(),
+            user: None,
+            csrf: String::new(),
+            nav: Vec::new(),
+            langs: Lang::ALL
+                .iter()
+                .map(|l| LangChoice {
+                    code: l.code(),
+                    name: l.native_name(),
+                    current: *l == lang,
+                })
+                .collect(),
+            path: path.to_owned(),
+            css: super::assets::css_url(),
+        }
+    }
+
+    /// Translate a msgid.
+    pub fn t<'a>(&self, msgid: &'a str) -> &'a str {
+        self.tr.t(msgid)
+    }
+
+    /// Translate a msgid with `{name}` placeholders.
+    pub fn f(&self, msgid: &str, args: &[(&str, &str)]) -> String {
+        self.tr.f(msgid, args)
+    }
+
+    /// The language switch's link on public pages.
+    pub fn lang_href(&self, code: &str) -> String {
+        format!("/lang?set={code}&next={}", super::url_encode(&self.path))
+    }
+}

@@ -1,0 +1,9 @@
+//! Black-box tests of the web dashboard: the real server on port 0, a browser-like
+//! client with a cookie jar, a fresh SQLite file and a fresh PostgreSQL database. Every
+//! test runs on both backends.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod access;
+mod login;
