@@ -3,10 +3,14 @@
 //! and PostgreSQL (for chains: any number of stateless HQ processes share one database).
 //! Both must pass the same black-box test suite.
 
+pub mod analytics;
+pub mod hours;
 mod pg_tls;
 mod postgres;
+mod postgres_analytics;
 pub mod rules;
 mod sqlite;
+mod sqlite_analytics;
 
 use std::sync::Arc;
 
@@ -15,6 +19,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use countertop_protocol::{Regular, RegularErased, SurveyConfig, VisitRecord};
 use uuid::Uuid;
 
+pub use analytics::Analytics;
 pub use postgres::PostgresStorage;
 
 /// PostgreSQL's migrations, in order, for tests that build an older database.
@@ -314,9 +319,9 @@ pub(crate) fn new_store_survey(name: &str) -> SurveyConfig {
     }
 }
 
-/// Everything HQ asks of a database.
+/// Everything HQ asks of a database; the dashboard's reads are in [`Analytics`].
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: Analytics + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
     async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError>;

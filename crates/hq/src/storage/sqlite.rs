@@ -131,9 +131,17 @@ CREATE TABLE regulars_clock (
 );
 INSERT INTO regulars_clock (id, last) VALUES (1, 0);
 "#,
+    // 3: the dashboard: opening hours per store (NULL: always open), when each kiosk was
+    // last heard from, and its newest health report found without a scan.
+    r#"
+ALTER TABLE stores ADD COLUMN opening_hours TEXT;
+ALTER TABLE devices ADD COLUMN last_seen_at TEXT;
+UPDATE devices SET last_seen_at = (SELECT MAX(received_at) FROM events e WHERE e.device_id = devices.id);
+CREATE INDEX events_device_health ON events (device_id, received_at) WHERE kind = 'device_health';
+"#,
 ];
 
-fn ts(t: DateTime<Utc>) -> String {
+pub(super) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
@@ -141,7 +149,7 @@ fn now() -> String {
     ts(Utc::now())
 }
 
-fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
+pub(super) fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
     Uuid::parse_str(s).map_err(|e| StorageError::Corrupt(format!("uuid {s:?}: {e}")))
 }
 
@@ -244,7 +252,7 @@ impl SqliteStorage {
         .map_err(|e| StorageError::Worker(e.to_string()))?
     }
 
-    async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
+    pub(super) async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
@@ -252,7 +260,7 @@ impl SqliteStorage {
         Self::with(&self.writer, f).await
     }
 
-    async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
+    pub(super) async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
@@ -360,6 +368,13 @@ fn ingest_tx(
     }
     let plan = rules::decide(device, items, &facts, screened, &inserted);
     apply(&tx, device, &plan)?;
+    if let Some(at) = items.iter().map(|i| i.received_at).max() {
+        tx.prepare_cached(
+            "UPDATE devices SET last_seen_at = ?1 WHERE id = ?2 \
+             AND (last_seen_at IS NULL OR last_seen_at < ?1)",
+        )?
+        .execute(params![ts(at), device_id])?;
+    }
     tx.commit()?;
     if !plan.purged.is_empty() {
         // Move the zeroed pages into the main file and empty the WAL, so the erased
@@ -504,7 +519,7 @@ fn corrupt(what: &str) -> impl Fn(serde_json::Error) -> StorageError + '_ {
     move |e| StorageError::Corrupt(format!("{what}: {e}"))
 }
 
-fn parse_time(s: &str) -> Result<DateTime<Utc>, StorageError> {
+pub(super) fn parse_time(s: &str) -> Result<DateTime<Utc>, StorageError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StorageError::Corrupt(format!("time {s:?}: {e}")))
@@ -602,7 +617,7 @@ use super::PullEntry as Entry;
 
 /// `Err(NoSuchStore)` unless the store exists, so a report on a mistyped id is an error
 /// and not a page of zeros.
-fn store_exists(c: &Connection, store: Uuid) -> Result<(), StorageError> {
+pub(super) fn store_exists(c: &Connection, store: Uuid) -> Result<(), StorageError> {
     c.prepare_cached("SELECT 1 FROM stores WHERE id = ?1")?
         .query_row([store.to_string()], |_| Ok(()))
         .optional()?
