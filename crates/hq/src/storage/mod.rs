@@ -4,12 +4,16 @@
 //! Both must pass the same black-box test suite.
 
 pub mod accounts;
+pub mod analytics;
+pub mod hours;
 mod pg_tls;
 mod postgres;
 mod postgres_accounts;
+mod postgres_analytics;
 pub mod rules;
 mod sqlite;
 mod sqlite_accounts;
+mod sqlite_analytics;
 
 use std::sync::Arc;
 
@@ -19,6 +23,7 @@ use countertop_protocol::{Regular, RegularErased, SurveyConfig, VisitRecord};
 use uuid::Uuid;
 
 pub use accounts::Accounts;
+pub use analytics::Analytics;
 pub use postgres::PostgresStorage;
 
 /// PostgreSQL's migrations, in order, for tests that build an older database.
@@ -318,9 +323,9 @@ pub(crate) fn new_store_survey(name: &str) -> SurveyConfig {
     }
 }
 
-/// Everything HQ asks of a database.
+/// Everything HQ asks of a database; the dashboard's reads are in [`Analytics`].
 #[async_trait]
-pub trait Storage: Accounts + Send + Sync + 'static {
+pub trait Storage: Accounts + Analytics + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
     async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError>;

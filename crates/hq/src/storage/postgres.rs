@@ -143,6 +143,14 @@ ALTER TABLE regular_visits ALTER COLUMN local_date TYPE date USING local_date::d
 ALTER TABLE regular_tombstones ALTER COLUMN local_date TYPE date USING local_date::date;
 "#,
     super::postgres_accounts::MIGRATION,
+    // 5: the dashboard: opening hours per store (NULL: always open), when each kiosk was
+    // last heard from, and its newest health report found without a scan.
+    r#"
+ALTER TABLE stores ADD COLUMN opening_hours text;
+ALTER TABLE devices ADD COLUMN last_seen_at timestamptz;
+UPDATE devices SET last_seen_at = (SELECT MAX(received_at) FROM events e WHERE e.device_id = devices.id);
+CREATE INDEX events_device_health ON events (device_id, received_at) WHERE kind = 'device_health';
+"#,
 ];
 
 /// A constant for `pg_advisory_xact_lock`, held by every transaction that writes regulars
@@ -289,6 +297,17 @@ impl PostgresStorage {
         };
         let plan = rules::decide(device, items, &facts, screened, &inserted);
         apply(&tx, device, &plan).await?;
+        if let Some(at) = items.iter().map(|i| i.received_at).max() {
+            tx.execute(
+                &tx.prepare_cached(
+                    "UPDATE devices SET last_seen_at = $1 WHERE id = $2 \
+                     AND (last_seen_at IS NULL OR last_seen_at < $1)",
+                )
+                .await?,
+                &[&at, &device.id],
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(plan.outcomes)
     }
@@ -557,7 +576,10 @@ fn retryable(e: &StorageError) -> bool {
 
 /// `Err(NoSuchStore)` unless the store exists, so a report on a mistyped id is an error
 /// and not a page of zeros.
-async fn store_exists(client: &deadpool_postgres::Object, store: Uuid) -> Result<(), StorageError> {
+pub(super) async fn store_exists(
+    client: &deadpool_postgres::Object,
+    store: Uuid,
+) -> Result<(), StorageError> {
     let stmt = client
         .prepare_cached("SELECT 1 FROM stores WHERE id = $1")
         .await?;

@@ -132,6 +132,14 @@ CREATE TABLE regulars_clock (
 INSERT INTO regulars_clock (id, last) VALUES (1, 0);
 "#,
     super::sqlite_accounts::MIGRATION,
+    // 4: the dashboard: opening hours per store (NULL: always open), when each kiosk was
+    // last heard from, and its newest health report found without a scan.
+    r#"
+ALTER TABLE stores ADD COLUMN opening_hours TEXT;
+ALTER TABLE devices ADD COLUMN last_seen_at TEXT;
+UPDATE devices SET last_seen_at = (SELECT MAX(received_at) FROM events e WHERE e.device_id = devices.id);
+CREATE INDEX events_device_health ON events (device_id, received_at) WHERE kind = 'device_health';
+"#,
 ];
 
 pub(super) fn ts(t: DateTime<Utc>) -> String {
@@ -361,6 +369,13 @@ fn ingest_tx(
     }
     let plan = rules::decide(device, items, &facts, screened, &inserted);
     apply(&tx, device, &plan)?;
+    if let Some(at) = items.iter().map(|i| i.received_at).max() {
+        tx.prepare_cached(
+            "UPDATE devices SET last_seen_at = ?1 WHERE id = ?2 \
+             AND (last_seen_at IS NULL OR last_seen_at < ?1)",
+        )?
+        .execute(params![ts(at), device_id])?;
+    }
     tx.commit()?;
     if !plan.purged.is_empty() {
         // Move the zeroed pages into the main file and empty the WAL, so the erased
@@ -603,7 +618,7 @@ use super::PullEntry as Entry;
 
 /// `Err(NoSuchStore)` unless the store exists, so a report on a mistyped id is an error
 /// and not a page of zeros.
-fn store_exists(c: &Connection, store: Uuid) -> Result<(), StorageError> {
+pub(super) fn store_exists(c: &Connection, store: Uuid) -> Result<(), StorageError> {
     c.prepare_cached("SELECT 1 FROM stores WHERE id = ?1")?
         .query_row([store.to_string()], |_| Ok(()))
         .optional()?

@@ -13,4 +13,5 @@ mod operations;
 mod push;
 mod regulars;
 mod reports;
+mod rollups;
 mod text;
