@@ -6,4 +6,9 @@
 mod common;
 
 mod access;
+mod cookies;
+mod csrf;
+mod escaping;
 mod login;
+mod scope;
+mod users;
