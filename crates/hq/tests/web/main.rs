@@ -6,6 +6,8 @@
 mod common;
 
 mod access;
+mod audit;
+mod cli;
 mod cookies;
 mod csrf;
 mod escaping;
