@@ -140,6 +140,19 @@ async fn render(
     } else {
         None
     };
+    // Accounts acted on are shown by email (staff, already on the users page); the log
+    // itself keeps only their id.
+    let accounts: std::collections::HashMap<String, String> = if viewer.is_admin() {
+        state
+            .storage
+            .users()
+            .await?
+            .into_iter()
+            .map(|u| (u.id.to_string(), u.email))
+            .collect()
+    } else {
+        Default::default()
+    };
     let tr = viewer.tr();
     let lines = records
         .into_iter()
@@ -161,7 +174,10 @@ async fn render(
                         .unwrap_or_else(|| id.to_string())
                 })
                 .unwrap_or_default(),
-            target: r.target.unwrap_or_default(),
+            target: r
+                .target
+                .map(|t| accounts.get(&t).cloned().unwrap_or(t))
+                .unwrap_or_default(),
             detail: r.detail,
         })
         .collect();
