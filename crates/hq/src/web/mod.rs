@@ -207,6 +207,8 @@ pub fn router(state: AppState) -> Router<AppState> {
     tokio::task::spawn_blocking(auth::prepare_decoy);
     session::spawn_sweeper(Arc::clone(&state.storage));
     let mut router = Router::new();
+    // Assets need no session: they stay outside the session layer (no database work).
+    let mut assets = Router::new();
     for route in routes() {
         let guard_state = GuardState {
             app: state.clone(),
@@ -224,6 +226,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             state.web.secure,
             state.web.settings.session_idle,
         ))
+        .merge(assets)
         .layer(axum::middleware::from_fn(security_headers))
 }
 
