@@ -217,7 +217,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         };
         let endpoint =
             (route.endpoint)().layer(axum::middleware::from_fn_with_state(guard_state, guard));
-        router = router.route(route.path, endpoint);
+        if route.path.starts_with("/static/") {
+            assets = assets.route(route.path, endpoint);
+        } else {
+            router = router.route(route.path, endpoint);
+        }
     }
     router
         .layer(axum::middleware::from_fn(render_errors))
