@@ -1,14 +1,15 @@
 //! The web dashboard: server-rendered pages for head office, in English and Vietnamese.
 //!
 //! # The pieces
-//! - [`ROUTES`]-style tables: every dashboard route is one [`Route`] (method, path, who may
-//!   call it). [`routes`] concatenates the tables; [`router`] builds the axum router from
-//!   that one list and wraps every route in [`guard`], which (in this order) signs the
-//!   caller in ([`auth::Viewer`], else a redirect to `/login?next=`), checks the CSRF
-//!   token and origin of every non-GET request ([`csrf`]), checks a `{store_id}` in the
-//!   path against the viewer's scope (404 outside it, the same as for a missing store,
-//!   [`auth::ScopedStore`]), then the minimum role (403). The test
-//!   `tests/web/scope.rs` iterates [`routes`], so a new route is covered by construction.
+//! - Route tables (`ROUTES` in each page module): every dashboard route is one [`Route`]
+//!   (method, path, who may call it: [`Access`]). [`routes`] concatenates the tables;
+//!   [`router`] builds the axum router from that one list and wraps every route in
+//!   `guard`, which (in this order) signs the caller in ([`auth::Viewer`], else a
+//!   redirect to `/login?next=`), checks the CSRF token and origin of every non-GET
+//!   request ([`csrf`]), checks a `{store_id}` in the path against the viewer's scope
+//!   (404 outside it, the same as for a missing store, [`auth::ScopedStore`]), then the
+//!   minimum role ([`required_role`], 403). The test `tests/web/scope.rs` iterates
+//!   [`routes`], so a new route is covered by construction.
 //! - [`error::WebError`]: every failure; `render_errors` turns it into a translated page.
 //! - [`layout::Layout`] and `templates/base.html`: the header, nav and language switch.
 //! - [`i18n`]: every visible string is an English msgid, translated from
@@ -17,6 +18,9 @@
 //!   frames denied, `no-store` on pages).
 //!
 //! # How to add a page (for example the devices page)
+//! The overview at `/` (`pages::overview`, a list of the stores in scope) is a
+//! placeholder: the overview page replaces its handler and template. `/stores/{store_id}`
+//! is free for the store page.
 //! 1. **Template**: `templates/devices.html`, starting with `{% extends "base.html" %}`,
 //!    with `{% block title %}{{ l.t("Devices") }}{% endblock %}` and a
 //!    `{% block content %}`. Every visible string is `{{ l.t("...") }}` (or `l.f("... {n}",
