@@ -257,6 +257,13 @@ GROUP BY r.store_id, r.local_date, rr.reason, r.scale, r.score, r.suspected_repe
 }
 pub(crate) use fill_sql;
 
+/// The fill SQL, for benchmarks that seed raw rows in bulk and then build the rollups the
+/// way the migration does.
+#[doc(hidden)]
+pub fn fill_sql_text() -> &'static str {
+    fill_sql!()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
