@@ -579,13 +579,23 @@ async fn from_rollups(
     }
 }
 
-async fn rollups_equal_the_raw_rows_after_random_pushes(backend: Backend) {
-    let app = spawn_app(backend).await;
+/// The stores of [`random_history`] and the ids of the ratings it sent.
+struct History {
+    hcm: Uuid,
+    ny: Uuid,
+    rating_ids: std::collections::HashSet<String>,
+}
+
+/// Random pushes from three kiosks of two stores: ratings on both scales with and
+/// without reasons, NPS and comments, suspected repeats, late details (some for another
+/// store's rating, which are refused), details that arrive before their rating,
+/// duplicates of earlier events and retried batches.
+async fn random_history(app: &crate::common::TestApp, seed: u64) -> History {
     let hcm = app.kiosk_in("Asia/Ho_Chi_Minh").await;
     let hcm2 = app.kiosk_of(hcm.store_id).await;
     let ny = app.kiosk_in("America/New_York").await;
     let kiosks = [&hcm, &hcm2, &ny];
-    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut rng = Rng(seed);
     let base = at("2026-11-01T00:00:00Z");
     // Each kiosk's ratings so far, and every event pushed, to resend as duplicates.
     let mut rated: Vec<Vec<Value>> = vec![Vec::new(); kiosks.len()];
@@ -665,30 +675,51 @@ async fn rollups_equal_the_raw_rows_after_random_pushes(backend: Backend) {
             sent[k].push(r);
         }
     }
-    let s = app.storage.as_ref();
-    let wide = |id| range(id, "2026-10-01", "2026-12-31");
-    let all = [wide(hcm.store_id), wide(ny.store_id)];
+    History {
+        hcm: hcm.store_id,
+        ny: ny.store_id,
+        rating_ids: rated
+            .iter()
+            .flatten()
+            .map(|r| r["id"].as_str().expect("id").to_owned())
+            .collect(),
+    }
+}
+
+/// Every rating of `ranges`, through the export's pages.
+async fn raw_rows(
+    s: &dyn countertop_hq::Storage,
+    ranges: &[StoreRange],
+) -> Vec<countertop_hq::storage::analytics::ExportRow> {
     let mut raw = Vec::new();
     let mut after = None;
     loop {
-        let page = s.export_page(&all, after, 97).await.expect("export");
+        let page = s.export_page(ranges, after, 97).await.expect("export");
         let Some(last) = page.last() else { break };
         after = Some(last.rating_id);
         raw.extend(page);
     }
+    raw
+}
+
+fn wide(id: Uuid) -> StoreRange {
+    range(id, "2026-10-01", "2026-12-31")
+}
+
+async fn rollups_equal_the_raw_rows_after_random_pushes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let h = random_history(&app, 0x5eed_1234_abcd_0001).await;
+    let s = app.storage.as_ref();
+    let all = [wide(h.hcm), wide(h.ny)];
+    let raw = raw_rows(s, &all).await;
     let distinct: std::collections::HashSet<Uuid> = raw.iter().map(|r| r.rating_id).collect();
     assert_eq!(distinct.len(), raw.len(), "each rating stored once");
-    let pushed: std::collections::HashSet<String> = rated
-        .iter()
-        .flatten()
-        .map(|r| r["id"].as_str().expect("id").to_owned())
-        .collect();
-    assert_eq!(raw.len(), pushed.len(), "every rating, once");
+    assert_eq!(raw.len(), h.rating_ids.len(), "every rating, once");
     assert!(raw.iter().any(|r| r.nps.is_some()) && raw.iter().any(|r| !r.reasons.is_empty()));
     assert!(raw.iter().any(|r| r.scale == 4) && raw.iter().any(|r| r.suspected_repeat));
     let part = [
-        range(hcm.store_id, "2026-11-03", "2026-11-07"),
-        range(ny.store_id, "2026-11-01", "2026-11-04"),
+        range(h.hcm, "2026-11-03", "2026-11-07"),
+        range(h.ny, "2026-11-01", "2026-11-04"),
     ];
     for ranges in [&all[..], &part[..], &all[1..]] {
         for repeats in [false, true] {
@@ -718,6 +749,41 @@ async fn rollups_equal_the_raw_rows_after_random_pushes(backend: Backend) {
     }
 }
 
+async fn the_migrations_fill_rebuilds_the_rollups_ingest_kept(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let h = random_history(&app, 0x0ddc_0ffe_e000_0002).await;
+    let s = app.storage.as_ref();
+    let all = [wide(h.hcm), wide(h.ny)];
+    let kept = from_rollups(s, &all, true).await;
+    // Empty the rollups and rebuild them with the SQL the migration that adds them runs,
+    // as on a database that had ratings before rollups existed.
+    let rebuild = format!(
+        "DELETE FROM rating_rollup; DELETE FROM rating_daily; DELETE FROM reason_rollup; {}",
+        countertop_hq::storage::rollups::fill_sql_text()
+    );
+    match backend {
+        Backend::Sqlite => {
+            let path = app.database_url.strip_prefix("sqlite:").expect("path");
+            let c = rusqlite::Connection::open(path).expect("open");
+            c.execute_batch(&rebuild).expect("rebuild");
+        }
+        Backend::Postgres => {
+            let (client, conn) = tokio_postgres::connect(&app.database_url, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(conn);
+            client.batch_execute(&rebuild).await.expect("rebuild");
+        }
+    }
+    let rebuilt = from_rollups(s, &all, true).await;
+    assert_eq!(
+        rebuilt, kept,
+        "the rebuilt rollups are the ones ingest kept"
+    );
+    assert!(!kept.by_store.is_empty() && !kept.reasons.is_empty());
+    assert_eq!(kept, from_raw(&raw_rows(s, &all).await, &all, true));
+}
+
 crate::on_both_backends!(
     summaries_daily_and_touchpoints_follow_each_stores_dates,
     the_heatmap_is_local_weekday_by_local_hour,
@@ -728,4 +794,5 @@ crate::on_both_backends!(
     opening_hours_default_to_always_open_and_are_kept,
     stores_are_listed_by_name,
     rollups_equal_the_raw_rows_after_random_pushes,
+    the_migrations_fill_rebuilds_the_rollups_ingest_kept,
 );
