@@ -49,13 +49,20 @@
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod charts;
 pub mod csrf;
+pub mod device_status;
 pub mod error;
+pub mod figures;
+pub mod format;
 pub mod i18n;
 pub mod layout;
 pub mod login;
+pub mod overview;
 pub mod pages;
+pub mod period;
 pub mod session;
+pub mod store_page;
 pub mod users;
 
 use std::sync::Arc;
@@ -91,6 +98,9 @@ pub struct WebSettings {
     pub login_throttle: AttemptRules,
     /// How long a set-password link stays valid.
     pub password_link_valid: Duration,
+    /// A kiosk silent for this long during its store's opening hours is offline
+    /// ([`device_status`]).
+    pub offline_after: Duration,
 }
 
 impl Default for WebSettings {
@@ -100,6 +110,7 @@ impl Default for WebSettings {
             secure_cookies: false,
             login_throttle: login_rules(),
             password_link_valid: Duration::from_secs(72 * 3600),
+            offline_after: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -194,6 +205,8 @@ pub fn routes() -> Vec<Route> {
         .chain(login::ROUTES)
         .chain(users::ROUTES)
         .chain(audit::ROUTES)
+        .chain(overview::ROUTES)
+        .chain(store_page::ROUTES)
         .cloned()
         .collect()
 }
