@@ -111,7 +111,7 @@ mod tests {
 
     #[test]
     fn changes_always_carry_a_sign() {
-        assert_eq!(signed(Lang::En, 2.25, 1), "+2.3");
+        assert_eq!(signed(Lang::En, 2.26, 1), "+2.3");
         assert_eq!(signed(Lang::Vi, -1.5, 1), "\u{2212}1,5");
         assert_eq!(signed(Lang::En, 0.01, 1), "±0.0");
     }
