@@ -6,4 +6,5 @@
 mod common;
 
 mod access;
+mod analytics;
 mod login;
