@@ -173,10 +173,11 @@ pub async fn page(
     let callout = |r: &StoreRow| (r.name.clone(), r.href.clone(), r.f.index.clone());
     let best = (with_data.len() >= 2).then(|| callout(&with_data[0].1));
     let worst = (with_data.len() >= 2).then(|| callout(&with_data[with_data.len() - 1].1));
-    let sort = match q.sort.as_deref() {
-        Some(k @ ("worst" | "count" | "name")) => k,
-        _ => "best",
-    };
+    let sort = SORTS
+        .iter()
+        .map(|&(k, _)| k)
+        .find(|k| Some(*k) == q.sort.as_deref())
+        .unwrap_or("best");
     match sort {
         "worst" => {
             let (mut has, none): (Vec<_>, Vec<_>) =
@@ -185,7 +186,7 @@ pub async fn page(
             rows = has.into_iter().chain(none).collect();
         }
         "count" => rows.sort_by(|a, b| b.0.count.cmp(&a.0.count).then(a.1.rank.cmp(&b.1.rank))),
-        "name" => rows.sort_by(|a, b| a.1.name.to_lowercase().cmp(&b.1.name.to_lowercase())),
+        "name" => rows.sort_by_key(|r| r.1.name.to_lowercase()),
         _ => {}
     }
     let show_nps = rows.iter().any(|(s, _)| s.nps.is_some());
@@ -256,11 +257,11 @@ async fn attention(
         let Some(store) = stores.iter().find(|s| s.id == d.store_id) else {
             continue;
         };
-        if !hours.contains_key(&d.store_id) {
-            hours.insert(d.store_id, state.storage.opening_hours(d.store_id).await?);
-        }
-        let Some(h) = hours.get(&d.store_id) else {
-            continue;
+        let h = match hours.entry(d.store_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(state.storage.opening_hours(d.store_id).await?)
+            }
         };
         let tz = tz_of(&store.timezone);
         let st = device_status::status(d, h, tz, now, offline_after);

@@ -29,7 +29,7 @@ fn rated(
 }
 
 /// The markup of the overview row of `store`.
-fn row<'a>(html: &'a str, store: Uuid) -> &'a str {
+fn row(html: &str, store: Uuid) -> &str {
     let start = html
         .find(&format!("id=\"store-{store}\""))
         .unwrap_or_else(|| panic!("no row for {store}"));
@@ -268,7 +268,7 @@ async fn the_comments_feed_filters_pages_and_leaves_repeats_out(backend: Backend
     let i = html.find("rel=\"next\"").expect("older link");
     let start = html[..i].rfind("href=\"").expect("href") + 6;
     let href = html[start..].split('"').next().expect("href");
-    let href = decoded(&href);
+    let href = decoded(href);
     let (_, older) = web.get(&href).await;
     assert_eq!(older.matches("class=\"comment\"").count(), 3);
     assert!(older.contains("fine number 25"));
