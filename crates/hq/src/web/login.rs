@@ -92,7 +92,12 @@ fn login_form(
     error: Option<&'static str>,
 ) -> Result<Response, WebError> {
     let (token, fresh) = form_token(headers)?;
-    let mut l = Layout::public(Lang::from_headers(headers), "/login");
+    let here = if next == "/" {
+        "/login".to_owned()
+    } else {
+        format!("/login?next={}", super::url_encode(&next))
+    };
+    let mut l = Layout::public(Lang::from_headers(headers), &here);
     l.csrf = token.clone();
     let page = LoginPage {
         l,

@@ -101,6 +101,9 @@ pub struct WebSettings {
     /// A kiosk silent for this long during its store's opening hours is offline
     /// ([`device_status`]).
     pub offline_after: Duration,
+    /// The dashboard's address as people reach it (`https://hq.example.com`), for
+    /// set-password links; without it, the admin's own request's host.
+    pub public_url: Option<String>,
 }
 
 impl Default for WebSettings {
@@ -111,6 +114,7 @@ impl Default for WebSettings {
             login_throttle: login_rules(),
             password_link_valid: Duration::from_secs(72 * 3600),
             offline_after: Duration::from_secs(15 * 60),
+            public_url: None,
         }
     }
 }
@@ -216,6 +220,8 @@ pub fn router(state: AppState) -> Router<AppState> {
     tokio::task::spawn_blocking(auth::prepare_decoy);
     session::spawn_sweeper(Arc::clone(&state.storage));
     let mut router = Router::new();
+    // Assets need no session: they stay outside the session layer (no database work).
+    let mut assets = Router::new();
     for route in routes() {
         let guard_state = GuardState {
             app: state.clone(),
@@ -224,7 +230,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         };
         let endpoint =
             (route.endpoint)().layer(axum::middleware::from_fn_with_state(guard_state, guard));
-        router = router.route(route.path, endpoint);
+        if route.path.starts_with("/static/") {
+            assets = assets.route(route.path, endpoint);
+        } else {
+            router = router.route(route.path, endpoint);
+        }
     }
     router
         .layer(axum::middleware::from_fn(render_errors))
@@ -233,6 +243,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             state.web.secure,
             state.web.settings.session_idle,
         ))
+        .merge(assets)
         .layer(axum::middleware::from_fn(security_headers))
 }
 

@@ -7,4 +7,11 @@ mod common;
 
 mod access;
 mod analytics;
+mod audit;
+mod cli;
+mod cookies;
+mod csrf;
+mod escaping;
 mod login;
+mod scope;
+mod users;
