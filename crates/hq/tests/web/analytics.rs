@@ -66,9 +66,14 @@ async fn the_figures_on_the_pages_equal_what_the_kiosks_pushed(backend: Backend)
     let quiet = app.store("Quiet Corner", "Asia/Ho_Chi_Minh").await;
     let now = Utc::now() - Duration::minutes(1);
     // 5, 5, 4, 2: CSAT 3 of 4 = 75 %, Happy Index (4+4+3+1)/4 steps of 25 = 75, average 4.
-    let events: Vec<Value> = [5, 5, 4, 2]
+    // NPS answers 10, 10, 3, 9: three promoters, one detractor of four = 50.
+    let events: Vec<Value> = [(5, 10), (5, 10), (4, 3), (2, 9)]
         .iter()
-        .map(|&s| rated(now, s, &[], None, false))
+        .map(|&(s, nps)| {
+            let mut e = rated(now, s, &[], None, false);
+            e["body"]["nps"] = json!(nps);
+            e
+        })
         .collect();
     app.push_ok(&kiosk.token, &events).await;
     let mut web = admin(&app).await;
@@ -79,6 +84,7 @@ async fn the_figures_on_the_pages_equal_what_the_kiosks_pushed(backend: Backend)
     assert!(r.contains("fig-csat\">75.0%<"), "{r}");
     assert!(r.contains("fig-index\">75.0<"), "{r}");
     assert!(r.contains("fig-average\">4.00<"), "{r}");
+    assert!(r.contains("fig-nps\">50<"), "{r}");
     assert!(html.contains("id=\"chain-count\">4<"));
     // The store without ratings is listed, without figures, and ranked after.
     let q = row(&html, quiet);
