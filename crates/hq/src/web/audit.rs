@@ -73,7 +73,7 @@ pub struct AuditLine {
     pub action: &'static str,
     pub code: String,
     pub store: String,
-    pub target: String,
+    /// What was acted on and the detail, in one line.
     pub detail: String,
 }
 
@@ -161,7 +161,14 @@ async fn render(
             who: r
                 .actor_email
                 .or_else(|| r.actor.map(|a| a.to_string()))
-                .unwrap_or_else(|| tr.t("unknown or command line").to_owned()),
+                .unwrap_or_else(|| {
+                    let who = if r.action == "login_failed" {
+                        "an unknown account"
+                    } else {
+                        "the command line"
+                    };
+                    tr.t(who).to_owned()
+                }),
             action: action_label(&r.action),
             code: r.action,
             store: r
@@ -174,11 +181,13 @@ async fn render(
                         .unwrap_or_else(|| id.to_string())
                 })
                 .unwrap_or_default(),
-            target: r
-                .target
-                .map(|t| accounts.get(&t).cloned().unwrap_or(t))
-                .unwrap_or_default(),
-            detail: r.detail,
+            detail: {
+                let target = r
+                    .target
+                    .map(|t| accounts.get(&t).cloned().unwrap_or(t))
+                    .unwrap_or_default();
+                format!("{target} {}", r.detail).trim().to_owned()
+            },
         })
         .collect();
     Ok(AuditPage {

@@ -22,12 +22,11 @@ use super::i18n::Lang;
 use super::{route, safe_next, Access, Layout, Route, WebForm};
 use crate::routes::AppState;
 use crate::secrets;
-use crate::storage::accounts::Role;
 
 pub const ROUTES: &[Route] = &[
     route!(GET "/login", Access::Public, login_page),
     route!(POST "/login", Access::Public, login),
-    route!(POST "/logout", Access::Signed(Role::Viewer), logout),
+    route!(POST "/logout", Access::Account, logout),
     route!(GET "/set-password", Access::Public, set_password_page),
     route!(POST "/set-password", Access::Public, set_password),
 ];

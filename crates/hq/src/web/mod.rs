@@ -36,8 +36,9 @@
 //! 3. **Route-table entry**: `pub const ROUTES: &[Route] = &[route!(GET "/devices",
 //!    Access::Signed(Role::Viewer), page), route!(POST "/stores/{store_id}/devices/{device_id}/revoke",
 //!    Access::Signed(Role::Manager), revoke)];` in the module, and one
-//!    `.chain(devices::ROUTES)` line in [`routes`]. Anything that changes data needs
-//!    `Role::Manager` at least (viewers are read-only); admin pages `Role::Admin`.
+//!    `.chain(devices::ROUTES)` line in [`routes`]. A POST needs `Role::Manager` at
+//!    least whatever it declares (the guard enforces it: viewers are read-only); admin
+//!    pages declare `Role::Admin`.
 //! 4. **Translations**: add each new msgid with its Vietnamese `msgstr` to
 //!    `crates/hq/lang/vi.po`; the unit test `every_template_string_is_translated` fails on
 //!    a msgid a template uses that the catalog lacks.
@@ -152,7 +153,11 @@ pub enum Access {
     /// Anyone (sign-in, set password, the stylesheet). POSTs still need the
     /// double-submit CSRF token.
     Public,
-    /// A signed-in account with at least this role.
+    /// Any signed-in account, viewers included, for what concerns only the account's own
+    /// session (sign out, language). The only POSTs a viewer may make.
+    Account,
+    /// A signed-in account with at least this role. A POST (or any other non-GET) needs
+    /// at least `Manager` whatever is written here: viewers are read-only.
     Signed(Role),
 }
 
@@ -198,7 +203,7 @@ pub use route;
 const OWN_ROUTES: &[Route] = &[
     route!(GET "/static/app.css", Access::Public, assets::stylesheet),
     route!(GET "/lang", Access::Public, pages::switch_language),
-    route!(POST "/lang", Access::Signed(Role::Viewer), pages::save_language),
+    route!(POST "/lang", Access::Account, pages::save_language),
 ];
 
 /// Every dashboard route. Page modules add their table here.
@@ -268,6 +273,17 @@ async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Respons
     }
 }
 
+/// The least role that may call a route with this method; `None` for public routes.
+/// Viewers are read-only: only `Access::Account` routes take their POSTs.
+pub fn required_role(access: Access, method: &Method) -> Option<Role> {
+    match access {
+        Access::Public => None,
+        Access::Account => Some(Role::Viewer),
+        Access::Signed(role) if !is_safe(method) => Some(role.max(Role::Manager)),
+        Access::Signed(role) => Some(role),
+    }
+}
+
 fn is_safe(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD
 }
@@ -275,18 +291,15 @@ fn is_safe(method: &Method) -> bool {
 async fn check(g: &GuardState, req: Request) -> Result<(Request, Option<Lang>), WebError> {
     let (mut parts, body) = req.into_parts();
     let limit = g.app.limits.max_body_bytes;
-    let min_role = match g.access {
-        Access::Public => {
-            let body = if is_safe(&parts.method) {
-                body
-            } else {
-                csrf::check_origin(&parts.headers)?;
-                let expected = csrf::cookie_token(&parts.headers);
-                csrf::verify(&parts, body, expected.as_deref(), limit).await?
-            };
-            return Ok((Request::from_parts(parts, body), None));
-        }
-        Access::Signed(role) => role,
+    let Some(min_role) = required_role(g.access, &parts.method) else {
+        let body = if is_safe(&parts.method) {
+            body
+        } else {
+            csrf::check_origin(&parts.headers)?;
+            let expected = csrf::cookie_token(&parts.headers);
+            csrf::verify(&parts, body, expected.as_deref(), limit).await?
+        };
+        return Ok((Request::from_parts(parts, body), None));
     };
     let viewer = auth::authenticate(&parts, &g.app).await?;
     let body = if is_safe(&parts.method) {
@@ -431,6 +444,23 @@ mod tests {
         assert_eq!(safe_next(Some("/\\evil.example/")), "/");
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn viewers_are_read_only_whatever_a_route_declares() {
+        let viewer = Access::Signed(Role::Viewer);
+        assert_eq!(required_role(viewer, &Method::GET), Some(Role::Viewer));
+        assert_eq!(required_role(viewer, &Method::POST), Some(Role::Manager));
+        assert_eq!(required_role(viewer, &Method::DELETE), Some(Role::Manager));
+        assert_eq!(
+            required_role(Access::Signed(Role::Admin), &Method::POST),
+            Some(Role::Admin)
+        );
+        assert_eq!(
+            required_role(Access::Account, &Method::POST),
+            Some(Role::Viewer)
+        );
+        assert_eq!(required_role(Access::Public, &Method::POST), None);
     }
 
     #[test]
