@@ -6,6 +6,7 @@
 mod common;
 
 mod access;
+mod analytics;
 mod audit;
 mod cli;
 mod cookies;
