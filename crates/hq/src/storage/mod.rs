@@ -4,15 +4,18 @@
 //! Both must pass the same black-box test suite.
 
 pub mod accounts;
+pub mod alerts;
 pub mod analytics;
 pub mod hours;
 mod pg_tls;
 mod postgres;
 mod postgres_accounts;
+mod postgres_alerts;
 mod postgres_analytics;
 pub mod rules;
 mod sqlite;
 mod sqlite_accounts;
+mod sqlite_alerts;
 mod sqlite_analytics;
 
 use std::sync::Arc;
@@ -23,6 +26,7 @@ use countertop_protocol::{Regular, RegularErased, SurveyConfig, VisitRecord};
 use uuid::Uuid;
 
 pub use accounts::Accounts;
+pub use alerts::AlertStore;
 pub use analytics::Analytics;
 pub use postgres::PostgresStorage;
 
@@ -325,7 +329,7 @@ pub(crate) fn new_store_survey(name: &str) -> SurveyConfig {
 
 /// Everything HQ asks of a database; the dashboard's reads are in [`Analytics`].
 #[async_trait]
-pub trait Storage: Accounts + Analytics + Send + Sync + 'static {
+pub trait Storage: Accounts + Analytics + AlertStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
     async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError>;

@@ -151,6 +151,8 @@ ALTER TABLE devices ADD COLUMN last_seen_at timestamptz;
 UPDATE devices SET last_seen_at = (SELECT MAX(received_at) FROM events e WHERE e.device_id = devices.id);
 CREATE INDEX events_device_health ON events (device_id, received_at) WHERE kind = 'device_health';
 "#,
+    // 5: alerts (issue 11): rules, alerts, the delivery outbox.
+    super::postgres_alerts::MIGRATION,
 ];
 
 /// A constant for `pg_advisory_xact_lock`, held by every transaction that writes regulars

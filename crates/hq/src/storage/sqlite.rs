@@ -140,6 +140,8 @@ ALTER TABLE devices ADD COLUMN last_seen_at TEXT;
 UPDATE devices SET last_seen_at = (SELECT MAX(received_at) FROM events e WHERE e.device_id = devices.id);
 CREATE INDEX events_device_health ON events (device_id, received_at) WHERE kind = 'device_health';
 "#,
+    // 5: alerts (issue 11): rules, alerts, the delivery outbox.
+    super::sqlite_alerts::MIGRATION,
 ];
 
 pub(super) fn ts(t: DateTime<Utc>) -> String {
