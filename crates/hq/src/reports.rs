@@ -138,7 +138,9 @@ pub fn unhappy_percent(sums: &Sums) -> Option<f64> {
     let scale = countertop_protocol::Scale::FIVE;
     let unhappy: u64 = (1..=5u8)
         .filter(|s| scale.is_unhappy(*s))
-        .map(|s| sums.five[usize::from(s) - 1] + sums.four.get(usize::from(s) - 1).copied().unwrap_or(0))
+        .map(|s| {
+            sums.five[usize::from(s) - 1] + sums.four.get(usize::from(s) - 1).copied().unwrap_or(0)
+        })
         .sum();
     Some(100.0 * unhappy as f64 / count as f64)
 }

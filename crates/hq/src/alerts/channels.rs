@@ -93,13 +93,21 @@ pub async fn send(
                 .header(IDEMPOTENCY_HEADER, d.id.to_string())
                 .body(d.payload.clone());
             if let Some(secret) = secret {
-                req = req.header(SIGNATURE_HEADER, sign(secret.as_bytes(), d.payload.as_bytes()));
+                req = req.header(
+                    SIGNATURE_HEADER,
+                    sign(secret.as_bytes(), d.payload.as_bytes()),
+                );
             }
             check(req.send().await)
         }
         Recipient::Slack { url } => {
             let p = payload(d)?;
-            let text = format!("{}: {} ({})", headline(Tr::default(), &p), p.detail, p.condition);
+            let text = format!(
+                "{}: {} ({})",
+                headline(Tr::default(), &p),
+                p.detail,
+                p.condition
+            );
             let body = serde_json::json!({ "text": text }).to_string();
             check(
                 http.post(url)
@@ -190,7 +198,9 @@ async fn send_email(
     } else {
         AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
     };
-    let mut builder = builder.port(smtp.port).timeout(Some(Duration::from_secs(20)));
+    let mut builder = builder
+        .port(smtp.port)
+        .timeout(Some(Duration::from_secs(20)));
     if let (Some(u), Some(p)) = (&smtp.username, &smtp.password) {
         builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
     }

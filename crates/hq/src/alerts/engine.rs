@@ -93,7 +93,8 @@ impl Engine {
             let mut kiosks = None;
             for rule in mine {
                 let (holds, detail) = if rule.spec.condition.reads_ratings() {
-                    let since = now - chrono::Duration::minutes(i64::from(rule.spec.window_minutes));
+                    let since =
+                        now - chrono::Duration::minutes(i64::from(rule.spec.window_minutes));
                     let facts = self
                         .storage
                         .window_facts(store.id, since, rule.spec.touchpoint.as_deref())
@@ -159,7 +160,8 @@ impl Engine {
                     }
                     Err(e) => {
                         let retry = (d.attempts < MAX_ATTEMPTS).then(|| {
-                            self.settings.clock.now() + backoff(self.settings.retry_base, d.attempts - 1)
+                            self.settings.clock.now()
+                                + backoff(self.settings.retry_base, d.attempts - 1)
                         });
                         tracing::warn!(delivery = %d.id, attempts = d.attempts, error = %e, "alert delivery failed");
                         self.storage
@@ -200,8 +202,8 @@ impl Engine {
                 tracing::warn!(error = %e, "alert delivery pass failed");
             }
             let wait = self.settings.poll_every.min(self.settings.evaluate_every);
-            let _ = tokio::time::timeout(wait.max(Duration::from_millis(10)), self.wake.notified()).await;
+            let _ = tokio::time::timeout(wait.max(Duration::from_millis(10)), self.wake.notified())
+                .await;
         }
     }
 }
-

@@ -8,9 +8,9 @@ use chrono_tz::Tz;
 
 use super::rule::{Condition, Rule};
 use crate::reports::{happy_index, unhappy_percent};
+use crate::storage::alerts::WindowFacts;
 use crate::storage::analytics::DeviceHealth;
 use crate::storage::hours::OpeningHours;
-use crate::storage::alerts::WindowFacts;
 
 /// Whether the store is open now, in its own time zone.
 pub fn is_open(hours: &OpeningHours, tz: Tz, now: DateTime<Utc>) -> bool {
@@ -42,8 +42,14 @@ pub fn rating_condition(rule: &Rule, facts: &WindowFacts) -> (bool, String) {
             (hi > *value, format!("Happy Index {hi:.1}, {answers}"))
         }
         Condition::FaceCountAbove { face, count } => {
-            let got = d.get(usize::from(*face).wrapping_sub(1)).copied().unwrap_or(0);
-            (got > *count, format!("{got} ratings of face {face}, {answers}"))
+            let got = d
+                .get(usize::from(*face).wrapping_sub(1))
+                .copied()
+                .unwrap_or(0);
+            (
+                got > *count,
+                format!("{got} ratings of face {face}, {answers}"),
+            )
         }
         Condition::ReasonAbove { reason, count } => {
             let got = facts
@@ -51,7 +57,10 @@ pub fn rating_condition(rule: &Rule, facts: &WindowFacts) -> (bool, String) {
                 .iter()
                 .find(|(r, _)| r == reason)
                 .map_or(0, |(_, c)| *c);
-            (got > *count, format!("{reason:?} picked {got} times, {answers}"))
+            (
+                got > *count,
+                format!("{reason:?} picked {got} times, {answers}"),
+            )
         }
         _ => (false, answers),
     }

@@ -83,7 +83,8 @@ impl Timing {
     pub fn of(spec: &super::rule::RuleSpec) -> Timing {
         Timing {
             pending: Duration::seconds(i64::from(spec.pending_seconds)),
-            repeat: (spec.repeat_seconds > 0).then(|| Duration::seconds(i64::from(spec.repeat_seconds))),
+            repeat: (spec.repeat_seconds > 0)
+                .then(|| Duration::seconds(i64::from(spec.repeat_seconds))),
         }
     }
 }
@@ -168,10 +169,7 @@ mod tests {
         assert_eq!(step(Some(&o), true, T, at(35)), Step::Repeat);
         let a = open(AlertState::Acknowledged);
         assert_eq!(step(Some(&a), true, T, at(90)), Step::Nothing);
-        let never = Timing {
-            repeat: None,
-            ..T
-        };
+        let never = Timing { repeat: None, ..T };
         assert_eq!(step(Some(&o), true, never, at(900)), Step::Nothing);
     }
 

@@ -39,20 +39,38 @@ pub struct RuleSpec {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Condition {
     /// The share of the two lowest faces is above `percent`.
-    UnhappyShareAbove { percent: f64 },
-    HappyIndexBelow { value: f64 },
-    HappyIndexAbove { value: f64 },
+    UnhappyShareAbove {
+        percent: f64,
+    },
+    HappyIndexBelow {
+        value: f64,
+    },
+    HappyIndexAbove {
+        value: f64,
+    },
     /// More than `count` ratings with score `face` (1 the worst).
-    FaceCountAbove { face: u8, count: u64 },
+    FaceCountAbove {
+        face: u8,
+        count: u64,
+    },
     /// The reason chip picked more than `count` times.
-    ReasonAbove { reason: String, count: u64 },
+    ReasonAbove {
+        reason: String,
+        count: u64,
+    },
     /// A kiosk of the store sent no push and no health report for longer than this,
     /// during opening hours.
-    SilentKiosk { minutes: u32 },
+    SilentKiosk {
+        minutes: u32,
+    },
     /// A kiosk reports more than `events` unsent events.
-    BacklogAbove { events: u64 },
+    BacklogAbove {
+        events: u64,
+    },
     /// A kiosk's oldest unsent event is older than this.
-    OldestUnsentAbove { minutes: u32 },
+    OldestUnsentAbove {
+        minutes: u32,
+    },
 }
 
 impl Condition {
@@ -96,10 +114,17 @@ impl Condition {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Recipient {
     /// A signed JSON POST.
-    Webhook { url: String },
+    Webhook {
+        url: String,
+    },
     /// A Slack-compatible incoming webhook (Teams Workflows accept the same `text` body).
-    Slack { url: String },
-    Email { address: String, lang: Lang },
+    Slack {
+        url: String,
+    },
+    Email {
+        address: String,
+        lang: Lang,
+    },
 }
 
 /// A recipient's language.
@@ -159,9 +184,18 @@ impl RuleSpec {
             (1..=7 * 24 * 60).contains(&self.window_minutes),
             "the window is 1 minute to 7 days",
         )?;
-        range(self.min_answers <= 100_000, "the minimum answers is at most 100000")?;
-        range(self.pending_seconds <= 86_400, "the pending period is at most a day")?;
-        range(self.repeat_seconds <= 7 * 86_400, "the repeat interval is at most a week")?;
+        range(
+            self.min_answers <= 100_000,
+            "the minimum answers is at most 100000",
+        )?;
+        range(
+            self.pending_seconds <= 86_400,
+            "the pending period is at most a day",
+        )?;
+        range(
+            self.repeat_seconds <= 7 * 86_400,
+            "the repeat interval is at most a week",
+        )?;
         range(self.stores.len() <= 10_000, "too many stores")?;
         if let Some(t) = &self.touchpoint {
             range(
@@ -197,8 +231,8 @@ impl RuleSpec {
             match r {
                 Recipient::Webhook { url } | Recipient::Slack { url } => check_url(url)?,
                 Recipient::Email { address, .. } => {
-                    let ok = address.len() <= 254
-                        && address.parse::<lettre_free::Address>().is_ok();
+                    let ok =
+                        address.len() <= 254 && address.parse::<lettre_free::Address>().is_ok();
                     if !ok {
                         return Err(RuleError::Email(short(address)));
                     }

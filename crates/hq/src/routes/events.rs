@@ -102,7 +102,7 @@ pub async fn push(
     } else {
         state.storage.ingest(&device, to_store).await?
     };
-    if stored.iter().any(|s| *s == Stored::Inserted) {
+    if stored.contains(&Stored::Inserted) {
         // Committed: the store's alert rules are evaluated now, in the background.
         state.alerts.store_touched(device.store_id);
     }

@@ -158,7 +158,9 @@ pub(crate) fn parse_recipient(s: &str) -> Result<Recipient, StorageError> {
 /// How long to wait before attempt `attempts + 1`: doubling from `base`, at most an hour.
 pub fn backoff(base: std::time::Duration, attempts: u32) -> chrono::Duration {
     let factor = 1u32 << attempts.min(16);
-    let wait = base.saturating_mul(factor).min(std::time::Duration::from_secs(3600));
+    let wait = base
+        .saturating_mul(factor)
+        .min(std::time::Duration::from_secs(3600));
     chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1))
 }
 
@@ -234,7 +236,11 @@ pub(crate) struct RowAfter {
 
 /// `None` when the step deletes the row (a pending condition that cleared) or leaves
 /// nothing to write.
-pub(crate) fn row_after(cur: Option<&Current>, step: &Step, now: DateTime<Utc>) -> Option<RowAfter> {
+pub(crate) fn row_after(
+    cur: Option<&Current>,
+    step: &Step,
+    now: DateTime<Utc>,
+) -> Option<RowAfter> {
     let base = cur.map(|c| RowAfter {
         state: c.state,
         since: c.since,

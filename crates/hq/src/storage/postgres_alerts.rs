@@ -241,7 +241,8 @@ impl AlertStore for PostgresStorage {
         match (decided, &cur) {
             (Step::Nothing, _) => return Ok(decided),
             (Step::DropPending, Some((id, _))) => {
-                tx.execute("DELETE FROM alerts WHERE id = $1", &[id]).await?;
+                tx.execute("DELETE FROM alerts WHERE id = $1", &[id])
+                    .await?;
             }
             _ => {}
         }

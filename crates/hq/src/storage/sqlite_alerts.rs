@@ -145,7 +145,8 @@ impl AlertStore for SqliteStorage {
             let mut stmt = c.prepare_cached(
                 "SELECT id, spec FROM alert_rules WHERE deleted_at IS NULL ORDER BY id",
             )?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             let mut out = Vec::new();
             for row in rows {
                 let (id, spec) = row?;
@@ -176,9 +177,8 @@ impl AlertStore for SqliteStorage {
             if let Some(t) = touchpoint {
                 args.push(t.into());
             }
-            let filter = format!(
-                "r.store_id = ?1 AND r.occurred_at >= ?2 AND NOT r.suspected_repeat{tp}"
-            );
+            let filter =
+                format!("r.store_id = ?1 AND r.occurred_at >= ?2 AND NOT r.suspected_repeat{tp}");
             let mut facts = WindowFacts::default();
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT r.scale, r.score, COUNT(*) FROM ratings r WHERE {filter} \
