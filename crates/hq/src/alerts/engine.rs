@@ -195,6 +195,9 @@ impl Engine {
             } else {
                 Ok(())
             };
+            if let Err(e) = super::badge::refresh(self.storage.as_ref()).await {
+                tracing::warn!(error = %e, "refreshing the alert badge failed");
+            }
             if let Err(e) = result {
                 tracing::warn!(error = %e, "alert evaluation failed; retrying on the next tick");
             }

@@ -4,12 +4,14 @@
 //! - [`lifecycle`]: pending → open → acknowledged → closed, the one place it is decided;
 //! - [`evaluate`]: whether a rule's condition holds for a store now;
 //! - [`channels`]: webhook (signed), Slack-compatible and email delivery;
-//! - [`engine`]: evaluation on ingest and on a timer, and the outbox sender.
+//! - [`engine`]: evaluation on ingest and on a timer, and the outbox sender;
+//! - [`badge`]: the open-alert count the dashboard header shows.
 //!
 //! Storage lives in [`crate::storage::alerts`]: the alert change and its deliveries are
 //! written in one transaction, so HQ killed at any moment loses no delivery, and each
 //! delivery keeps one idempotency key across retries and restarts.
 
+pub mod badge;
 pub mod channels;
 pub mod engine;
 pub mod evaluate;

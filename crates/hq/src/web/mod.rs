@@ -46,6 +46,7 @@
 //!    picks the new routes up by itself; give a route that needs a second path parameter a
 //!    fixture in `tests/web/scope.rs` only if a random UUID will not do.
 
+pub mod alerts;
 pub mod assets;
 pub mod audit;
 pub mod auth;
@@ -194,6 +195,7 @@ pub fn routes() -> Vec<Route> {
         .chain(login::ROUTES)
         .chain(users::ROUTES)
         .chain(audit::ROUTES)
+        .chain(alerts::ROUTES)
         .cloned()
         .collect()
 }

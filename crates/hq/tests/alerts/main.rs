@@ -8,5 +8,6 @@ mod common;
 
 mod delivery;
 mod lifecycle;
+mod pages;
 mod processes;
 mod support;
