@@ -20,8 +20,8 @@ use crate::web::i18n::{self, Tr};
 pub const SIGNATURE_HEADER: &str = "X-Countertop-Signature";
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
-/// How HQ reaches its mail server.
-#[derive(Debug, Clone)]
+/// How HQ reaches its mail server. Its `Debug` leaves the password out.
+#[derive(Clone)]
 pub struct SmtpSettings {
     pub host: String,
     pub port: u16,
@@ -30,6 +30,18 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     pub password: Option<String>,
     pub from: String,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("starttls", &self.starttls)
+            .field("username", &self.username.as_ref().map(|_| "<set>"))
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// `sha256=<hex>` of `body` under `secret`.
@@ -223,6 +235,19 @@ mod tests {
             sign(b"Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn smtp_settings_never_show_the_password() {
+        let s = SmtpSettings {
+            host: "mail".into(),
+            port: 587,
+            starttls: true,
+            username: Some("u".into()),
+            password: Some("hunter2".into()),
+            from: "a@b.c".into(),
+        };
+        assert!(!format!("{s:?}").contains("hunter2"));
     }
 
     #[test]

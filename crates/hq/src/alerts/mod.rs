@@ -68,8 +68,9 @@ impl Clock for ManualClock {
     }
 }
 
-/// How alerts run: the outbox's timing and the channels' settings.
-#[derive(Debug, Clone)]
+/// How alerts run: the outbox's timing and the channels' settings. Its `Debug` leaves
+/// the webhook secret out.
+#[derive(Clone)]
 pub struct AlertSettings {
     pub clock: Arc<dyn Clock>,
     /// How often every rule is evaluated for every store (the silent-kiosk and backlog
@@ -90,6 +91,23 @@ pub struct AlertSettings {
     pub smtp: Option<channels::SmtpSettings>,
     /// Whether the engine runs in this process at all.
     pub enabled: bool,
+}
+
+impl std::fmt::Debug for AlertSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertSettings")
+            .field("evaluate_every", &self.evaluate_every)
+            .field("poll_every", &self.poll_every)
+            .field("lease", &self.lease)
+            .field("retry_base", &self.retry_base)
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("smtp", &self.smtp)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
 }
 
 impl Default for AlertSettings {

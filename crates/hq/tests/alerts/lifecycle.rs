@@ -227,7 +227,48 @@ async fn a_kiosk_that_keeps_pushing_is_not_silent(backend: Backend) {
     assert_eq!(app.tick().await, 1, "61 minutes after its last push");
 }
 
+async fn a_changed_rule_applies_and_a_deleted_rule_closes_its_alert_keeping_history(
+    backend: Backend,
+) {
+    let hook = Receiver::start(&[]).await;
+    let app = alert_app(backend, false, |_| {}).await;
+    let kiosk = app.kiosk("UTC").await;
+    let mut spec = bad_hour(&hook.url);
+    spec.min_answers = 10;
+    let rule = app.storage.create_rule(&spec).await.expect("rule");
+    app.push_scores(&kiosk, &[1, 1, 1, 1]).await;
+    assert_eq!(app.tick().await, 0, "10 answers needed");
+    spec.min_answers = 4;
+    assert!(app.storage.update_rule(rule, &spec).await.expect("update"));
+    assert_eq!(app.tick().await, 1, "the changed rule fires");
+    assert!(app.storage.delete_rule(rule).await.expect("delete"));
+    assert!(
+        !app.storage.delete_rule(rule).await.expect("delete"),
+        "deleted once"
+    );
+    assert!(app.storage.rules().await.expect("rules").is_empty());
+    assert!(app
+        .storage
+        .alerts(&open_alerts())
+        .await
+        .expect("alerts")
+        .is_empty());
+    let history = app
+        .storage
+        .alerts(&AlertQuery {
+            stores: Some(vec![kiosk.store_id]),
+            open_only: false,
+            limit: 10,
+        })
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 1, "the history stays");
+    assert_eq!(history[0].rule_name, "Bad hour");
+    assert_eq!(history[0].closed_by.as_deref(), Some("rule deleted"));
+}
+
 crate::on_both_backends!(
+    a_changed_rule_applies_and_a_deleted_rule_closes_its_alert_keeping_history,
     a_rule_fires_on_the_push_that_crosses_it_once_and_signs_its_delivery,
     an_alert_is_acknowledged_and_closes_by_itself_after_the_pending_period,
     an_open_alert_repeats_after_the_interval_with_a_new_key,
