@@ -55,6 +55,8 @@ pub struct Settings {
     pub enroll_throttle: AttemptRules,
     /// The web dashboard: session expiry, cookies, sign-in throttling.
     pub web: crate::web::WebSettings,
+    /// Alerts: timing, channels, the clock.
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 impl Settings {
@@ -68,6 +70,7 @@ impl Settings {
             trusted_proxies: Vec::new(),
             enroll_throttle: AttemptRules::enrollment(),
             web: crate::web::WebSettings::default(),
+            alerts: crate::alerts::AlertSettings::default(),
         }
     }
 }
@@ -120,10 +123,15 @@ impl Application {
             addr: settings.listen.clone(),
             source,
         })?;
+        let alerts = Arc::new(crate::alerts::Engine::new(
+            Arc::clone(&storage),
+            settings.alerts.clone(),
+        ));
         Ok(Application {
             listener,
             addr,
             state: AppState {
+                alerts,
                 storage,
                 metrics: Arc::new(Metrics::new()),
                 limits: settings.limits,
@@ -143,6 +151,11 @@ impl Application {
         self.addr
     }
 
+    /// The alert engine (tests drive it directly with an injected clock).
+    pub fn alerts(&self) -> Arc<crate::alerts::Engine> {
+        Arc::clone(&self.state.alerts)
+    }
+
     pub fn storage(&self) -> Arc<dyn Storage> {
         Arc::clone(&self.state.storage)
     }
@@ -153,6 +166,15 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // The alert engine runs beside the server and stops with it; anything it had in
+        // flight stays in the outbox and is sent again after a restart.
+        let engine = self
+            .state
+            .alerts
+            .settings()
+            .enabled
+            .then(|| tokio::spawn(Arc::clone(&self.state.alerts).run()));
+        let _stop_engine = AbortOnDrop(engine);
         let app = router(self.state)
             .layer(PropagateRequestIdLayer::x_request_id())
             // Spans name the path only: a query can hold a one-time token
@@ -178,6 +200,17 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await
+    }
+}
+
+/// Stops the alert engine when serving ends.
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(h) = &self.0 {
+            h.abort();
+        }
     }
 }
 

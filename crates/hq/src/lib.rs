@@ -3,6 +3,7 @@
 //! this library, so tests can start the real server in-process.
 
 pub mod admin;
+pub mod alerts;
 pub mod app;
 pub mod body;
 pub mod error;

@@ -31,6 +31,69 @@ struct Cli {
     command: Command,
 }
 
+/// Alerts: the webhook signing key, the mail server, and the engine's timing.
+#[derive(clap::Args)]
+struct AlertArgs {
+    /// The key webhook bodies are signed with (HMAC-SHA256, `X-Countertop-Signature`).
+    #[arg(long, env = "COUNTERTOP_HQ_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// The SMTP server alert emails go through (STARTTLS on --smtp-port, 587 by default).
+    #[arg(long, env = "COUNTERTOP_HQ_SMTP_HOST")]
+    smtp_host: Option<String>,
+    #[arg(long, env = "COUNTERTOP_HQ_SMTP_PORT", default_value_t = 587)]
+    smtp_port: u16,
+    #[arg(long, env = "COUNTERTOP_HQ_SMTP_USER", requires = "smtp_password")]
+    smtp_user: Option<String>,
+    #[arg(long, env = "COUNTERTOP_HQ_SMTP_PASSWORD", hide_env_values = true)]
+    smtp_password: Option<String>,
+    /// The sender of alert emails, such as `Countertop <alerts@example.org>`.
+    #[arg(
+        long,
+        env = "COUNTERTOP_HQ_SMTP_FROM",
+        default_value = "countertop-hq@localhost"
+    )]
+    smtp_from: String,
+    /// Plain SMTP without STARTTLS (a relay on the same machine only).
+    #[arg(long, env = "COUNTERTOP_HQ_SMTP_PLAIN")]
+    smtp_plain: bool,
+    /// How often every alert rule is evaluated for every store, in seconds (pushes
+    /// evaluate their own store at once besides).
+    #[arg(long, env = "COUNTERTOP_HQ_ALERT_EVALUATE_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    alert_evaluate_seconds: u64,
+    /// How long a process owns a delivery it is sending; after that another retries it.
+    #[arg(long, env = "COUNTERTOP_HQ_ALERT_LEASE_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    alert_lease_seconds: u64,
+    /// The first retry's wait in milliseconds; each further retry waits twice as long.
+    #[arg(long, env = "COUNTERTOP_HQ_ALERT_RETRY_MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    alert_retry_ms: u64,
+}
+
+impl AlertArgs {
+    fn settings(self) -> countertop_hq::alerts::AlertSettings {
+        use std::time::Duration;
+        countertop_hq::alerts::AlertSettings {
+            webhook_secret: self.webhook_secret.filter(|s| !s.is_empty()),
+            smtp: self
+                .smtp_host
+                .map(|host| countertop_hq::alerts::channels::SmtpSettings {
+                    host,
+                    port: self.smtp_port,
+                    starttls: !self.smtp_plain,
+                    username: self.smtp_user,
+                    password: self.smtp_password,
+                    from: self.smtp_from,
+                }),
+            evaluate_every: Duration::from_secs(self.alert_evaluate_seconds),
+            lease: Duration::from_secs(self.alert_lease_seconds),
+            retry_base: Duration::from_millis(self.alert_retry_ms),
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API. Prints the address it listens on once ready.
@@ -64,6 +127,8 @@ enum Command {
         /// Mark cookies Secure without --tls-cert (HQ behind a TLS-terminating proxy).
         #[arg(long, env = "COUNTERTOP_HQ_SECURE_COOKIES")]
         secure_cookies: bool,
+        #[command(flatten)]
+        alerts: AlertArgs,
     },
     /// Manage stores.
     Store {
@@ -213,6 +278,7 @@ async fn main() -> Result<()> {
             public_url,
             session_idle_minutes,
             secure_cookies,
+            alerts,
         } => {
             let mut settings = Settings::new(listen, &cli.database);
             settings.tls = tls_cert
@@ -223,6 +289,7 @@ async fn main() -> Result<()> {
             settings.web.public_url = public_url.map(|u| u.trim_end_matches('/').to_owned());
             settings.web.session_idle = std::time::Duration::from_secs(session_idle_minutes * 60);
             settings.web.secure_cookies = secure_cookies;
+            settings.alerts = alerts.settings();
             let app = Application::build(settings)
                 .await
                 .with_context(|| format!("starting HQ on {}", cli.database))?;

@@ -126,6 +126,25 @@ pub fn sort_groups(group_by: Option<GroupBy>, groups: &mut [Group]) {
     }
 }
 
+/// The share of ratings in their scale's two lowest faces ([`Scale::is_unhappy`]), in
+/// percent, unrounded; `None` with no ratings. Alerts (issue 11) fire on it.
+///
+/// [`Scale::is_unhappy`]: countertop_protocol::Scale::is_unhappy
+pub fn unhappy_percent(sums: &Sums) -> Option<f64> {
+    let count = sums.count();
+    if count == 0 {
+        return None;
+    }
+    let scale = countertop_protocol::Scale::FIVE;
+    let unhappy: u64 = (1..=5u8)
+        .filter(|s| scale.is_unhappy(*s))
+        .map(|s| {
+            sums.five[usize::from(s) - 1] + sums.four.get(usize::from(s) - 1).copied().unwrap_or(0)
+        })
+        .sum();
+    Some(100.0 * unhappy as f64 / count as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

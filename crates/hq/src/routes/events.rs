@@ -102,6 +102,10 @@ pub async fn push(
     } else {
         state.storage.ingest(&device, to_store).await?
     };
+    if stored.contains(&Stored::Inserted) {
+        // Committed: the store's alert rules are evaluated now, in the background.
+        state.alerts.store_touched(device.store_id);
+    }
     let mut stored = stored.into_iter().zip(flags_of);
     let mut results = Vec::with_capacity(parsed.len());
     for (index, (id, p)) in parsed.into_iter().enumerate() {

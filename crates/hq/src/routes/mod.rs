@@ -50,6 +50,8 @@ pub struct AppState {
     pub enroll_throttle: Arc<AttemptThrottle>,
     /// The web dashboard's settings and sign-in throttle.
     pub web: Arc<crate::web::WebState>,
+    /// Alerts: a push tells the engine which store it touched.
+    pub alerts: Arc<crate::alerts::Engine>,
 }
 
 /// The `/api/v1` operations, each with its OpenAPI description.

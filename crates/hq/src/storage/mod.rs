@@ -4,17 +4,20 @@
 //! Both must pass the same black-box test suite.
 
 pub mod accounts;
+pub mod alerts;
 pub mod analytics;
 pub mod hours;
 mod pg_tls;
 mod postgres;
 mod postgres_accounts;
+mod postgres_alerts;
 mod postgres_analytics;
 mod postgres_rollups;
 pub mod rollups;
 pub mod rules;
 mod sqlite;
 mod sqlite_accounts;
+mod sqlite_alerts;
 mod sqlite_analytics;
 mod sqlite_rollups;
 
@@ -26,6 +29,7 @@ use countertop_protocol::{Regular, RegularErased, SurveyConfig, VisitRecord};
 use uuid::Uuid;
 
 pub use accounts::Accounts;
+pub use alerts::AlertStore;
 pub use analytics::Analytics;
 pub use postgres::PostgresStorage;
 
@@ -328,7 +332,7 @@ pub(crate) fn new_store_survey(name: &str) -> SurveyConfig {
 
 /// Everything HQ asks of a database; the dashboard's reads are in [`Analytics`].
 #[async_trait]
-pub trait Storage: Accounts + Analytics + Send + Sync + 'static {
+pub trait Storage: Accounts + Analytics + AlertStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
     async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError>;

@@ -151,7 +151,7 @@ ALTER TABLE devices ADD COLUMN last_seen_at timestamptz;
 UPDATE devices SET last_seen_at = (SELECT MAX(received_at) FROM events e WHERE e.device_id = devices.id);
 CREATE INDEX events_device_health ON events (device_id, received_at) WHERE kind = 'device_health';
 "#,
-    // 5: rollups kept at ingest (see storage/rollups.rs), filled from the rows so far.
+    // 6: rollups kept at ingest (see storage/rollups.rs), filled from the rows so far.
     concat!(
         r#"
 CREATE TABLE rating_rollup (
@@ -196,6 +196,8 @@ CREATE TABLE reason_rollup (
 "#,
         super::rollups::fill_sql!()
     ),
+    // 7: alerts (issue 11): rules, alerts, the delivery outbox.
+    super::postgres_alerts::MIGRATION,
 ];
 
 /// A constant for `pg_advisory_xact_lock`, held by every transaction that writes regulars

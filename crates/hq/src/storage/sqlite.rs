@@ -139,7 +139,7 @@ ALTER TABLE devices ADD COLUMN last_seen_at TEXT;
 UPDATE devices SET last_seen_at = (SELECT MAX(received_at) FROM events e WHERE e.device_id = devices.id);
 CREATE INDEX events_device_health ON events (device_id, received_at) WHERE kind = 'device_health';
 "#,
-    // 4: rollups kept at ingest (see storage/rollups.rs), filled from the rows so far.
+    // 5: rollups kept at ingest (see storage/rollups.rs), filled from the rows so far.
     concat!(
         r#"
 CREATE TABLE rating_rollup (
@@ -184,6 +184,8 @@ CREATE TABLE reason_rollup (
 "#,
         super::rollups::fill_sql!()
     ),
+    // 6: alerts (issue 11): rules, alerts, the delivery outbox.
+    super::sqlite_alerts::MIGRATION,
 ];
 
 pub(super) fn ts(t: DateTime<Utc>) -> String {

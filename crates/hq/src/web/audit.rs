@@ -63,6 +63,10 @@ pub fn action_label(action: &str) -> &'static str {
         "device_enrolled" => "Kiosk enrollment code issued",
         "device_revoked" => "Kiosk revoked",
         "regular_erased" => "Regular erased",
+        "alert_rule_added" => "Alert rule added",
+        "alert_rule_deleted" => "Alert rule deleted",
+        "alert_acknowledged" => "Alert acknowledged",
+        "alert_closed" => "Alert closed",
         _ => "Other",
     }
 }

@@ -43,6 +43,8 @@ pub struct Layout {
     /// The current path, where the language switch comes back to.
     pub path: String,
     pub css: &'static str,
+    /// Open, unacknowledged alerts in the viewer's stores (the header's badge).
+    pub open_alerts: usize,
 }
 
 /// The header's nav: (path, msgid, admins only).
@@ -53,6 +55,7 @@ const NAV: &[(&str, &str, bool)] = &[
     ("/privacy", "Privacy", true),
     ("/users", "Users", true),
     ("/audit", "Audit", false),
+    ("/alerts", "Alerts", false),
     ("/export", "Export", false),
 ];
 
@@ -82,6 +85,7 @@ impl Layout {
             role: role_msgid(viewer.role),
         });
         l.csrf = viewer.csrf.clone();
+        l.open_alerts = crate::alerts::badge::count(viewer.scope.store_ids());
         l.nav = NAV
             .iter()
             .filter(|(_, _, admin)| !admin || viewer.is_admin())
@@ -112,6 +116,7 @@ impl Layout {
                 .collect(),
             path: path.to_owned(),
             css: super::assets::css_url(),
+            open_alerts: 0,
         }
     }
 

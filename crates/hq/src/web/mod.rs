@@ -51,6 +51,7 @@
 //!    picks the new routes up by itself; give a route that needs a second path parameter a
 //!    fixture in `tests/web/scope.rs` only if a random UUID will not do.
 
+pub mod alerts;
 pub mod assets;
 pub mod audit;
 pub mod auth;
@@ -220,6 +221,7 @@ pub fn routes() -> Vec<Route> {
         .chain(audit::ROUTES)
         .chain(overview::ROUTES)
         .chain(store_page::ROUTES)
+        .chain(alerts::ROUTES)
         .cloned()
         .collect()
 }

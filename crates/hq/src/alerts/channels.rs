@@ -1,0 +1,268 @@
+//! Sending one delivery: a webhook (a JSON POST, its body signed with HMAC-SHA256 in
+//! `X-Countertop-Signature`, its idempotency key in `Idempotency-Key`), a Slack-compatible
+//! incoming webhook (`{"text": ...}`, which Teams Workflows accept too), or an email over
+//! SMTP (STARTTLS and authentication, a plain-text and an HTML part, in the recipient's
+//! language, every stored text escaped in the HTML). Retries are the outbox's business
+//! ([`super::engine`]): here is one attempt.
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::Deserialize;
+
+use super::rule::{Lang, Recipient};
+use crate::storage::alerts::Delivery;
+use crate::web::i18n::{self, Tr};
+
+/// The header that carries the signature: `sha256=` and the lowercase hex HMAC.
+pub const SIGNATURE_HEADER: &str = "X-Countertop-Signature";
+pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+
+/// How HQ reaches its mail server. Its `Debug` leaves the password out.
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    /// STARTTLS (required) when true; plain SMTP otherwise (a local relay, tests).
+    pub starttls: bool,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: String,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("starttls", &self.starttls)
+            .field("username", &self.username.as_ref().map(|_| "<set>"))
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// `sha256=<hex>` of `body` under `secret`.
+pub fn sign(secret: &[u8], body: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let tag = ring::hmac::sign(&key, body);
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+/// Why an attempt failed (no URL, address or secret in it: it is logged and stored).
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("the receiver answered HTTP {0}")]
+    Status(u16),
+    #[error("HTTP: {0}")]
+    Http(String),
+    #[error("email is not configured on this HQ (--smtp-host)")]
+    NoSmtp,
+    #[error("SMTP: {0}")]
+    Smtp(String),
+    #[error("the stored payload does not read: {0}")]
+    Payload(String),
+}
+
+/// The payload fields messages show.
+#[derive(Debug, Deserialize)]
+struct Payload {
+    event: String,
+    rule_name: String,
+    condition: String,
+    store_name: String,
+    detail: String,
+}
+
+fn payload(d: &Delivery) -> Result<Payload, SendError> {
+    serde_json::from_str(&d.payload).map_err(|e| SendError::Payload(e.to_string()))
+}
+
+fn headline(tr: Tr, p: &Payload) -> String {
+    let msgid = match p.event.as_str() {
+        "alert.closed" => "Alert closed: {rule} at {store}",
+        "alert.repeated" => "Alert still open: {rule} at {store}",
+        _ => "Alert: {rule} at {store}",
+    };
+    tr.f(msgid, &[("rule", &p.rule_name), ("store", &p.store_name)])
+}
+
+/// One attempt at one delivery.
+pub async fn send(
+    http: &reqwest::Client,
+    secret: Option<&str>,
+    smtp: Option<&SmtpSettings>,
+    d: &Delivery,
+) -> Result<(), SendError> {
+    match &d.recipient {
+        Recipient::Webhook { url } => {
+            let mut req = http
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(IDEMPOTENCY_HEADER, d.id.to_string())
+                .body(d.payload.clone());
+            if let Some(secret) = secret {
+                req = req.header(
+                    SIGNATURE_HEADER,
+                    sign(secret.as_bytes(), d.payload.as_bytes()),
+                );
+            }
+            check(req.send().await)
+        }
+        Recipient::Slack { url } => {
+            let p = payload(d)?;
+            let text = format!(
+                "{}: {} ({})",
+                headline(Tr::default(), &p),
+                p.detail,
+                p.condition
+            );
+            let body = serde_json::json!({ "text": text }).to_string();
+            check(
+                http.post(url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .header(IDEMPOTENCY_HEADER, d.id.to_string())
+                    .body(body)
+                    .send()
+                    .await,
+            )
+        }
+        Recipient::Email { address, lang } => {
+            let smtp = smtp.ok_or(SendError::NoSmtp)?;
+            send_email(smtp, address, *lang, d).await
+        }
+    }
+}
+
+fn check(r: Result<reqwest::Response, reqwest::Error>) -> Result<(), SendError> {
+    match r {
+        Ok(resp) if resp.status().is_success() => Ok(()),
+        Ok(resp) => Err(SendError::Status(resp.status().as_u16())),
+        // Without the URL: it may carry a token.
+        Err(e) => Err(SendError::Http(e.without_url().to_string())),
+    }
+}
+
+/// Escape text for HTML.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The subject, plain text and HTML of an alert email.
+pub fn email_parts(lang: Lang, payload_json: &str) -> Result<(String, String, String), SendError> {
+    let p: Payload =
+        serde_json::from_str(payload_json).map_err(|e| SendError::Payload(e.to_string()))?;
+    let tr = Tr(match lang {
+        Lang::En => i18n::Lang::En,
+        Lang::Vi => i18n::Lang::Vi,
+    });
+    let subject = headline(tr, &p);
+    let measured = tr.t("Measured");
+    let condition = tr.t("Condition");
+    let text = format!(
+        "{subject}\n\n{measured}: {}\n{condition}: {}\n",
+        p.detail, p.condition
+    );
+    let html = format!(
+        "<!doctype html><html><body><h1>{}</h1><p>{}: {}</p><p>{}: {}</p></body></html>",
+        escape(&subject),
+        escape(measured),
+        escape(&p.detail),
+        escape(condition),
+        escape(&p.condition)
+    );
+    Ok((subject, text, html))
+}
+
+async fn send_email(
+    smtp: &SmtpSettings,
+    address: &str,
+    lang: Lang,
+    d: &Delivery,
+) -> Result<(), SendError> {
+    let bad = |e: &dyn std::fmt::Display| SendError::Smtp(e.to_string());
+    let (subject, text, html) = email_parts(lang, &d.payload)?;
+    let from: Mailbox = smtp.from.parse().map_err(|e| bad(&e))?;
+    let to: Mailbox = address.parse().map_err(|e| bad(&e))?;
+    let message = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .message_id(Some(format!("<{}@countertop-hq>", d.id)))
+        .multipart(MultiPart::alternative_plain_html(text, html))
+        .map_err(|e| bad(&e))?;
+    let builder = if smtp.starttls {
+        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| bad(&e))?
+    } else {
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+    };
+    let mut builder = builder
+        .port(smtp.port)
+        .timeout(Some(Duration::from_secs(20)));
+    if let (Some(u), Some(p)) = (&smtp.username, &smtp.password) {
+        builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
+    }
+    builder
+        .build()
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| bad(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_the_rfc_4231_hmac_sha256() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            sign(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn smtp_settings_never_show_the_password() {
+        let s = SmtpSettings {
+            host: "mail".into(),
+            port: 587,
+            starttls: true,
+            username: Some("u".into()),
+            password: Some("hunter2".into()),
+            from: "a@b.c".into(),
+        };
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn email_html_escapes_stored_text_and_speaks_vietnamese() {
+        let payload = serde_json::json!({
+            "event": "alert.opened", "rule_name": "<script>x</script>",
+            "condition": "c", "store_name": "A & B", "detail": "d"
+        })
+        .to_string();
+        let (subject, text, html) = email_parts(Lang::En, &payload).expect("parts");
+        assert!(subject.contains("A & B"));
+        assert!(text.contains("<script>"), "plain text stays as typed");
+        assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"));
+        assert!(html.contains("A &amp; B"));
+        let (vi, _, _) = email_parts(Lang::Vi, &payload).expect("parts");
+        assert_ne!(vi, subject, "the subject is translated");
+    }
+}
