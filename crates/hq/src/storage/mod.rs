@@ -10,10 +10,13 @@ mod pg_tls;
 mod postgres;
 mod postgres_accounts;
 mod postgres_analytics;
+mod postgres_privacy;
+pub mod privacy;
 pub mod rules;
 mod sqlite;
 mod sqlite_accounts;
 mod sqlite_analytics;
+mod sqlite_privacy;
 
 use std::sync::Arc;
 
@@ -24,6 +27,7 @@ use uuid::Uuid;
 
 pub use accounts::Accounts;
 pub use analytics::Analytics;
+pub use privacy::Privacy;
 pub use postgres::PostgresStorage;
 
 /// PostgreSQL's migrations, in order, for tests that build an older database.
@@ -325,7 +329,7 @@ pub(crate) fn new_store_survey(name: &str) -> SurveyConfig {
 
 /// Everything HQ asks of a database; the dashboard's reads are in [`Analytics`].
 #[async_trait]
-pub trait Storage: Accounts + Analytics + Send + Sync + 'static {
+pub trait Storage: Accounts + Analytics + Privacy + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
     async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError>;

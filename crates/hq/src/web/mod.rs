@@ -50,12 +50,16 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod csrf;
+pub mod devices;
+pub mod export;
 pub mod error;
 pub mod i18n;
 pub mod layout;
 pub mod login;
 pub mod pages;
+pub mod privacy;
 pub mod session;
+pub mod survey;
 pub mod users;
 
 use std::sync::Arc;
@@ -91,6 +95,9 @@ pub struct WebSettings {
     pub login_throttle: AttemptRules,
     /// How long a set-password link stays valid.
     pub password_link_valid: Duration,
+    /// A kiosk silent for this much of its store's opening time is flagged offline
+    /// ([`crate::storage::analytics::DeviceHealth::is_offline`]).
+    pub offline_after: Duration,
 }
 
 impl Default for WebSettings {
@@ -100,6 +107,7 @@ impl Default for WebSettings {
             secure_cookies: false,
             login_throttle: login_rules(),
             password_link_valid: Duration::from_secs(72 * 3600),
+            offline_after: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -194,6 +202,10 @@ pub fn routes() -> Vec<Route> {
         .chain(login::ROUTES)
         .chain(users::ROUTES)
         .chain(audit::ROUTES)
+        .chain(devices::ROUTES)
+        .chain(survey::ROUTES)
+        .chain(privacy::ROUTES)
+        .chain(export::ROUTES)
         .cloned()
         .collect()
 }

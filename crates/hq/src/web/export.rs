@@ -1,0 +1,2 @@
+//! todo
+pub const ROUTES: &[super::Route] = &[];
