@@ -320,7 +320,9 @@ fn open_time_between(
     let mut total = Duration::zero();
     let mut day = from.date();
     while day <= to.date() && total < cap {
-        if let DayHours::Open { open, close } = hours.days[day.weekday().num_days_from_monday() as usize] {
+        if let DayHours::Open { open, close } =
+            hours.days[day.weekday().num_days_from_monday() as usize]
+        {
             let midnight = day.and_time(chrono::NaiveTime::MIN);
             let start = (midnight + Duration::minutes(i64::from(open))).max(from);
             let end = (midnight + Duration::minutes(i64::from(close))).min(to);
@@ -939,11 +941,21 @@ mod tests {
         assert!(!h.is_offline(&hours, utc, at("2026-12-07T08:10:00Z"), after));
         // Always open: plain elapsed time.
         let h = health("2026-12-05T03:00:00Z");
-        assert!(h.is_offline(&OpeningHours::default(), utc, at("2026-12-05T03:31:00Z"), after));
+        assert!(h.is_offline(
+            &OpeningHours::default(),
+            utc,
+            at("2026-12-05T03:31:00Z"),
+            after
+        ));
         // A revoked kiosk is not "offline": it is gone.
         let mut h = health("2026-01-01T00:00:00Z");
         h.revoked = true;
-        assert!(!h.is_offline(&OpeningHours::default(), utc, at("2026-12-05T03:31:00Z"), after));
+        assert!(!h.is_offline(
+            &OpeningHours::default(),
+            utc,
+            at("2026-12-05T03:31:00Z"),
+            after
+        ));
         // Never pushed: counted from enrollment; in the store's own time zone.
         let mut h = health("2026-12-01T00:00:00Z");
         h.last_seen = None;

@@ -27,8 +27,8 @@ use uuid::Uuid;
 
 pub use accounts::Accounts;
 pub use analytics::Analytics;
-pub use privacy::Privacy;
 pub use postgres::PostgresStorage;
+pub use privacy::Privacy;
 
 /// PostgreSQL's migrations, in order, for tests that build an older database.
 #[doc(hidden)]

@@ -164,7 +164,10 @@ async fn lines_of(
             id: d.device_id,
             store_id: d.store_id,
             store: store.clone(),
-            name: d.name.clone().unwrap_or_else(|| tr.t("(unnamed)").to_owned()),
+            name: d
+                .name
+                .clone()
+                .unwrap_or_else(|| tr.t("(unnamed)").to_owned()),
             version: d.app_version.clone().unwrap_or_else(dash),
             last_seen: ago(tr, d.last_seen, now),
             queue: d.queue_depth.map_or_else(dash, |q| q.to_string()),
@@ -262,7 +265,10 @@ pub async fn store_page(
     ScopedStore(store): ScopedStore,
     axum::extract::Query(q): axum::extract::Query<SavedFlag>,
 ) -> Result<DevicesPage, WebError> {
-    store_view(&state, &viewer, &store, |p| p.hours_saved = q.saved.is_some()).await
+    store_view(&state, &viewer, &store, |p| {
+        p.hours_saved = q.saved.is_some()
+    })
+    .await
 }
 
 /// POST /stores/{store_id}/devices/enroll: a one-time code, shown on the page once.
@@ -279,7 +285,9 @@ pub async fn enroll(
             admin::AdminError::NoSuchStore(_) => WebError::NotFound,
             other => WebError::Internal(other.to_string()),
         })?;
-    let expires = (Utc::now() + valid).format("%Y-%m-%d %H:%M UTC").to_string();
+    let expires = (Utc::now() + valid)
+        .format("%Y-%m-%d %H:%M UTC")
+        .to_string();
     audit::record(
         &state,
         Some(viewer.user_id),

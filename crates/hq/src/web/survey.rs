@@ -196,7 +196,11 @@ fn form_of(c: &SurveyConfig) -> SurveyForm {
         scale: c.scale.faces().to_string(),
         question: lang_fields("q", &langs, &c.question),
         nps_on: c.nps_question.is_some(),
-        nps: lang_fields("nps", &langs, c.nps_question.as_ref().unwrap_or(&LocalizedText::new())),
+        nps: lang_fields(
+            "nps",
+            &langs,
+            c.nps_question.as_ref().unwrap_or(&LocalizedText::new()),
+        ),
         chips: CHIP_GROUPS
             .iter()
             .map(|(key, title)| RowGroup {
@@ -205,7 +209,11 @@ fn form_of(c: &SurveyConfig) -> SurveyForm {
                 rows: chip_rows(
                     key,
                     &langs,
-                    if *key == "praise" { &c.praise_reasons } else { &c.problem_reasons },
+                    if *key == "praise" {
+                        &c.praise_reasons
+                    } else {
+                        &c.problem_reasons
+                    },
                     BLANK_CHIP_ROWS,
                 ),
             })
@@ -300,7 +308,14 @@ pub async fn page(
     axum::extract::Query(q): axum::extract::Query<SavedFlag>,
 ) -> SurveyPage {
     let form = form_of(&store.config);
-    view(&viewer, &store, form, HashMap::new(), None, q.saved.is_some())
+    view(
+        &viewer,
+        &store,
+        form,
+        HashMap::new(),
+        None,
+        q.saved.is_some(),
+    )
 }
 
 /// The form as posted: field name → value (the last one wins).
@@ -308,7 +323,10 @@ struct Posted(HashMap<String, String>);
 
 impl Posted {
     fn get(&self, name: &str) -> String {
-        self.0.get(name).map(|s| s.trim().to_owned()).unwrap_or_default()
+        self.0
+            .get(name)
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default()
     }
     fn on(&self, name: &str) -> bool {
         self.0.contains_key(name)
@@ -359,12 +377,11 @@ fn read_rows(
     errors: &mut HashMap<String, String>,
 ) -> (Vec<ChipRow>, Vec<ReasonChip>) {
     let prefix = format!("{key}_");
-    let mut indices: Vec<usize> = p
-        .0
-        .keys()
-        .filter_map(|k| k.strip_prefix(&prefix)?.strip_suffix("_slug")?.parse().ok())
-        .filter(|i| *i < MAX_ROWS)
-        .collect();
+    let mut indices: Vec<usize> =
+        p.0.keys()
+            .filter_map(|k| k.strip_prefix(&prefix)?.strip_suffix("_slug")?.parse().ok())
+            .filter(|i| *i < MAX_ROWS)
+            .collect();
     indices.sort_unstable();
     indices.dedup();
     let mut rows = Vec::new();
@@ -377,7 +394,8 @@ fn read_rows(
             if !label.is_empty() {
                 errors.insert(
                     slug_name.clone(),
-                    tr.t("Give this row a code, or clear its labels.").to_owned(),
+                    tr.t("Give this row a code, or clear its labels.")
+                        .to_owned(),
                 );
             }
         } else {
@@ -401,19 +419,15 @@ fn read_rows(
     (rows, chips)
 }
 
-fn number(
-    p: &Posted,
-    name: &str,
-    tr: Tr,
-    errors: &mut HashMap<String, String>,
-) -> (String, u32) {
+fn number(p: &Posted, name: &str, tr: Tr, errors: &mut HashMap<String, String>) -> (String, u32) {
     let typed = p.get(name);
     match typed.parse::<u32>() {
         Ok(n) if n <= 86_400 => (typed, n),
         _ => {
             errors.insert(
                 name.to_owned(),
-                tr.t("Write a whole number of seconds, 0 to 86400.").to_owned(),
+                tr.t("Write a whole number of seconds, 0 to 86400.")
+                    .to_owned(),
             );
             (typed, 0)
         }
@@ -442,7 +456,8 @@ fn read_form(p: &Posted, stored: &SurveyConfig, tr: Tr) -> Read {
     if langs.is_empty() && !errors.contains_key("languages") {
         errors.insert(
             "languages".to_owned(),
-            tr.t("List at least one language, such as en, vi.").to_owned(),
+            tr.t("List at least one language, such as en, vi.")
+                .to_owned(),
         );
     }
     let shop_name = p.get("shop_name");
@@ -451,7 +466,8 @@ fn read_form(p: &Posted, stored: &SurveyConfig, tr: Tr) -> Read {
     if tp.is_err() {
         errors.insert(
             "touchpoint".to_owned(),
-            tr.t("A touchpoint is a code such as visit, wait or checkout.").to_owned(),
+            tr.t("A touchpoint is a code such as visit, wait or checkout.")
+                .to_owned(),
         );
     }
     let scale = p.get("scale");
@@ -512,13 +528,12 @@ fn read_form(p: &Posted, stored: &SurveyConfig, tr: Tr) -> Read {
     let old = &stored.remember_me;
     // Consent is versioned honestly: a changed text is a new version, so each consent
     // records the words the customer saw.
-    let consent_version = if consent_text != old.consent_text
-        || dietary_text != old.dietary_consent_text
-    {
-        old.consent_version + 1
-    } else {
-        old.consent_version
-    };
+    let consent_version =
+        if consent_text != old.consent_text || dietary_text != old.dietary_consent_text {
+            old.consent_version + 1
+        } else {
+            old.consent_version
+        };
     let mut menu_values = menu_values.into_iter();
     let mut next = || menu_values.next().unwrap_or_default();
     let menu_config = Menu {
@@ -578,7 +593,9 @@ fn place_error(
     tr: Tr,
     errors: &mut HashMap<String, String>,
 ) -> Option<String> {
-    let missing = tr.t("Write this in every language of the survey.").to_owned();
+    let missing = tr
+        .t("Write this in every language of the survey.")
+        .to_owned();
     let row_field = |groups: &[RowGroup], slug: &str, lang: &str| -> Option<String> {
         groups
             .iter()
@@ -601,7 +618,11 @@ fn place_error(
             .map(|f| (f, missing.clone()))
     } else if message.starts_with("remember_me has no consent text") {
         lang_in(message).map(|l| {
-            let field = if form.consent.iter().any(|f| f.lang == l && f.value.is_empty()) {
+            let field = if form
+                .consent
+                .iter()
+                .any(|f| f.lang == l && f.value.is_empty())
+            {
                 format!("consent_{l}")
             } else {
                 format!("dietary_{l}")
@@ -614,10 +635,20 @@ fn place_error(
             tr.t("Remember-me needs at least one menu item.").to_owned(),
         ))
     } else if message.starts_with("idle_seconds and thank_you_seconds") {
-        let field = if form.idle.trim() == "0" { "idle" } else { "thank_you" };
-        Some((field.to_owned(), tr.t("This must be above zero.").to_owned()))
+        let field = if form.idle.trim() == "0" {
+            "idle"
+        } else {
+            "thank_you"
+        };
+        Some((
+            field.to_owned(),
+            tr.t("This must be above zero.").to_owned(),
+        ))
     } else if message.starts_with("shop_name") {
-        Some(("shop_name".to_owned(), tr.t("The shop name must not be empty.").to_owned()))
+        Some((
+            "shop_name".to_owned(),
+            tr.t("The shop name must not be empty.").to_owned(),
+        ))
     } else {
         None
     };
@@ -649,12 +680,19 @@ pub async fn save(
         Ok((StatusCode::BAD_REQUEST, page).into_response())
     };
     let Some(config) = config else {
-        let general = Some(tr.t("Some fields need a change; see the notes beside them.").to_owned());
+        let general = Some(
+            tr.t("Some fields need a change; see the notes beside them.")
+                .to_owned(),
+        );
         return refused(form, errors, general);
     };
     if let Err(e) = config.validate() {
-        let general = place_error(&e.to_string(), &form, tr, &mut errors)
-            .or_else(|| Some(tr.t("Some fields need a change; see the notes beside them.").to_owned()));
+        let general = place_error(&e.to_string(), &form, tr, &mut errors).or_else(|| {
+            Some(
+                tr.t("Some fields need a change; see the notes beside them.")
+                    .to_owned(),
+            )
+        });
         return refused(form, errors, general);
     }
     let version = state.storage.set_config(store.id, &config).await?;
@@ -681,7 +719,13 @@ mod tests {
         m.insert("languages".into(), f.languages.clone());
         m.insert("touchpoint".into(), f.touchpoint.clone());
         m.insert("scale".into(), f.scale.clone());
-        for x in f.question.iter().chain(&f.nps).chain(&f.consent).chain(&f.dietary) {
+        for x in f
+            .question
+            .iter()
+            .chain(&f.nps)
+            .chain(&f.consent)
+            .chain(&f.dietary)
+        {
             m.insert(x.name.clone(), x.value.clone());
         }
         if f.nps_on {
@@ -722,9 +766,16 @@ mod tests {
         let mut p = posted_of(&c);
         p.0.insert("q_vi".into(), String::new());
         let read = read_form(&p, &c, Tr::default());
-        let e = read.config.expect("fields read").validate().expect_err("no vi question");
+        let e = read
+            .config
+            .expect("fields read")
+            .validate()
+            .expect_err("no vi question");
         let mut errors = HashMap::new();
-        assert_eq!(place_error(&e.to_string(), &read.form, Tr::default(), &mut errors), None);
+        assert_eq!(
+            place_error(&e.to_string(), &read.form, Tr::default(), &mut errors),
+            None
+        );
         assert!(errors.contains_key("q_vi"), "{errors:?}");
     }
 
@@ -735,6 +786,9 @@ mod tests {
         p.0.insert("consent_en".into(), "We keep your name.".into());
         let read = read_form(&p, &c, Tr::default());
         let got = read.config.expect("read");
-        assert_eq!(got.remember_me.consent_version, c.remember_me.consent_version + 1);
+        assert_eq!(
+            got.remember_me.consent_version,
+            c.remember_me.consent_version + 1
+        );
     }
 }
