@@ -6,4 +6,10 @@
 mod common;
 
 mod access;
+mod devices;
+mod export;
 mod login;
+mod ops_scope;
+mod ops_support;
+mod privacy;
+mod survey;
