@@ -36,8 +36,9 @@
 //! 3. **Route-table entry**: `pub const ROUTES: &[Route] = &[route!(GET "/devices",
 //!    Access::Signed(Role::Viewer), page), route!(POST "/stores/{store_id}/devices/{device_id}/revoke",
 //!    Access::Signed(Role::Manager), revoke)];` in the module, and one
-//!    `.chain(devices::ROUTES)` line in [`routes`]. Anything that changes data needs
-//!    `Role::Manager` at least (viewers are read-only); admin pages `Role::Admin`.
+//!    `.chain(devices::ROUTES)` line in [`routes`]. A POST needs `Role::Manager` at
+//!    least whatever it declares (the guard enforces it: viewers are read-only); admin
+//!    pages declare `Role::Admin`.
 //! 4. **Translations**: add each new msgid with its Vietnamese `msgstr` to
 //!    `crates/hq/lang/vi.po`; the unit test `every_template_string_is_translated` fails on
 //!    a msgid a template uses that the catalog lacks.
@@ -95,6 +96,9 @@ pub struct WebSettings {
     pub login_throttle: AttemptRules,
     /// How long a set-password link stays valid.
     pub password_link_valid: Duration,
+    /// The dashboard's address as people reach it (`https://hq.example.com`), for
+    /// set-password links; without it, the admin's own request's host.
+    pub public_url: Option<String>,
     /// A kiosk silent for this much of its store's opening time is flagged offline
     /// ([`crate::storage::analytics::DeviceHealth::is_offline`]).
     pub offline_after: Duration,
@@ -107,6 +111,7 @@ impl Default for WebSettings {
             secure_cookies: false,
             login_throttle: login_rules(),
             password_link_valid: Duration::from_secs(72 * 3600),
+            public_url: None,
             offline_after: Duration::from_secs(30 * 60),
         }
     }
@@ -145,7 +150,11 @@ pub enum Access {
     /// Anyone (sign-in, set password, the stylesheet). POSTs still need the
     /// double-submit CSRF token.
     Public,
-    /// A signed-in account with at least this role.
+    /// Any signed-in account, viewers included, for what concerns only the account's own
+    /// session (sign out, language). The only POSTs a viewer may make.
+    Account,
+    /// A signed-in account with at least this role. A POST (or any other non-GET) needs
+    /// at least `Manager` whatever is written here: viewers are read-only.
     Signed(Role),
 }
 
@@ -191,7 +200,7 @@ pub use route;
 const OWN_ROUTES: &[Route] = &[
     route!(GET "/static/app.css", Access::Public, assets::stylesheet),
     route!(GET "/lang", Access::Public, pages::switch_language),
-    route!(POST "/lang", Access::Signed(Role::Viewer), pages::save_language),
+    route!(POST "/lang", Access::Account, pages::save_language),
 ];
 
 /// Every dashboard route. Page modules add their table here.
@@ -215,6 +224,8 @@ pub fn router(state: AppState) -> Router<AppState> {
     tokio::task::spawn_blocking(auth::prepare_decoy);
     session::spawn_sweeper(Arc::clone(&state.storage));
     let mut router = Router::new();
+    // Assets need no session: they stay outside the session layer (no database work).
+    let mut assets = Router::new();
     for route in routes() {
         let guard_state = GuardState {
             app: state.clone(),
@@ -223,7 +234,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         };
         let endpoint =
             (route.endpoint)().layer(axum::middleware::from_fn_with_state(guard_state, guard));
-        router = router.route(route.path, endpoint);
+        if route.path.starts_with("/static/") {
+            assets = assets.route(route.path, endpoint);
+        } else {
+            router = router.route(route.path, endpoint);
+        }
     }
     router
         .layer(axum::middleware::from_fn(render_errors))
@@ -232,6 +247,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             state.web.secure,
             state.web.settings.session_idle,
         ))
+        .merge(assets)
         .layer(axum::middleware::from_fn(security_headers))
 }
 
@@ -256,6 +272,17 @@ async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Respons
     }
 }
 
+/// The least role that may call a route with this method; `None` for public routes.
+/// Viewers are read-only: only `Access::Account` routes take their POSTs.
+pub fn required_role(access: Access, method: &Method) -> Option<Role> {
+    match access {
+        Access::Public => None,
+        Access::Account => Some(Role::Viewer),
+        Access::Signed(role) if !is_safe(method) => Some(role.max(Role::Manager)),
+        Access::Signed(role) => Some(role),
+    }
+}
+
 fn is_safe(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD
 }
@@ -263,18 +290,15 @@ fn is_safe(method: &Method) -> bool {
 async fn check(g: &GuardState, req: Request) -> Result<(Request, Option<Lang>), WebError> {
     let (mut parts, body) = req.into_parts();
     let limit = g.app.limits.max_body_bytes;
-    let min_role = match g.access {
-        Access::Public => {
-            let body = if is_safe(&parts.method) {
-                body
-            } else {
-                csrf::check_origin(&parts.headers)?;
-                let expected = csrf::cookie_token(&parts.headers);
-                csrf::verify(&parts, body, expected.as_deref(), limit).await?
-            };
-            return Ok((Request::from_parts(parts, body), None));
-        }
-        Access::Signed(role) => role,
+    let Some(min_role) = required_role(g.access, &parts.method) else {
+        let body = if is_safe(&parts.method) {
+            body
+        } else {
+            csrf::check_origin(&parts.headers)?;
+            let expected = csrf::cookie_token(&parts.headers);
+            csrf::verify(&parts, body, expected.as_deref(), limit).await?
+        };
+        return Ok((Request::from_parts(parts, body), None));
     };
     let viewer = auth::authenticate(&parts, &g.app).await?;
     let body = if is_safe(&parts.method) {
@@ -419,6 +443,23 @@ mod tests {
         assert_eq!(safe_next(Some("/\\evil.example/")), "/");
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn viewers_are_read_only_whatever_a_route_declares() {
+        let viewer = Access::Signed(Role::Viewer);
+        assert_eq!(required_role(viewer, &Method::GET), Some(Role::Viewer));
+        assert_eq!(required_role(viewer, &Method::POST), Some(Role::Manager));
+        assert_eq!(required_role(viewer, &Method::DELETE), Some(Role::Manager));
+        assert_eq!(
+            required_role(Access::Signed(Role::Admin), &Method::POST),
+            Some(Role::Admin)
+        );
+        assert_eq!(
+            required_role(Access::Account, &Method::POST),
+            Some(Role::Viewer)
+        );
+        assert_eq!(required_role(Access::Public, &Method::POST), None);
     }
 
     #[test]

@@ -6,10 +6,17 @@
 mod common;
 
 mod access;
+mod audit;
+mod cli;
+mod cookies;
+mod csrf;
 mod devices;
+mod escaping;
 mod export;
 mod login;
 mod ops_scope;
 mod ops_support;
 mod privacy;
+mod scope;
 mod survey;
+mod users;
