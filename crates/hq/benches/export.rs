@@ -90,7 +90,10 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--ratings" {
-            n = args.next().and_then(|v| v.parse().ok()).expect("--ratings N");
+            n = args
+                .next()
+                .and_then(|v| v.parse().ok())
+                .expect("--ratings N");
         }
     }
     let dir = tempfile::tempdir_in(".").expect("temp dir");
