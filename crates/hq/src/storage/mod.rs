@@ -12,13 +12,16 @@ mod postgres;
 mod postgres_accounts;
 mod postgres_alerts;
 mod postgres_analytics;
+mod postgres_privacy;
 mod postgres_rollups;
+pub mod privacy;
 pub mod rollups;
 pub mod rules;
 mod sqlite;
 mod sqlite_accounts;
 mod sqlite_alerts;
 mod sqlite_analytics;
+mod sqlite_privacy;
 mod sqlite_rollups;
 
 use std::sync::Arc;
@@ -32,6 +35,7 @@ pub use accounts::Accounts;
 pub use alerts::AlertStore;
 pub use analytics::Analytics;
 pub use postgres::PostgresStorage;
+pub use privacy::Privacy;
 
 /// PostgreSQL's migrations, in order, for tests that build an older database.
 #[doc(hidden)]
@@ -332,7 +336,7 @@ pub(crate) fn new_store_survey(name: &str) -> SurveyConfig {
 
 /// Everything HQ asks of a database; the dashboard's reads are in [`Analytics`].
 #[async_trait]
-pub trait Storage: Accounts + Analytics + AlertStore + Send + Sync + 'static {
+pub trait Storage: Accounts + Analytics + AlertStore + Privacy + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
     async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError>;

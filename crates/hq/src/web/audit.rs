@@ -67,6 +67,7 @@ pub fn action_label(action: &str) -> &'static str {
         "alert_rule_deleted" => "Alert rule deleted",
         "alert_acknowledged" => "Alert acknowledged",
         "alert_closed" => "Alert closed",
+        "store_hours_changed" => "Opening hours changed",
         _ => "Other",
     }
 }

@@ -1,12 +1,13 @@
-//! Whether a kiosk needs someone's attention: the ONE place the offline and backlog rules
-//! live, for the overview's Attention block and the devices page alike. A kiosk is
-//! offline when HQ has not heard from it for [`super::WebSettings::offline_after`] of the
-//! store's opening hours (a kiosk in a closed shop is not missed); it has a backlog when
-//! its last health report shows a queue that is not draining.
+//! Whether a kiosk needs someone's attention, for the overview's Attention block and the
+//! devices page alike: the ONE place the backlog rule lives. The offline rule is
+//! [`DeviceHealth::is_offline`], beside the health it reads: a kiosk HQ has not heard from
+//! for [`super::WebSettings::offline_after`] of the store's opening hours (a kiosk in a
+//! closed shop is not missed). A backlog is a last health report showing a queue that is
+//! not draining.
 
 use std::time::Duration;
 
-use chrono::{DateTime, Duration as Span, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::storage::analytics::DeviceHealth;
@@ -30,40 +31,6 @@ impl DeviceStatus {
     }
 }
 
-/// The open time between `since` and `now` in the store's time zone, counted minute by
-/// minute up to `limit` (so a kiosk silent for months costs at most a week of steps
-/// past the limit's worth of closed time).
-fn open_time_between(
-    hours: &OpeningHours,
-    tz: Tz,
-    since: DateTime<Utc>,
-    now: DateTime<Utc>,
-    limit: Duration,
-) -> Duration {
-    if since >= now {
-        return Duration::ZERO;
-    }
-    if hours.always_open() {
-        return (now - since).to_std().unwrap_or(Duration::ZERO).min(limit);
-    }
-    let limit_minutes = limit.as_secs().div_ceil(60);
-    let mut open = 0u64;
-    let mut t = now;
-    // Walk back from now; stop at `since`, at the limit, or after 8 days of steps.
-    for _ in 0..(8 * 24 * 60) {
-        if t <= since || open >= limit_minutes {
-            break;
-        }
-        let local = t.with_timezone(&tz);
-        let time = local.time().with_second(0).unwrap_or(local.time());
-        if hours.is_open_at(chrono::Datelike::weekday(&local), time) {
-            open += 1;
-        }
-        t -= Span::minutes(1);
-    }
-    Duration::from_secs(open * 60).min(limit)
-}
-
 /// The kiosk's status at `now`. Revoked kiosks need nobody's attention. A kiosk that
 /// never pushed counts from its enrollment.
 pub fn status(
@@ -79,8 +46,8 @@ pub fn status(
             backlog: false,
         };
     }
-    let since = d.last_seen.unwrap_or(d.enrolled_at);
-    let offline = open_time_between(hours, tz, since, now, offline_after) >= offline_after;
+    let after = chrono::Duration::from_std(offline_after).unwrap_or(chrono::Duration::MAX);
+    let offline = d.is_offline(hours, tz, now, after);
     let backlog = d.queue_depth.is_some_and(|q| q >= BACKLOG_QUEUE)
         || d.oldest_unsent_age_seconds
             .is_some_and(|a| a >= BACKLOG_AGE_SECONDS);

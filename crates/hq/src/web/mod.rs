@@ -58,7 +58,9 @@ pub mod auth;
 pub mod charts;
 pub mod csrf;
 pub mod device_status;
+pub mod devices;
 pub mod error;
+pub mod export;
 pub mod figures;
 pub mod format;
 pub mod i18n;
@@ -67,8 +69,10 @@ pub mod login;
 pub mod overview;
 pub mod pages;
 pub mod period;
+pub mod privacy;
 pub mod session;
 pub mod store_page;
+pub mod survey;
 pub mod users;
 
 use std::sync::Arc;
@@ -104,12 +108,12 @@ pub struct WebSettings {
     pub login_throttle: AttemptRules,
     /// How long a set-password link stays valid.
     pub password_link_valid: Duration,
-    /// A kiosk silent for this long during its store's opening hours is offline
-    /// ([`device_status`]).
-    pub offline_after: Duration,
     /// The dashboard's address as people reach it (`https://hq.example.com`), for
     /// set-password links; without it, the admin's own request's host.
     pub public_url: Option<String>,
+    /// A kiosk silent for this much of its store's opening time is flagged offline
+    /// ([`crate::storage::analytics::DeviceHealth::is_offline`]).
+    pub offline_after: Duration,
 }
 
 impl Default for WebSettings {
@@ -119,8 +123,8 @@ impl Default for WebSettings {
             secure_cookies: false,
             login_throttle: login_rules(),
             password_link_valid: Duration::from_secs(72 * 3600),
-            offline_after: Duration::from_secs(15 * 60),
             public_url: None,
+            offline_after: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -222,6 +226,10 @@ pub fn routes() -> Vec<Route> {
         .chain(overview::ROUTES)
         .chain(store_page::ROUTES)
         .chain(alerts::ROUTES)
+        .chain(devices::ROUTES)
+        .chain(survey::ROUTES)
+        .chain(privacy::ROUTES)
+        .chain(export::ROUTES)
         .cloned()
         .collect()
 }
