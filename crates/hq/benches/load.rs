@@ -633,8 +633,10 @@ async fn seed_sqlite(path: &str, stores: &[Uuid], n: u64) {
         ))
         .expect("reasons");
         eprintln!("  seeded reasons; filling the rollups");
+        let fill = Instant::now();
         c.execute_batch(countertop_hq::storage::rollups::fill_sql_text())
             .expect("fill rollups");
+        eprintln!("  rollups filled in {:.0} s", fill.elapsed().as_secs_f64());
         c.execute_batch("ANALYZE").expect("analyze");
     })
     .await
@@ -694,10 +696,12 @@ async fn seed_postgres(url: &str, stores: &[Uuid], n: u64) {
         .await
         .expect("reasons");
     eprintln!("  seeded reasons; filling the rollups");
+    let fill = Instant::now();
     client
         .batch_execute(countertop_hq::storage::rollups::fill_sql_text())
         .await
         .expect("fill rollups");
+    eprintln!("  rollups filled in {:.0} s", fill.elapsed().as_secs_f64());
     client
         .batch_execute("VACUUM ANALYZE")
         .await

@@ -703,6 +703,25 @@ pub(crate) fn comments_sql(d: &Dialect, q: &CommentQuery) -> Sql {
             s.bind(Param::Text(format!("%{escaped}%")))
         ));
     }
+    // The same local dates as UTC times, widened by the largest time zone offsets, so the
+    // feed walks (store, occurred_at) back from the range's end and stops at a full page.
+    if let (Some(from), Some(to)) = (
+        q.ranges.iter().map(|r| r.from).min(),
+        q.ranges.iter().map(|r| r.to).max(),
+    ) {
+        let bound = |d: NaiveDate, days: i64| {
+            (d + Duration::days(days))
+                .and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc())
+        };
+        if let (Some(lo), Some(hi)) = (bound(from, -1), bound(to, 2)) {
+            let lo = s.bind(Param::Time(lo));
+            let hi = s.bind(Param::Time(hi));
+            filter.push_str(&format!(
+                " AND r.occurred_at >= {lo} AND r.occurred_at < {hi}"
+            ));
+        }
+    }
     if let Some(c) = q.before {
         let at = s.bind(Param::Time(c.occurred_at));
         let at2 = s.bind(Param::Time(c.occurred_at));

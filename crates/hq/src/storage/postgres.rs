@@ -193,6 +193,8 @@ CREATE TABLE reason_rollup (
     detractors int8 NOT NULL,
     PRIMARY KEY (store_id, local_date, reason, scale, score, suspected_repeat)
 );
+-- The comments feed: a store's ratings newest first, read until a page is full.
+CREATE INDEX ratings_store_time ON ratings (store_id, occurred_at);
 "#,
         super::rollups::fill_sql!()
     ),
