@@ -61,7 +61,8 @@ CREATE TABLE alert_deliveries (
 );
 CREATE INDEX alert_deliveries_due ON alert_deliveries (next_attempt_at)
     WHERE delivered_at IS NULL AND given_up_at IS NULL;
-CREATE INDEX ratings_store_time ON ratings (store_id, occurred_at);
+-- A rule's window reads ratings by store and time through ratings_store_time, which the
+-- rollups migration (the one before this) creates for the comments feed.
 "#;
 
 const ALERT_COLUMNS: &str = "a.id, a.rule_id, r.spec, a.store_id, a.state, a.detail, a.opened_at, \

@@ -59,7 +59,8 @@ CREATE TABLE alert_deliveries (
 );
 CREATE INDEX alert_deliveries_due ON alert_deliveries (next_attempt_at)
     WHERE delivered_at IS NULL AND given_up_at IS NULL;
-CREATE INDEX ratings_store_time ON ratings (store_id, occurred_at);
+-- A rule's window reads ratings by store and time through ratings_store_time, which the
+-- rollups migration (the one before this) creates for the comments feed.
 "#;
 
 fn opt_time(s: Option<String>) -> Result<Option<DateTime<Utc>>, StorageError> {
