@@ -29,6 +29,10 @@ const LOOKUP_COST: f64 = 3.0;
 /// narrow index range, (seen, key) and nothing to check.
 const INDEX_ROW_COST: f64 = 0.3;
 
+/// How many vocabulary words a name prefix may start and still be read as merged streams,
+/// most recent first, one per word.
+const MERGED_STREAMS: usize = 8;
+
 /// How far a phone filter's index rows are counted. Past this many, a phone filter is
 /// common enough that walking the most recent regulars fills a page sooner.
 const PHONE_COUNT_LIMIT: i64 = 5000;
@@ -92,8 +96,7 @@ impl Filter {
                 vec![prefix.clone(), prefix_upper_bound(prefix)],
             ),
             Filter::PhoneEndsWith(d) | Filter::PhoneIs(d) => (
-                "SELECT seen, regular FROM regular_phones WHERE suffix = ?1
-                 ORDER BY seen DESC, regular DESC",
+                "SELECT seen, regular FROM regular_phones WHERE suffix = ?1",
                 vec![d.clone()],
             ),
             Filter::PhoneContainsOnly(d) => (
@@ -101,12 +104,6 @@ impl Filter {
                 vec![d.clone(), prefix_upper_bound(d)],
             ),
         }
-    }
-
-    /// Whether [`Filter::candidates`] reads one token, most recently seen first, so that
-    /// reading can stop after a page of matches; a range must be read whole and sorted.
-    fn is_exact(&self) -> bool {
-        matches!(self, Filter::PhoneEndsWith(_) | Filter::PhoneIs(_))
     }
 }
 
@@ -779,26 +776,33 @@ impl Store {
         let rarest = order[0];
         let together: f64 = (0..filters.len()).map(share).product();
         let walk_cost = limit as f64 / together.max(1.0 / total);
-        // Candidates read, then checked most recent first until a page matches: about
+        // Candidates checked most recent first until a page matches: about
         // `limit / share` of them, where `share` is how often the other filters match.
-        let checks = |candidates: f64, others: f64| {
-            candidates.min(limit as f64 / others.max(1.0 / total)) * LOOKUP_COST
-        };
         let others = |skip: &[usize]| -> f64 {
             (0..filters.len())
                 .filter(|i| !skip.contains(i))
                 .map(share)
                 .product()
         };
-        let drive_cost = if filters[rarest].is_exact() {
-            // Read in order: each candidate read is one checked.
-            checks(counts[rarest], others(&[rarest])) * (1.0 + INDEX_ROW_COST / LOOKUP_COST)
-        } else if capped[rarest] {
+        let checked =
+            |candidates: f64, others: f64| candidates.min(limit as f64 / others.max(1.0 / total));
+        let drive_cost = if capped[rarest] {
             // A range past the count's cap may be any size.
             f64::INFINITY
         } else {
-            counts[rarest] * INDEX_ROW_COST + checks(counts[rarest], others(&[rarest]))
+            counts[rarest] * INDEX_ROW_COST
+                + checked(counts[rarest], others(&[rarest])) * LOOKUP_COST
         };
+        // The rarest filter whose index rows can be read most recent first.
+        let mut stream = None;
+        for &i in &order {
+            if let Some(sources) = self.streams(&filters[i])? {
+                let cost = sources.len() as f64 * LOOKUP_COST
+                    + checked(counts[i], others(&[i])) * (LOOKUP_COST + INDEX_ROW_COST);
+                stream = Some((sources, cost));
+                break;
+            }
+        }
         // The two rarest name words, if neither is a prefix of the other (then they may
         // both match one word, which no pair holds).
         let words: Vec<usize> = order
@@ -815,33 +819,143 @@ impl Store {
                     Some((
                         x.as_str(),
                         y.as_str(),
-                        candidates * INDEX_ROW_COST + checks(candidates, others(&[*a, *b])),
+                        candidates * INDEX_ROW_COST
+                            + checked(candidates, others(&[*a, *b])) * LOOKUP_COST,
                     ))
                 }
                 _ => None,
             },
             _ => None,
         };
-        let other_cost = pair.map_or(drive_cost, |(_, _, cost)| cost.min(drive_cost));
-        if walk_cost < other_cost {
-            let max_rows = if other_cost.is_finite() {
-                other_cost.ceil() as u64
+        // The plans that read everything they need; the walk and the stream stop after a
+        // page of matches, so each is tried first when it looks cheaper, within the
+        // budget of the best complete plan.
+        let complete_cost = pair.map_or(drive_cost, |(_, _, cost)| cost.min(drive_cost));
+        let budget = |unit: f64| {
+            if complete_cost.is_finite() {
+                (complete_cost / unit).ceil() as u64
             } else {
                 u64::MAX
+            }
+        };
+        let stream_cost = stream.as_ref().map_or(f64::INFINITY, |(_, cost)| *cost);
+        let mut tries = [(walk_cost, false), (stream_cost, true)];
+        tries.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (cost, is_stream) in tries {
+            if cost >= complete_cost {
+                continue;
+            }
+            let (found, complete) = match (&stream, is_stream) {
+                (Some((sources, _)), true) => self.stream(
+                    filters,
+                    sources,
+                    limit,
+                    budget(LOOKUP_COST + INDEX_ROW_COST),
+                )?,
+                (None, true) => continue,
+                (_, false) => self.walk(filters, limit, budget(1.0))?,
             };
-            let (found, complete) = self.walk(filters, limit, max_rows)?;
             if complete {
                 return Ok(found);
             }
         }
         let candidates = match pair {
             Some((x, y, cost)) if cost < drive_cost => self.pair_candidates(x, y)?,
-            _ if filters[rarest].is_exact() => {
-                return self.first_matching_in_order(filters, &filters[rarest], limit)
-            }
+            _ if capped[rarest] => return Ok(self.walk(filters, limit, u64::MAX)?.0),
             _ => self.index_candidates(&filters[rarest])?,
         };
         self.first_matching(filters, candidates, limit)
+    }
+
+    /// The index queries that yield a filter's candidates most recent first, one per
+    /// token, if it has few enough tokens to merge: a phone's last digits are one token;
+    /// a name prefix is one per vocabulary word it starts, up to [`MERGED_STREAMS`].
+    fn streams(&self, filter: &Filter) -> Result<Option<Vec<(String, String)>>> {
+        Ok(match filter {
+            Filter::PhoneEndsWith(d) | Filter::PhoneIs(d) => Some(vec![(
+                "SELECT seen, regular FROM regular_phones WHERE suffix = ?1
+                 ORDER BY seen DESC, regular DESC"
+                    .to_owned(),
+                d.clone(),
+            )]),
+            Filter::PhoneContainsOnly(_) => None,
+            Filter::Word(prefix) => {
+                let vocabulary: Vec<String> = self
+                    .conn
+                    .prepare_cached(&format!(
+                        "SELECT word FROM regular_vocab WHERE word >= ?1 AND word < ?2
+                         LIMIT {}",
+                        MERGED_STREAMS + 1
+                    ))?
+                    .query_map(params![prefix, prefix_upper_bound(prefix)], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                (vocabulary.len() <= MERGED_STREAMS).then(|| {
+                    vocabulary
+                        .into_iter()
+                        .enumerate()
+                        .map(|(slot, word)| {
+                            // One statement text per slot, so each stays in the cache.
+                            let sql = format!(
+                                "SELECT seen, regular FROM regular_words WHERE word = ?1
+                                 ORDER BY seen DESC, regular DESC -- {slot}"
+                            );
+                            (sql, word)
+                        })
+                        .collect()
+                })
+            }
+        })
+    }
+
+    /// Merges index streams (each most recent first) and checks each candidate in that
+    /// order against every filter, until `limit` match (complete), or `max_checks`
+    /// candidates were checked without (not complete). Running dry is complete too.
+    fn stream(
+        &self,
+        filters: &[Filter],
+        sources: &[(String, String)],
+        limit: usize,
+        max_checks: u64,
+    ) -> Result<(Vec<i64>, bool)> {
+        let mut statements = Vec::with_capacity(sources.len());
+        for (sql, _) in sources {
+            statements.push(self.conn.prepare_cached(sql)?);
+        }
+        let mut streams = Vec::with_capacity(sources.len());
+        for (statement, (_, token)) in statements.iter_mut().zip(sources) {
+            streams.push(statement.query([token])?);
+        }
+        let mut heads = std::collections::BinaryHeap::with_capacity(streams.len());
+        for (i, rows) in streams.iter_mut().enumerate() {
+            if let Some(row) = rows.next()? {
+                heads.push((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, i));
+            }
+        }
+        let mut check = self.checker()?;
+        let mut kept = Vec::new();
+        let mut last = None;
+        let mut checks = 0u64;
+        while let Some((seen, key, i)) = heads.pop() {
+            if let Some(row) = streams[i].next()? {
+                heads.push((row.get(0)?, row.get(1)?, i));
+            }
+            // A regular with two words starting the prefix comes from two streams.
+            if last == Some((seen, key)) {
+                continue;
+            }
+            last = Some((seen, key));
+            if check(filters, seen, key)? {
+                kept.push(key);
+                if kept.len() >= limit {
+                    return Ok((kept, true));
+                }
+            }
+            checks += 1;
+            if checks >= max_checks {
+                return Ok((kept, false));
+            }
+        }
+        Ok((kept, true))
     }
 
     /// How many regulars a filter may match: exact for name words, counted no further
@@ -943,31 +1057,6 @@ impl Store {
         let mut kept = Vec::new();
         for (seen, key) in candidates {
             if check(filters, seen, key)? {
-                kept.push(key);
-                if kept.len() >= limit {
-                    break;
-                }
-            }
-        }
-        Ok(kept)
-    }
-
-    /// [`Self::first_matching`] for a filter whose index rows come most recent first:
-    /// reading stops after a page of matches.
-    fn first_matching_in_order(
-        &self,
-        filters: &[Filter],
-        driver: &Filter,
-        limit: usize,
-    ) -> Result<Vec<i64>> {
-        let (sql, values) = driver.candidates();
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
-        let mut check = self.checker()?;
-        let mut kept: Vec<i64> = Vec::new();
-        while let Some(row) = rows.next()? {
-            let (seen, key): (i64, i64) = (row.get(0)?, row.get(1)?);
-            if kept.last() != Some(&key) && check(filters, seen, key)? {
                 kept.push(key);
                 if kept.len() >= limit {
                     break;
