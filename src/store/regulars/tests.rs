@@ -979,3 +979,51 @@ fn a_database_from_before_seen_migrates_with_every_index_row_in_last_seen_order(
         assert_eq!(found, expected, "{query}");
     }
 }
+
+#[test]
+fn a_pull_of_profiles_visits_and_tombstones_keeps_every_index_row_at_its_seen() {
+    let (_dir, mut store) = temp_store();
+    let local = save(&mut store, "Nguyễn Thị Lan", Some("0901234567"), 0);
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut first = page(1);
+    first.profiles = vec![
+        remote(a, "Trần Văn Minh", 10, 3),
+        remote(b, "Lê Thị Mai", 11, 3),
+    ];
+    // A visit far in the future moves Minh ahead of everyone, by every plan.
+    first.visits = vec![countertop_protocol::VisitRecord {
+        id: Uuid::now_v7(),
+        at: Utc::now() + Duration::days(3),
+        visit: Visit {
+            regular_id: a,
+            rating_id: None,
+            unhappy: None,
+        },
+    }];
+    store.apply_regulars(&first).unwrap();
+    assert_index_rows_carry_seen(&store);
+    assert_eq!(
+        names(&store.search_regulars("", 1).unwrap()),
+        ["Trần Văn Minh"]
+    );
+    assert_eq!(
+        names(&store.search_regulars("minh", 5).unwrap()),
+        ["Trần Văn Minh"]
+    );
+    // An edit from HQ renames Mai; a tombstone erases our own Lan.
+    let mut second = page(2);
+    second.profiles = vec![remote(b, "Lê Ngọc Mai", 12, 3)];
+    second.erased = vec![RegularErased {
+        regular_id: local,
+        erased_at: Utc::now(),
+    }];
+    store.apply_regulars(&second).unwrap();
+    assert_index_rows_carry_seen(&store);
+    assert!(store.search_regulars("le thi", 5).unwrap().is_empty());
+    assert_eq!(
+        names(&store.search_regulars("le ngoc", 5).unwrap()),
+        ["Lê Ngọc Mai"]
+    );
+    assert!(store.search_regulars("4567", 5).unwrap().is_empty());
+    assert!(store.search_regulars("lan", 5).unwrap().is_empty());
+}
