@@ -80,6 +80,19 @@ pub fn seed_in_pages(
     seed: u64,
     page: usize,
 ) -> anyhow::Result<Vec<String>> {
+    Ok(seed_in_pages_timed(store, count, seed, page)?.0)
+}
+
+/// Like [`seed_in_pages`], and also how long the slowest page took to apply: the core
+/// applies a pull one page per transaction and takes other commands between pages, so
+/// this is the longest a tap waits behind a pull.
+pub fn seed_in_pages_timed(
+    store: &mut Store,
+    count: usize,
+    seed: u64,
+    page: usize,
+) -> anyhow::Result<(Vec<String>, std::time::Duration)> {
+    let mut slowest = std::time::Duration::ZERO;
     let page = page.max(1);
     let mut rng = fastrand::Rng::with_seed(seed);
     let node = Uuid::now_v7();
@@ -120,6 +133,7 @@ pub fn seed_in_pages(
             });
             profiles.push(regular);
         }
+        let started = std::time::Instant::now();
         store.apply_regulars(&RegularsResponse {
             protocol: PROTOCOL_VERSION,
             cursor,
@@ -129,6 +143,7 @@ pub fn seed_in_pages(
             erased: vec![],
             server_time: now,
         })?;
+        slowest = slowest.max(started.elapsed());
     }
-    Ok(phones)
+    Ok((phones, slowest))
 }

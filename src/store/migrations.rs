@@ -194,6 +194,81 @@ const MIGRATIONS: &[&str] = &[
          SELECT a.word || ' ' || b.word, a.regular
          FROM regular_words a JOIN regular_words b ON b.regular = a.regular AND b.word > a.word;
      DROP INDEX migration_words_by_regular;",
+    // search: at a million regulars, candidates come out of the index rows in last-seen
+    // order with no lookup into the 800 MB `regulars` table. `seen` is `last_seen` as
+    // milliseconds (its text is always RFC 3339 UTC with milliseconds), computed from it,
+    // so it cannot drift. Every index row carries its regular's `seen`: a prefix range of
+    // words, pairs or phone suffixes yields (seen, key) pairs to sort, and one exact token
+    // (a phone's last digits) reads its most recent regulars first and stops after a
+    // page. `regular_search` is keyed by (seen, key) so a candidate's check is one lookup
+    // close to the previous one. Rows are rebuilt here for databases that have regulars.
+    "ALTER TABLE regulars ADD COLUMN seen INTEGER GENERATED ALWAYS AS
+         (unixepoch(last_seen) * 1000 + CAST(substr(last_seen, 21, 3) AS INTEGER)) VIRTUAL;
+     DROP TRIGGER regular_search_insert;
+     DROP TRIGGER regular_search_update;
+     DROP TRIGGER regular_search_delete;
+     DROP TABLE regular_search;
+     CREATE TABLE regular_search (
+        seen INTEGER NOT NULL,
+        key INTEGER NOT NULL,
+        folded TEXT NOT NULL,
+        phone TEXT,
+        last_seen TEXT NOT NULL,
+        PRIMARY KEY (seen, key)
+     ) WITHOUT ROWID;
+     INSERT INTO regular_search (seen, key, folded, phone, last_seen)
+         SELECT seen, key, folded, phone, last_seen FROM regulars;
+     CREATE TRIGGER regular_search_insert AFTER INSERT ON regulars BEGIN
+         INSERT INTO regular_search (seen, key, folded, phone, last_seen)
+             VALUES (new.seen, new.key, new.folded, new.phone, new.last_seen);
+     END;
+     CREATE TRIGGER regular_search_update AFTER UPDATE OF last_seen, folded, phone ON regulars
+     BEGIN
+         DELETE FROM regular_search WHERE seen = old.seen AND key = old.key;
+         INSERT INTO regular_search (seen, key, folded, phone, last_seen)
+             VALUES (new.seen, new.key, new.folded, new.phone, new.last_seen);
+     END;
+     CREATE TRIGGER regular_search_delete AFTER DELETE ON regulars BEGIN
+         DELETE FROM regular_search WHERE seen = old.seen AND key = old.key;
+     END;
+     CREATE TABLE regular_words_seen (
+        word TEXT NOT NULL,
+        seen INTEGER NOT NULL,
+        regular INTEGER NOT NULL,
+        PRIMARY KEY (word, seen, regular)
+     ) WITHOUT ROWID;
+     INSERT INTO regular_words_seen (word, seen, regular)
+         SELECT w.word, r.seen, w.regular FROM regular_words w JOIN regulars r ON r.key = w.regular;
+     DROP TABLE regular_words;
+     ALTER TABLE regular_words_seen RENAME TO regular_words;
+     CREATE TRIGGER regular_vocab_insert AFTER INSERT ON regular_words BEGIN
+         INSERT OR IGNORE INTO regular_vocab (word, regulars) VALUES (new.word, 0);
+         UPDATE regular_vocab SET regulars = regulars + 1 WHERE word = new.word;
+     END;
+     CREATE TRIGGER regular_vocab_delete AFTER DELETE ON regular_words BEGIN
+         UPDATE regular_vocab SET regulars = regulars - 1 WHERE word = old.word;
+         DELETE FROM regular_vocab WHERE word = old.word AND regulars <= 0;
+     END;
+     CREATE TABLE regular_pairs_seen (
+        pair TEXT NOT NULL,
+        seen INTEGER NOT NULL,
+        regular INTEGER NOT NULL,
+        PRIMARY KEY (pair, seen, regular)
+     ) WITHOUT ROWID;
+     INSERT INTO regular_pairs_seen (pair, seen, regular)
+         SELECT p.pair, r.seen, p.regular FROM regular_pairs p JOIN regulars r ON r.key = p.regular;
+     DROP TABLE regular_pairs;
+     ALTER TABLE regular_pairs_seen RENAME TO regular_pairs;
+     CREATE TABLE regular_phones_seen (
+        suffix TEXT NOT NULL,
+        seen INTEGER NOT NULL,
+        regular INTEGER NOT NULL,
+        PRIMARY KEY (suffix, seen, regular)
+     ) WITHOUT ROWID;
+     INSERT INTO regular_phones_seen (suffix, seen, regular)
+         SELECT p.suffix, r.seen, p.regular FROM regular_phones p JOIN regulars r ON r.key = p.regular;
+     DROP TABLE regular_phones;
+     ALTER TABLE regular_phones_seen RENAME TO regular_phones;",
 ];
 
 /// The schema version this build writes.

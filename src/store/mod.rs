@@ -315,6 +315,9 @@ fn configure(conn: &Connection) -> Result<()> {
     // the indexes' upper levels in memory: without `mmap_size` (a bad SD card sector would
     // be a SIGBUS), every page miss is a read.
     conn.execute_batch("PRAGMA cache_size = -32768;")?;
+    // search: a name prefix is read as up to 8 merged index streams, each its own cached
+    // statement, beside the search's other statements (the default cache holds 16).
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
 

@@ -21,10 +21,17 @@ use super::{hash_pin, verify_pin, Result, Store, StoreError};
 pub const CODE_DIGITS: usize = 4;
 use crate::regulars::{prefix_upper_bound, words, Query, RegularCard, RegularEdit};
 
-/// How much more a candidate found by index costs than a row walked in last-seen order:
-/// a candidate is a lookup by key, and its matches are ranked after; a walked row is the
-/// next row of the narrow search table, already in order.
-const LOOKUP_COST: f64 = 5.0;
+/// What checking one candidate costs against a row walked in last-seen order: a walked
+/// row is the next row of `regular_search`, a candidate one lookup into it by (seen, key).
+const LOOKUP_COST: f64 = 3.0;
+
+/// What reading one candidate's index row costs against a walked row: the next row of a
+/// narrow index range, (seen, key) and nothing to check.
+const INDEX_ROW_COST: f64 = 0.3;
+
+/// How many vocabulary words a name prefix may start and still be read as merged streams,
+/// most recent first, one per word.
+const MERGED_STREAMS: usize = 8;
 
 /// How far a phone filter's index rows are counted. Past this many, a phone filter is
 /// common enough that walking the most recent regulars fills a page sooner.
@@ -80,20 +87,20 @@ impl Filter {
         }
     }
 
-    /// The index rows (selecting regular keys) that hold every regular this filter
-    /// matches, and perhaps some more.
+    /// The index rows, as (seen, key), that hold every regular this filter matches, and
+    /// perhaps some more.
     fn candidates(&self) -> (&'static str, Vec<String>) {
         match self {
             Filter::Word(prefix) => (
-                "SELECT regular FROM regular_words WHERE word >= ?1 AND word < ?2",
+                "SELECT seen, regular FROM regular_words WHERE word >= ?1 AND word < ?2",
                 vec![prefix.clone(), prefix_upper_bound(prefix)],
             ),
             Filter::PhoneEndsWith(d) | Filter::PhoneIs(d) => (
-                "SELECT regular FROM regular_phones WHERE suffix = ?1",
+                "SELECT seen, regular FROM regular_phones WHERE suffix = ?1",
                 vec![d.clone()],
             ),
             Filter::PhoneContainsOnly(d) => (
-                "SELECT regular FROM regular_phones WHERE suffix >= ?1 AND suffix < ?2",
+                "SELECT seen, regular FROM regular_phones WHERE suffix >= ?1 AND suffix < ?2",
                 vec![d.clone(), prefix_upper_bound(d)],
             ),
         }
@@ -120,46 +127,105 @@ fn word_pairs(words: &[&str]) -> Vec<String> {
     pairs
 }
 
-/// Writes a regular's name words and word pairs to the index (the vocabulary follows
-/// `regular_words` by trigger).
-pub(super) fn index_words(conn: &rusqlite::Connection, key: i64, words: &[&str]) -> Result<()> {
-    let mut word =
-        conn.prepare_cached("INSERT OR IGNORE INTO regular_words (word, regular) VALUES (?1, ?2)")?;
-    for w in words {
-        word.execute(params![w, key])?;
+/// What the search index holds of one regular: its key, when it was last seen (`seen`,
+/// milliseconds), its folded name and its phone digits, as a `regulars` row has them.
+pub(super) struct Indexed {
+    pub key: i64,
+    pub seen: i64,
+    pub folded: String,
+    pub phone: Option<String>,
+}
+
+impl Indexed {
+    /// The columns [`Indexed::from_row`] reads, from `regulars`.
+    const COLUMNS: &'static str = "key, seen, folded, phone";
+
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Indexed {
+            key: row.get(0)?,
+            seen: row.get(1)?,
+            folded: row.get(2)?,
+            phone: row.get(3)?,
+        })
     }
-    let mut pair =
-        conn.prepare_cached("INSERT OR IGNORE INTO regular_pairs (pair, regular) VALUES (?1, ?2)")?;
-    for p in word_pairs(words) {
-        pair.execute(params![p, key])?;
+
+    fn words(&self) -> Vec<&str> {
+        self.folded.split(' ').filter(|w| !w.is_empty()).collect()
+    }
+
+    fn suffixes(&self) -> impl Iterator<Item = &str> {
+        self.phone.as_deref().map(suffixes).into_iter().flatten()
+    }
+}
+
+/// The index rows of one regular, by table and token column, each keyed (token, seen,
+/// regular): the one list that writing, removing and moving them all go through.
+fn index_rows(regular: &Indexed) -> [(&'static str, &'static str, Vec<String>); 3] {
+    let words = regular.words();
+    [
+        (
+            "regular_words",
+            "word",
+            words.iter().map(|w| (*w).to_owned()).collect(),
+        ),
+        ("regular_pairs", "pair", word_pairs(&words)),
+        (
+            "regular_phones",
+            "suffix",
+            regular.suffixes().map(str::to_owned).collect(),
+        ),
+    ]
+}
+
+/// Writes a regular's name words, word pairs and phone suffixes to the index, each with
+/// its `seen` (the vocabulary follows `regular_words` by trigger).
+pub(super) fn index_regular(conn: &rusqlite::Connection, regular: &Indexed) -> Result<()> {
+    for (table, column, tokens) in index_rows(regular) {
+        let mut insert = conn.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO {table} ({column}, seen, regular) VALUES (?1, ?2, ?3)"
+        ))?;
+        for token in tokens {
+            insert.execute(params![token, regular.seen, regular.key])?;
+        }
     }
     Ok(())
 }
 
-/// Removes what [`index_words`] wrote for this folded name.
-fn unindex_words(conn: &rusqlite::Connection, key: i64, folded: &str) -> Result<()> {
-    let words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
-    let mut word =
-        conn.prepare_cached("DELETE FROM regular_words WHERE word = ?1 AND regular = ?2")?;
-    for w in &words {
-        word.execute(params![w, key])?;
-    }
-    let mut pair =
-        conn.prepare_cached("DELETE FROM regular_pairs WHERE pair = ?1 AND regular = ?2")?;
-    for p in word_pairs(&words) {
-        pair.execute(params![p, key])?;
+/// Removes what [`index_regular`] wrote for this regular, row by row: the index is keyed
+/// by token, so this reads a few rows where deleting by regular would scan it whole.
+fn unindex_regular(conn: &rusqlite::Connection, regular: &Indexed) -> Result<()> {
+    for (table, column, tokens) in index_rows(regular) {
+        let mut delete = conn.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE {column} = ?1 AND seen = ?2 AND regular = ?3"
+        ))?;
+        for token in tokens {
+            delete.execute(params![token, regular.seen, regular.key])?;
+        }
     }
     Ok(())
 }
 
-/// Removes a phone's suffixes from the index.
-fn unindex_phone(conn: &rusqlite::Connection, key: i64, phone: Option<&str>) -> Result<()> {
-    let mut suffix =
-        conn.prepare_cached("DELETE FROM regular_phones WHERE suffix = ?1 AND regular = ?2")?;
-    for s in phone.map(suffixes).into_iter().flatten() {
-        suffix.execute(params![s, key])?;
+/// Moves a regular's index rows to a new `seen` (a later visit), in place: no row is
+/// deleted, so the vocabulary's counts do not churn.
+fn reseen_regular(conn: &rusqlite::Connection, regular: &Indexed, seen: i64) -> Result<()> {
+    for (table, column, tokens) in index_rows(regular) {
+        let mut update = conn.prepare_cached(&format!(
+            "UPDATE {table} SET seen = ?4 WHERE {column} = ?1 AND seen = ?2 AND regular = ?3"
+        ))?;
+        for token in tokens {
+            update.execute(params![token, regular.seen, regular.key, seen])?;
+        }
     }
     Ok(())
+}
+
+/// The index's view of a stored regular, by id.
+fn indexed(conn: &rusqlite::Connection, id: &str) -> Result<Option<Indexed>> {
+    let sql = format!("SELECT {} FROM regulars WHERE id = ?1", Indexed::COLUMNS);
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], Indexed::from_row)
+        .optional()?)
 }
 
 /// A text column read in place, without copying.
@@ -171,9 +237,6 @@ fn text_ref<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<Option<&'r s
         _ => Ok(None),
     }
 }
-
-/// A candidate as the ranking sees it: last seen, key, folded name, phone digits.
-type Candidate = (String, i64, String, Option<String>);
 
 /// A regulars row before its JSON columns are parsed.
 struct RawRegular {
@@ -271,21 +334,12 @@ fn load(conn: &rusqlite::Connection, id: Uuid) -> Result<Option<Regular>> {
 /// Writes a profile and its index rows, replacing an older version of it.
 fn write_profile(tx: &Transaction<'_>, regular: &Regular, now: DateTime<Utc>) -> Result<()> {
     let id = regular.id().to_string();
-    let old: Option<(i64, String, Option<String>)> = tx
-        .query_row(
-            "SELECT key, folded, phone FROM regulars WHERE id = ?1",
-            [&id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    if let Some((key, folded, phone)) = &old {
-        unindex_words(tx, *key, folded)?;
-        unindex_phone(tx, *key, phone.as_deref())?;
+    if let Some(old) = indexed(tx, &id)? {
+        unindex_regular(tx, &old)?;
     }
-    let name_words = words(regular.name());
-    let folded = name_words.join(" ");
+    let folded = words(regular.name()).join(" ");
     let now = time_text(now);
-    let key: i64 = tx.query_row(
+    let (key, seen): (i64, i64) = tx.query_row(
         "INSERT INTO regulars (id, hlc, name, phone, usual, dietary, consent, folded,
                                created_at, updated_at, last_seen, code_hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?10)
@@ -293,7 +347,7 @@ fn write_profile(tx: &Transaction<'_>, regular: &Regular, now: DateTime<Utc>) ->
              phone = excluded.phone, usual = excluded.usual, dietary = excluded.dietary,
              consent = excluded.consent, folded = excluded.folded,
              updated_at = excluded.updated_at, code_hash = excluded.code_hash
-         RETURNING key",
+         RETURNING key, seen",
         params![
             id,
             regular.hlc().to_sortable(),
@@ -306,16 +360,17 @@ fn write_profile(tx: &Transaction<'_>, regular: &Regular, now: DateTime<Utc>) ->
             now,
             regular.code_hash(),
         ],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let name_words: Vec<&str> = name_words.iter().map(String::as_str).collect();
-    index_words(tx, key, &name_words)?;
-    let mut suffix = tx
-        .prepare_cached("INSERT OR IGNORE INTO regular_phones (suffix, regular) VALUES (?1, ?2)")?;
-    for s in regular.phone().map(suffixes).into_iter().flatten() {
-        suffix.execute(params![s, key])?;
-    }
-    Ok(())
+    index_regular(
+        tx,
+        &Indexed {
+            key,
+            seen,
+            folded,
+            phone: regular.phone().map(str::to_owned),
+        },
+    )
 }
 
 /// Queues an event about a regular, naming it so an erasure can find it.
@@ -341,19 +396,10 @@ fn queue_regular_event(
 /// the data back to HQ.
 fn purge(tx: &Transaction<'_>, id: Uuid, erased_at: DateTime<Utc>) -> Result<bool> {
     let text = id.to_string();
-    let old: Option<(i64, String, Option<String>)> = tx
-        .query_row(
-            "SELECT key, folded, phone FROM regulars WHERE id = ?1",
-            [&text],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    if let Some((key, folded, phone)) = &old {
-        // By word and by suffix: the index is keyed by them, so this reads a few rows
-        // where deleting by regular would scan the whole index.
-        unindex_words(tx, *key, folded)?;
-        unindex_phone(tx, *key, phone.as_deref())?;
-        tx.execute("DELETE FROM regulars WHERE key = ?1", [key])?;
+    let old = indexed(tx, &text)?;
+    if let Some(old) = &old {
+        unindex_regular(tx, old)?;
+        tx.execute("DELETE FROM regulars WHERE key = ?1", [old.key])?;
     }
     tx.execute("DELETE FROM visits WHERE regular_id = ?1", [&text])?;
     tx.execute(
@@ -692,14 +738,16 @@ impl Store {
     /// - **walk** `regular_search`, a narrow table kept in last-seen order, from the most
     ///   recent, checking each row, until a page of matches is found. Cheap when the
     ///   filters together match often ("n", "nguyen v", "09"): about `limit / share` rows.
-    /// - **drive** by the rarest filter's index rows, checking and ranking its candidates:
-    ///   cheap when one filter is rare ("zoe", "4567").
+    /// - **drive** by the rarest filter's index rows: cheap when one filter is rare
+    ///   ("zoe", "4567"), or exact (a phone's last digits, read most recent first).
     /// - **pair**: two name words that are each common but rare together ("le thi mai")
     ///   are found by one range of `regular_pairs` per vocabulary word they start.
     ///
-    /// Word counts are exact (`regular_vocab`); phone counts are capped. The walk is
-    /// bounded by the cost of the best other way, and falls back to it, so a bad guess
-    /// costs at most twice the best plan.
+    /// Index rows carry their regular's `seen`, so a drive or a pair sorts its candidates
+    /// without reading any profile, then checks them most recent first and stops after a
+    /// page of matches. Word counts are exact (`regular_vocab`); phone counts are capped.
+    /// The walk is bounded by the cost of the best other way, and falls back to it, so a
+    /// bad guess costs at most twice the best plan.
     fn ranked(&self, filters: &[Filter], limit: usize) -> Result<Vec<i64>> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -708,25 +756,53 @@ impl Store {
             return Ok(self.walk(filters, limit, u64::MAX)?.0);
         }
         let mut counts = Vec::with_capacity(filters.len());
+        let mut capped = Vec::with_capacity(filters.len());
         for filter in filters {
             let count = self.count(filter)?;
             if count == 0 {
                 return Ok(Vec::new());
             }
             counts.push(count as f64);
+            capped.push(!matches!(filter, Filter::Word(_)) && count >= PHONE_COUNT_LIMIT);
         }
         let total: Option<i64> = self
             .conn
             .prepare_cached("SELECT max(key) FROM regulars")?
             .query_row([], |r| r.get(0))?;
         let total = total.unwrap_or(0).max(1) as f64;
-        let share = |i: usize| (counts[i] / total).min(1.0);
+        let share = |i: usize| (counts[i] / total).clamp(1.0 / total, 1.0);
         let mut order: Vec<usize> = (0..filters.len()).collect();
         order.sort_by(|&a, &b| counts[a].total_cmp(&counts[b]));
         let rarest = order[0];
         let together: f64 = (0..filters.len()).map(share).product();
         let walk_cost = limit as f64 / together.max(1.0 / total);
-        let drive_cost = counts[rarest] * LOOKUP_COST;
+        // Candidates checked most recent first until a page matches: about
+        // `limit / share` of them, where `share` is how often the other filters match.
+        let others = |skip: &[usize]| -> f64 {
+            (0..filters.len())
+                .filter(|i| !skip.contains(i))
+                .map(share)
+                .product()
+        };
+        let checked =
+            |candidates: f64, others: f64| candidates.min(limit as f64 / others.max(1.0 / total));
+        let drive_cost = if capped[rarest] {
+            // A range past the count's cap may be any size.
+            f64::INFINITY
+        } else {
+            counts[rarest] * INDEX_ROW_COST
+                + checked(counts[rarest], others(&[rarest])) * LOOKUP_COST
+        };
+        // The rarest filter whose index rows can be read most recent first.
+        let mut stream = None;
+        for &i in &order {
+            if let Some(sources) = self.streams(&filters[i])? {
+                let cost = sources.len() as f64 * LOOKUP_COST
+                    + checked(counts[i], others(&[i])) * (LOOKUP_COST + INDEX_ROW_COST);
+                stream = Some((sources, cost));
+                break;
+            }
+        }
         // The two rarest name words, if neither is a prefix of the other (then they may
         // both match one word, which no pair holds).
         let words: Vec<usize> = order
@@ -739,28 +815,147 @@ impl Store {
                 (Filter::Word(x), Filter::Word(y))
                     if !x.starts_with(y.as_str()) && !y.starts_with(x.as_str()) =>
                 {
+                    let candidates = total * share(*a) * share(*b);
                     Some((
                         x.as_str(),
                         y.as_str(),
-                        total * share(*a) * share(*b) * LOOKUP_COST,
+                        candidates * INDEX_ROW_COST
+                            + checked(candidates, others(&[*a, *b])) * LOOKUP_COST,
                     ))
                 }
                 _ => None,
             },
             _ => None,
         };
-        let other_cost = pair.map_or(drive_cost, |(_, _, cost)| cost.min(drive_cost));
-        if walk_cost < other_cost {
-            let (found, complete) = self.walk(filters, limit, other_cost.ceil() as u64)?;
+        // The plans that read everything they need; the walk and the stream stop after a
+        // page of matches, so each is tried first when it looks cheaper, within the
+        // budget of the best complete plan.
+        let complete_cost = pair.map_or(drive_cost, |(_, _, cost)| cost.min(drive_cost));
+        let budget = |unit: f64| {
+            if complete_cost.is_finite() {
+                (complete_cost / unit).ceil() as u64
+            } else {
+                u64::MAX
+            }
+        };
+        let stream_cost = stream.as_ref().map_or(f64::INFINITY, |(_, cost)| *cost);
+        let mut tries = [(walk_cost, false), (stream_cost, true)];
+        tries.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (cost, is_stream) in tries {
+            if cost >= complete_cost {
+                continue;
+            }
+            let (found, complete) = match (&stream, is_stream) {
+                (Some((sources, _)), true) => self.stream(
+                    filters,
+                    sources,
+                    limit,
+                    budget(LOOKUP_COST + INDEX_ROW_COST),
+                )?,
+                (None, true) => continue,
+                (_, false) => self.walk(filters, limit, budget(1.0))?,
+            };
             if complete {
                 return Ok(found);
             }
         }
         let candidates = match pair {
             Some((x, y, cost)) if cost < drive_cost => self.pair_candidates(x, y)?,
+            _ if capped[rarest] => return Ok(self.walk(filters, limit, u64::MAX)?.0),
             _ => self.index_candidates(&filters[rarest])?,
         };
-        self.rank(filters, &candidates, limit)
+        self.first_matching(filters, candidates, limit)
+    }
+
+    /// The index queries that yield a filter's candidates most recent first, one per
+    /// token, if it has few enough tokens to merge: a phone's last digits are one token;
+    /// a name prefix is one per vocabulary word it starts, up to [`MERGED_STREAMS`].
+    fn streams(&self, filter: &Filter) -> Result<Option<Vec<(String, String)>>> {
+        Ok(match filter {
+            Filter::PhoneEndsWith(d) | Filter::PhoneIs(d) => Some(vec![(
+                "SELECT seen, regular FROM regular_phones WHERE suffix = ?1
+                 ORDER BY seen DESC, regular DESC"
+                    .to_owned(),
+                d.clone(),
+            )]),
+            Filter::PhoneContainsOnly(_) => None,
+            Filter::Word(prefix) => {
+                let vocabulary: Vec<String> = self
+                    .conn
+                    .prepare_cached(&format!(
+                        "SELECT word FROM regular_vocab WHERE word >= ?1 AND word < ?2
+                         LIMIT {}",
+                        MERGED_STREAMS + 1
+                    ))?
+                    .query_map(params![prefix, prefix_upper_bound(prefix)], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                (vocabulary.len() <= MERGED_STREAMS).then(|| {
+                    vocabulary
+                        .into_iter()
+                        .enumerate()
+                        .map(|(slot, word)| {
+                            // One statement text per slot, so each stays in the cache.
+                            let sql = format!(
+                                "SELECT seen, regular FROM regular_words WHERE word = ?1
+                                 ORDER BY seen DESC, regular DESC -- {slot}"
+                            );
+                            (sql, word)
+                        })
+                        .collect()
+                })
+            }
+        })
+    }
+
+    /// Merges index streams (each most recent first) and checks each candidate in that
+    /// order against every filter, until `limit` match (complete), or `max_checks`
+    /// candidates were checked without (not complete). Running dry is complete too.
+    fn stream(
+        &self,
+        filters: &[Filter],
+        sources: &[(String, String)],
+        limit: usize,
+        max_checks: u64,
+    ) -> Result<(Vec<i64>, bool)> {
+        let mut statements = Vec::with_capacity(sources.len());
+        for (sql, _) in sources {
+            statements.push(self.conn.prepare_cached(sql)?);
+        }
+        let mut streams = Vec::with_capacity(sources.len());
+        for (statement, (_, token)) in statements.iter_mut().zip(sources) {
+            streams.push(statement.query([token])?);
+        }
+        let mut heads = std::collections::BinaryHeap::with_capacity(streams.len());
+        for (i, rows) in streams.iter_mut().enumerate() {
+            if let Some(row) = rows.next()? {
+                heads.push((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, i));
+            }
+        }
+        let mut check = self.checker()?;
+        let mut kept = Vec::new();
+        let mut last = None;
+        let mut checks = 0u64;
+        while let Some((seen, key, i)) = heads.pop() {
+            if let Some(row) = streams[i].next()? {
+                heads.push((row.get(0)?, row.get(1)?, i));
+            }
+            // A regular with two words starting the prefix comes from two streams.
+            if last == Some((seen, key)) {
+                continue;
+            }
+            last = Some((seen, key));
+            if check(filters, seen, key)? {
+                kept.push(key);
+                if kept.len() >= limit {
+                    return Ok((kept, true));
+                }
+            }
+            checks += 1;
+            if checks >= max_checks {
+                return Ok((kept, false));
+            }
+        }
+        Ok((kept, true))
     }
 
     /// How many regulars a filter may match: exact for name words, counted no further
@@ -788,7 +983,7 @@ impl Store {
     /// without (not complete). Reaching the end is complete too.
     fn walk(&self, filters: &[Filter], limit: usize, max_rows: u64) -> Result<(Vec<i64>, bool)> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT key, folded, phone FROM regular_search ORDER BY last_seen DESC, key DESC",
+            "SELECT key, folded, phone FROM regular_search ORDER BY seen DESC, key DESC",
         )?;
         let mut rows = stmt.query([])?;
         let mut found = Vec::new();
@@ -810,64 +1005,86 @@ impl Store {
         Ok((found, true))
     }
 
-    /// The keys one filter's index rows name.
-    fn index_candidates(&self, filter: &Filter) -> Result<Vec<i64>> {
+    /// The (seen, key) of every index row one filter names.
+    fn index_candidates(&self, filter: &Filter) -> Result<Vec<(i64, i64)>> {
         let (sql, values) = filter.candidates();
         let mut stmt = self.conn.prepare_cached(sql)?;
-        let keys = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
-        Ok(keys.collect::<rusqlite::Result<_>>()?)
+        let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The keys of regulars with a word starting `x` and another word starting `y`: for
-    /// each vocabulary word starting either, the pairs it begins whose other word starts
-    /// with the other prefix.
-    fn pair_candidates(&self, x: &str, y: &str) -> Result<Vec<i64>> {
+    /// The (seen, key) of regulars with a word starting `x` and another word starting
+    /// `y`: for each vocabulary word starting either, the pairs it begins whose other
+    /// word starts with the other prefix.
+    fn pair_candidates(&self, x: &str, y: &str) -> Result<Vec<(i64, i64)>> {
         let mut vocab = self
             .conn
             .prepare_cached("SELECT word FROM regular_vocab WHERE word >= ?1 AND word < ?2")?;
-        let mut pairs = self
-            .conn
-            .prepare_cached("SELECT regular FROM regular_pairs WHERE pair >= ?1 AND pair < ?2")?;
-        let mut keys = std::collections::HashSet::new();
+        let mut pairs = self.conn.prepare_cached(
+            "SELECT seen, regular FROM regular_pairs WHERE pair >= ?1 AND pair < ?2",
+        )?;
+        let mut found = Vec::new();
         for (first, second) in [(x, y), (y, x)] {
             let starting: Vec<String> = vocab
                 .query_map(params![first, prefix_upper_bound(first)], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             for word in starting {
                 let low = format!("{word} {second}");
-                let found = pairs.query_map(params![low, prefix_upper_bound(&low)], |r| {
-                    r.get::<_, i64>(0)
+                let rows = pairs.query_map(params![low, prefix_upper_bound(&low)], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
                 })?;
-                for key in found {
-                    keys.insert(key?);
+                for row in rows {
+                    found.push(row?);
                 }
             }
         }
-        Ok(keys.into_iter().collect())
+        Ok(found)
     }
 
-    /// Checks candidates against every filter and keeps the `limit` most recently seen.
-    fn rank(&self, filters: &[Filter], keys: &[i64], limit: usize) -> Result<Vec<i64>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT last_seen, key, folded, phone FROM regulars WHERE key = ?1")?;
-        let mut keys = keys.to_vec();
-        // In key order, the lookups walk the table's pages forwards.
-        keys.sort_unstable();
-        keys.dedup();
-        let mut kept: Vec<Candidate> = Vec::new();
-        for key in &keys {
-            let row: Option<Candidate> = stmt
-                .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                .optional()?;
-            if let Some(c) = row {
-                if filters.iter().all(|f| f.matches(&c.2, c.3.as_deref())) {
-                    kept.push(c);
+    /// Checks candidates (seen, key) against every filter, most recently seen first, and
+    /// keeps the first `limit` that match: the same order as the walk's.
+    fn first_matching(
+        &self,
+        filters: &[Filter],
+        mut candidates: Vec<(i64, i64)>,
+        limit: usize,
+    ) -> Result<Vec<i64>> {
+        candidates.sort_unstable_by(|a, b| b.cmp(a));
+        candidates.dedup();
+        let mut check = self.checker()?;
+        let mut kept = Vec::new();
+        for (seen, key) in candidates {
+            if check(filters, seen, key)? {
+                kept.push(key);
+                if kept.len() >= limit {
+                    break;
                 }
             }
         }
-        kept.sort_unstable_by(|a, b| (&b.0, b.1).cmp(&(&a.0, a.1)));
-        Ok(kept.into_iter().take(limit).map(|c| c.1).collect())
+        Ok(kept)
+    }
+
+    /// Checks one candidate's folded name and phone, from `regular_search`, against every
+    /// filter: the filters are the rule, the index only finds candidates.
+    fn checker(&self) -> Result<impl FnMut(&[Filter], i64, i64) -> Result<bool> + use<'_>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT folded, phone FROM regular_search WHERE seen = ?1 AND key = ?2",
+        )?;
+        Ok(
+            move |filters: &[Filter], seen: i64, key: i64| -> Result<bool> {
+                let mut rows = stmt.query(params![seen, key])?;
+                Ok(match rows.next()? {
+                    Some(row) => {
+                        let folded = text_ref(row, 0)?.unwrap_or("");
+                        let phone = text_ref(row, 1)?;
+                        filters.iter().all(|f| f.matches(folded, phone))
+                    }
+                    None => false,
+                })
+            },
+        )
     }
 
     /// Whole profiles for these keys, in the same order.
@@ -922,10 +1139,20 @@ fn insert_visit(tx: &Transaction<'_>, id: Uuid, at: DateTime<Utc>, visit: &Visit
             visit.unhappy,
         ],
     )?;
-    tx.execute(
-        "UPDATE regulars SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2",
-        params![visit.regular_id.to_string(), at],
-    )?;
+    let sql = format!(
+        "SELECT {} FROM regulars WHERE id = ?1 AND last_seen < ?2",
+        Indexed::COLUMNS
+    );
+    let earlier = tx
+        .prepare_cached(&sql)?
+        .query_row(params![visit.regular_id.to_string(), at], Indexed::from_row)
+        .optional()?;
+    if let Some(old) = earlier {
+        let seen: i64 = tx
+            .prepare_cached("UPDATE regulars SET last_seen = ?2 WHERE key = ?1 RETURNING seen")?
+            .query_row(params![old.key, at], |r| r.get(0))?;
+        reseen_regular(tx, &old, seen)?;
+    }
     Ok(added == 1)
 }
 

@@ -685,29 +685,19 @@ fn copy_everything(
 /// The search index (name words, phone suffixes) from the salvaged profiles, the way
 /// saving a profile writes it.
 fn rebuild_regular_index(dst: &Connection) -> Result<()> {
-    let mut profiles = dst.prepare("SELECT key, folded, phone FROM regulars")?;
+    let mut profiles = dst.prepare("SELECT key, seen, folded, phone FROM regulars")?;
     let rows = profiles
         .query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-            ))
+            Ok(super::regulars::Indexed {
+                key: r.get(0)?,
+                seen: r.get(1)?,
+                folded: r.get(2)?,
+                phone: r.get(3)?,
+            })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut suffix =
-        dst.prepare("INSERT OR IGNORE INTO regular_phones (suffix, regular) VALUES (?1, ?2)")?;
-    for (key, folded, phone) in rows {
-        let words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
-        super::regulars::index_words(dst, key, &words)?;
-        for s in phone
-            .as_deref()
-            .map(super::regulars::suffixes)
-            .into_iter()
-            .flatten()
-        {
-            suffix.execute(params![s, key])?;
-        }
+    for regular in &rows {
+        super::regulars::index_regular(dst, regular)?;
     }
     Ok(())
 }

@@ -687,3 +687,343 @@ fn a_database_of_100000_regulars_migrates_to_the_search_tables() {
         assert_eq!(stamps, expected, "{query}");
     }
 }
+
+/// Every index row (words, pairs, phone suffixes, the narrow search table) is exactly
+/// what the profiles say, each with its regular's current `seen`.
+fn assert_index_rows_carry_seen(store: &Store) {
+    let rows = |sql: &str| -> Vec<String> {
+        let mut stmt = store.conn.prepare(sql).unwrap();
+        let mut rows: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.sort();
+        rows
+    };
+    let mut expected = [Vec::new(), Vec::new(), Vec::new()];
+    let mut stmt = store
+        .conn
+        .prepare(&format!("SELECT {} FROM regulars", Indexed::COLUMNS))
+        .unwrap();
+    for regular in stmt.query_map([], Indexed::from_row).unwrap() {
+        let regular = regular.unwrap();
+        for (i, (_, _, tokens)) in index_rows(&regular).into_iter().enumerate() {
+            expected[i].extend(
+                tokens
+                    .into_iter()
+                    .map(|t| format!("{t}|{}|{}", regular.seen, regular.key)),
+            );
+        }
+    }
+    for (i, (table, column)) in [
+        ("regular_words", "word"),
+        ("regular_pairs", "pair"),
+        ("regular_phones", "suffix"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        expected[i].sort();
+        expected[i].dedup();
+        assert_eq!(
+            rows(&format!(
+                "SELECT {column} || '|' || seen || '|' || regular FROM {table}"
+            )),
+            expected[i],
+            "{table}"
+        );
+    }
+    assert_eq!(
+        rows("SELECT seen || '|' || key || '|' || folded || '|' || coalesce(phone, '') FROM regular_search"),
+        rows("SELECT seen || '|' || key || '|' || folded || '|' || coalesce(phone, '') FROM regulars"),
+    );
+}
+
+#[test]
+fn seen_is_last_seen_in_milliseconds() {
+    let (_dir, mut store) = temp_store();
+    let lan = save(&mut store, "Lan", None, 0);
+    store.log_visit(lan, None, at(90)).unwrap();
+    let (last_seen, seen): (String, i64) = store
+        .conn
+        .query_row("SELECT last_seen, seen FROM regulars", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(parse_time(&last_seen).unwrap().timestamp_millis(), seen);
+    assert_eq!(seen, at(90).timestamp_millis());
+}
+
+#[test]
+fn erasing_a_regular_leaves_no_row_of_theirs_in_any_search_index() {
+    let (_dir, mut store) = temp_store();
+    let lan = save(&mut store, "Nguyễn Thị Lan", Some("0901234567"), 0);
+    save(&mut store, "Trần Văn Minh", Some("0907654321"), 1);
+    store.log_visit(lan, None, at(30)).unwrap();
+    let key: i64 = store
+        .conn
+        .query_row(
+            "SELECT key FROM regulars WHERE id = ?1",
+            [lan.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    store.erase_regular(lan, at(40)).unwrap();
+    for table in ["regular_words", "regular_pairs", "regular_phones"] {
+        assert_eq!(
+            count(
+                &store,
+                &format!("SELECT count(*) FROM {table} WHERE regular = {key}")
+            ),
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        count(
+            &store,
+            &format!("SELECT count(*) FROM regular_search WHERE key = {key}")
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM regular_vocab WHERE word = 'lan'"
+        ),
+        0
+    );
+    assert_index_rows_carry_seen(&store);
+    for query in ["lan", "nguyen thi", "4567", "0901", "123"] {
+        assert!(
+            store.search_regulars(query, 10).unwrap().is_empty(),
+            "{query}"
+        );
+    }
+}
+
+#[test]
+fn a_rename_or_new_phone_moves_every_index_row_and_a_visit_moves_its_seen() {
+    let (_dir, mut store) = temp_store();
+    let lan = save(&mut store, "Nguyễn Thị Lan", Some("0901234567"), 0);
+    let mai = save(&mut store, "Nguyễn Thị Mai", Some("0911234567"), 1);
+    assert_index_rows_carry_seen(&store);
+    // Mai is the more recent, so she comes first by every plan (walk, drive, pair).
+    for query in ["nguyen thi", "4567", "thi nguyen"] {
+        assert_eq!(
+            names(&store.search_regulars(query, 10).unwrap()),
+            ["Nguyễn Thị Mai", "Nguyễn Thị Lan"],
+            "{query}"
+        );
+    }
+    store.log_visit(lan, None, at(60)).unwrap();
+    assert_index_rows_carry_seen(&store);
+    for query in ["nguyen thi", "4567", "thi nguyen", "1234567"] {
+        assert_eq!(
+            names(&store.search_regulars(query, 10).unwrap()),
+            ["Nguyễn Thị Lan", "Nguyễn Thị Mai"],
+            "{query}"
+        );
+    }
+    let mut rename = edit("Phạm Ngọc Lan", Some("0988888888"));
+    rename.id = Some(lan);
+    store.save_regular(&rename, at(61)).unwrap();
+    assert_index_rows_carry_seen(&store);
+    assert_eq!(
+        names(&store.search_regulars("4567", 10).unwrap()),
+        ["Nguyễn Thị Mai"]
+    );
+    assert_eq!(
+        names(&store.search_regulars("nguyen thi", 10).unwrap()),
+        ["Nguyễn Thị Mai"]
+    );
+    assert_eq!(
+        names(&store.search_regulars("pham ngoc", 10).unwrap()),
+        ["Phạm Ngọc Lan"]
+    );
+    assert_eq!(
+        names(&store.search_regulars("8888", 10).unwrap()),
+        ["Phạm Ngọc Lan"]
+    );
+    // A visit older than the last one moves nothing.
+    store.log_visit(mai, None, at(-30)).unwrap();
+    assert_index_rows_carry_seen(&store);
+    assert_eq!(
+        names(&store.search_regulars("", 10).unwrap()),
+        ["Phạm Ngọc Lan", "Nguyễn Thị Mai"]
+    );
+}
+
+#[test]
+fn a_database_from_before_seen_migrates_with_every_index_row_in_last_seen_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("countertop.db");
+    let before = crate::store::migrations::version_starting("ALTER TABLE regulars ADD COLUMN seen")
+        .expect("the seen migration")
+        - 1;
+    let n = 300;
+    let name = |i: usize| {
+        let families = ["Nguyễn", "Trần", "Lê"];
+        let givens = ["Mai", "Lan", "Hùng", "Anh"];
+        format!("{} Thị {}", families[i % 3], givens[(i / 3) % 4])
+    };
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        crate::store::migrations::apply_until(&mut conn, before).unwrap();
+        let tx = conn.transaction().unwrap();
+        let consent = to_json(&Consent {
+            version: 1,
+            given_at: Utc::now(),
+            dietary_given_at: None,
+        })
+        .unwrap();
+        for i in 0..n {
+            let key = i as i64 + 1;
+            let name = name(i);
+            let folded = words(&name).join(" ");
+            let phone = format!("09{:08}", i * 7);
+            // Last seen in an order that is not the keys' order, with milliseconds.
+            let seen = time_text(
+                at(0).with_timezone(&Utc) + Duration::milliseconds(((i * 37) % n) as i64 * 1001),
+            );
+            tx.execute(
+                "INSERT INTO regulars (key, id, hlc, name, phone, consent, folded, created_at,
+                                       updated_at, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8)",
+                params![
+                    key,
+                    Uuid::now_v7().to_string(),
+                    Hlc::tick(None, i as i64, Uuid::nil()).to_sortable(),
+                    name,
+                    phone,
+                    consent,
+                    folded,
+                    seen
+                ],
+            )
+            .unwrap();
+            let words: Vec<&str> = folded.split(' ').collect();
+            for w in &words {
+                tx.execute(
+                    "INSERT OR IGNORE INTO regular_words (word, regular) VALUES (?1, ?2)",
+                    params![w, key],
+                )
+                .unwrap();
+            }
+            for p in word_pairs(&words) {
+                tx.execute(
+                    "INSERT OR IGNORE INTO regular_pairs (pair, regular) VALUES (?1, ?2)",
+                    params![p, key],
+                )
+                .unwrap();
+            }
+            for s in suffixes(&phone) {
+                tx.execute(
+                    "INSERT OR IGNORE INTO regular_phones (suffix, regular) VALUES (?1, ?2)",
+                    params![s, key],
+                )
+                .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        crate::store::migrations::LATEST
+    );
+    assert_index_rows_carry_seen(&store);
+    assert_index_matches_profiles(&store);
+    // Every plan gives what a scan of every profile gives, most recently seen first.
+    let all: Vec<(String, String, String)> = store
+        .conn
+        .prepare("SELECT last_seen, folded, phone FROM regulars ORDER BY last_seen DESC, key DESC")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for query in [
+        "",
+        "nguyen",
+        "tran thi lan",
+        "thi hung",
+        "le a",
+        "7",
+        "0900000",
+    ] {
+        let found: Vec<String> = store
+            .search_regulars(query, 25)
+            .unwrap()
+            .iter()
+            .map(|c| c.regular.phone().unwrap().to_owned())
+            .collect();
+        let expected: Vec<String> = match Query::parse(query) {
+            Query::Recent => all.iter().map(|r| r.2.clone()).take(25).collect(),
+            Query::Words(terms) => all
+                .iter()
+                .filter(|r| terms.iter().all(|t| word_starts(&r.1, t)))
+                .map(|r| r.2.clone())
+                .take(25)
+                .collect(),
+            Query::Phone(d) => {
+                let ends = all.iter().filter(|r| r.2.ends_with(&d));
+                let inner = all
+                    .iter()
+                    .filter(|r| r.2.contains(&d) && !r.2.ends_with(&d));
+                ends.chain(inner).map(|r| r.2.clone()).take(25).collect()
+            }
+        };
+        assert!(!expected.is_empty(), "{query}");
+        assert_eq!(found, expected, "{query}");
+    }
+}
+
+#[test]
+fn a_pull_of_profiles_visits_and_tombstones_keeps_every_index_row_at_its_seen() {
+    let (_dir, mut store) = temp_store();
+    let local = save(&mut store, "Nguyễn Thị Lan", Some("0901234567"), 0);
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut first = page(1);
+    first.profiles = vec![
+        remote(a, "Trần Văn Minh", 10, 3),
+        remote(b, "Lê Thị Mai", 11, 3),
+    ];
+    // A visit far in the future moves Minh ahead of everyone, by every plan.
+    first.visits = vec![countertop_protocol::VisitRecord {
+        id: Uuid::now_v7(),
+        at: Utc::now() + Duration::days(3),
+        visit: Visit {
+            regular_id: a,
+            rating_id: None,
+            unhappy: None,
+        },
+    }];
+    store.apply_regulars(&first).unwrap();
+    assert_index_rows_carry_seen(&store);
+    assert_eq!(
+        names(&store.search_regulars("", 1).unwrap()),
+        ["Trần Văn Minh"]
+    );
+    assert_eq!(
+        names(&store.search_regulars("minh", 5).unwrap()),
+        ["Trần Văn Minh"]
+    );
+    // An edit from HQ renames Mai; a tombstone erases our own Lan.
+    let mut second = page(2);
+    second.profiles = vec![remote(b, "Lê Ngọc Mai", 12, 3)];
+    second.erased = vec![RegularErased {
+        regular_id: local,
+        erased_at: Utc::now(),
+    }];
+    store.apply_regulars(&second).unwrap();
+    assert_index_rows_carry_seen(&store);
+    assert!(store.search_regulars("le thi", 5).unwrap().is_empty());
+    assert_eq!(
+        names(&store.search_regulars("le ngoc", 5).unwrap()),
+        ["Lê Ngọc Mai"]
+    );
+    assert!(store.search_regulars("4567", 5).unwrap().is_empty());
+    assert!(store.search_regulars("lan", 5).unwrap().is_empty());
+}
