@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod app;
 pub mod body;
+pub mod demo;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
