@@ -5,8 +5,10 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use countertop_hq::app::shutdown_signal;
+use countertop_hq::storage::accounts::{AuditEntry, Role, UserRecord};
 use countertop_hq::tls::TlsFiles;
-use countertop_hq::{admin, open_storage, Application, Settings};
+use countertop_hq::web::users;
+use countertop_hq::{admin, open_storage, Application, Settings, Storage};
 use std::path::PathBuf;
 use uuid::Uuid;
 
@@ -52,6 +54,16 @@ enum Command {
             value_parser = countertop_hq::throttle::parse_trusted_proxy
         )]
         trusted_proxy: Vec<ipnet::IpNet>,
+        /// The dashboard's address as people reach it, for set-password links.
+        #[arg(long, env = "COUNTERTOP_HQ_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Minutes without a request after which a dashboard session ends.
+        #[arg(long, env = "COUNTERTOP_HQ_SESSION_IDLE_MINUTES", default_value_t = 480,
+              value_parser = clap::value_parser!(u64).range(1..=43200))]
+        session_idle_minutes: u64,
+        /// Mark cookies Secure without --tls-cert (HQ behind a TLS-terminating proxy).
+        #[arg(long, env = "COUNTERTOP_HQ_SECURE_COOKIES")]
+        secure_cookies: bool,
     },
     /// Manage stores.
     Store {
@@ -90,6 +102,70 @@ enum Command {
         #[arg(long)]
         no_admin: bool,
     },
+    /// Manage dashboard accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add an account. With --password-stdin it reads the password from standard input;
+    /// otherwise it prints a one-time link for setting it.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// admin, manager or viewer.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// A store the account sees (managers and viewers); repeat for several.
+        #[arg(long = "store")]
+        stores: Vec<Uuid>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        link: LinkArgs,
+    },
+    /// List accounts: id, email, role, stores, status (tab-separated).
+    List,
+    /// Print a new one-time link for setting the account's password.
+    Link {
+        /// The account's id or email.
+        account: String,
+        #[command(flatten)]
+        link: LinkArgs,
+    },
+    /// Disable an account (it can no longer sign in; its sessions stop at once).
+    #[command(alias = "remove")]
+    Disable {
+        /// The account's id or email.
+        account: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        /// The account's id or email.
+        account: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct LinkArgs {
+    /// The dashboard's address as people reach it; the link starts with it.
+    #[arg(
+        long,
+        env = "COUNTERTOP_HQ_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    base_url: String,
+    /// How long the link stays valid.
+    #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u64).range(1..=720))]
+    valid_hours: u64,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
 }
 
 #[derive(Subcommand)]
@@ -148,6 +224,9 @@ async fn main() -> Result<()> {
             tls_cert,
             tls_key,
             trusted_proxy,
+            public_url,
+            session_idle_minutes,
+            secure_cookies,
         } => {
             let mut settings = Settings::new(listen, &cli.database);
             settings.tls = tls_cert
@@ -155,6 +234,9 @@ async fn main() -> Result<()> {
                 .map(|(cert, key)| TlsFiles { cert, key });
             let https = settings.tls.is_some();
             settings.trusted_proxies = trusted_proxy;
+            settings.web.public_url = public_url.map(|u| u.trim_end_matches('/').to_owned());
+            settings.web.session_idle = std::time::Duration::from_secs(session_idle_minutes * 60);
+            settings.web.secure_cookies = secure_cookies;
             let app = Application::build(settings)
                 .await
                 .with_context(|| format!("starting HQ on {}", cli.database))?;
@@ -240,6 +322,115 @@ async fn main() -> Result<()> {
             if let Some((id, _)) = report.stores.first() {
                 println!("{id}");
             }
+        }
+        Command::User { command } => {
+            let storage = open(&cli.database).await?;
+            user_command(storage.as_ref(), command).await?;
+        }
+    }
+    Ok(())
+}
+
+/// An account by id or email.
+async fn find_user(storage: &dyn Storage, account: &str) -> Result<UserRecord> {
+    let found = match Uuid::parse_str(account.trim()) {
+        Ok(id) => storage.user(id).await?,
+        Err(_) => storage.user_by_email(account).await?,
+    };
+    found.with_context(|| {
+        format!("no account {account:?}; list them with 'countertop-hq user list'")
+    })
+}
+
+async fn print_link(storage: &dyn Storage, user: Uuid, link: &LinkArgs) -> Result<()> {
+    let valid = std::time::Duration::from_secs(link.valid_hours * 3600);
+    let token = users::issue_password_link(storage, user, valid).await?;
+    eprintln!(
+        "One-time link to set the password (valid {} h; send it to the person):",
+        link.valid_hours
+    );
+    println!("{}", users::password_link_url(&link.base_url, &token));
+    Ok(())
+}
+
+async fn audit(storage: &dyn Storage, action: &str, user: Uuid, detail: String) -> Result<()> {
+    storage
+        .record_audit(&AuditEntry {
+            actor: None,
+            action: action.to_owned(),
+            store_id: None,
+            target: Some(user.to_string()),
+            detail,
+        })
+        .await?;
+    Ok(())
+}
+
+async fn user_command(storage: &dyn Storage, command: UserCommand) -> Result<()> {
+    match command {
+        UserCommand::Add {
+            email,
+            role,
+            stores,
+            password_stdin,
+            link,
+        } => {
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("reading the password from standard input")?;
+                Some(line.trim_end_matches(['\r', '\n']).to_owned())
+            } else {
+                None
+            };
+            let id = users::add_user(storage, &email, role, &stores, password.as_deref()).await?;
+            audit(storage, "user_added", id, format!("role={role} cli")).await?;
+            eprintln!("account id {id}");
+            if password.is_none() {
+                print_link(storage, id, &link).await?;
+            } else {
+                println!("{id}");
+            }
+        }
+        UserCommand::List => {
+            let stores = storage.store_list().await?;
+            for u in storage.users().await? {
+                let names: Vec<&str> = stores
+                    .iter()
+                    .filter(|s| u.stores.contains(&s.id))
+                    .map(|s| s.name.as_str())
+                    .collect();
+                let status = if u.disabled {
+                    "disabled"
+                } else if u.password_hash.is_none() {
+                    "no-password"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{status}",
+                    u.id,
+                    u.email,
+                    u.role,
+                    names.join(",")
+                );
+            }
+        }
+        UserCommand::Link { account, link } => {
+            let user = find_user(storage, &account).await?;
+            audit(storage, "password_link", user.id, "cli".into()).await?;
+            print_link(storage, user.id, &link).await?;
+        }
+        UserCommand::Disable { account } => {
+            let user = find_user(storage, &account).await?;
+            storage.set_user_disabled(user.id, true).await?;
+            audit(storage, "user_disabled", user.id, "cli".into()).await?;
+        }
+        UserCommand::Enable { account } => {
+            let user = find_user(storage, &account).await?;
+            storage.set_user_disabled(user.id, false).await?;
+            audit(storage, "user_enabled", user.id, "cli".into()).await?;
         }
     }
     Ok(())

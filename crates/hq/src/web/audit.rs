@@ -9,12 +9,16 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::auth::ScopedStore;
 use super::error::WebError;
 use super::{route, Access, Layout, Route, Viewer};
 use crate::routes::AppState;
 use crate::storage::accounts::{AuditEntry, AuditQuery, AuditRecord, Role};
 
-pub const ROUTES: &[Route] = &[route!(GET "/audit", Access::Signed(Role::Viewer), page)];
+pub const ROUTES: &[Route] = &[
+    route!(GET "/audit", Access::Signed(Role::Viewer), page),
+    route!(GET "/stores/{store_id}/audit", Access::Signed(Role::Viewer), store_page),
+];
 
 /// Lines per page.
 const PAGE: usize = 100;
@@ -80,6 +84,8 @@ pub struct AuditPage {
     pub lines: Vec<AuditLine>,
     /// The `before` of the next page, when there is one.
     pub older: Option<i64>,
+    /// The one store this page is about, if it is a store's log.
+    pub store: Option<(Uuid, String)>,
 }
 
 #[derive(Deserialize)]
@@ -87,16 +93,44 @@ pub struct AuditParams {
     before: Option<i64>,
 }
 
-/// GET /audit
+/// GET /audit — everything for admins, the entries about their stores for others.
 pub async fn page(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(q): Query<AuditParams>,
 ) -> Result<AuditPage, WebError> {
-    let stores = viewer.stores_in_scope(&state).await?;
+    let stores = viewer.scope.store_ids().map(<[Uuid]>::to_vec);
+    render(&state, &viewer, stores, q.before, None).await
+}
+
+/// GET /stores/{store_id}/audit — the entries about one store.
+pub async fn store_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ScopedStore(store): ScopedStore,
+    Query(q): Query<AuditParams>,
+) -> Result<AuditPage, WebError> {
+    render(
+        &state,
+        &viewer,
+        Some(vec![store.id]),
+        q.before,
+        Some((store.id, store.name)),
+    )
+    .await
+}
+
+async fn render(
+    state: &AppState,
+    viewer: &Viewer,
+    filter: Option<Vec<Uuid>>,
+    before: Option<i64>,
+    one_store: Option<(Uuid, String)>,
+) -> Result<AuditPage, WebError> {
+    let stores = viewer.stores_in_scope(state).await?;
     let query = AuditQuery {
-        stores: viewer.scope.store_ids().map(<[Uuid]>::to_vec),
-        before: q.before,
+        stores: filter,
+        before,
         limit: PAGE + 1,
     };
     let mut records: Vec<AuditRecord> = state.storage.audit_entries(&query).await?;
@@ -132,8 +166,9 @@ pub async fn page(
         })
         .collect();
     Ok(AuditPage {
-        l: Layout::new(&viewer),
+        l: Layout::new(viewer),
         lines,
         older,
+        store: one_store,
     })
 }

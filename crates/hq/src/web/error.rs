@@ -133,3 +133,45 @@ impl IntoResponse for WebError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_page_is_translated() {
+        let errors = [
+            WebError::NotFound,
+            WebError::Forbidden,
+            WebError::Csrf,
+            WebError::BadRequest {
+                message: "The form is too large.",
+            },
+            WebError::Throttled {
+                retry_after: Duration::from_secs(1),
+            },
+            WebError::Storage(StorageError::Corrupt("x".into())),
+            WebError::Internal("x".into()),
+            WebError::LoginRequired { next: "/".into() },
+        ];
+        for e in errors {
+            let page = e.page();
+            for msgid in [page.title, page.message] {
+                assert!(super::super::i18n::has_vi(msgid), "{msgid}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_sign_in_redirects_with_the_page_to_come_back_to() {
+        let r = WebError::LoginRequired {
+            next: "/stores/1?x=1".into(),
+        }
+        .into_response();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            r.headers()[header::LOCATION],
+            "/login?next=%2Fstores%2F1%3Fx%3D1"
+        );
+    }
+}

@@ -130,3 +130,47 @@ impl Layout {
         format!("/lang?set={code}&next={}", super::url_encode(&self.path))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::accounts::Role;
+
+    #[test]
+    fn nav_labels_and_roles_are_translated() {
+        for (_, label, _) in NAV {
+            assert!(super::super::i18n::has_vi(label), "{label}");
+        }
+        for role in Role::ALL {
+            assert!(super::super::i18n::has_vi(role_msgid(role)), "{role}");
+        }
+        for action in [
+            "login_ok",
+            "login_failed",
+            "logout",
+            "password_set",
+            "user_added",
+            "user_changed",
+            "user_disabled",
+            "user_enabled",
+            "password_link",
+            "survey_changed",
+            "device_enrolled",
+            "device_revoked",
+            "regular_erased",
+            "something new",
+        ] {
+            let label = super::super::audit::action_label(action);
+            assert!(super::super::i18n::has_vi(label), "{label}");
+        }
+    }
+
+    #[test]
+    fn the_current_page_is_marked_in_the_nav() {
+        assert!(is_current("/", "/"));
+        assert!(is_current("/", "/stores/abc"));
+        assert!(!is_current("/", "/devices"));
+        assert!(is_current("/users", "/users/abc"));
+        assert!(!is_current("/users", "/usersx"));
+    }
+}

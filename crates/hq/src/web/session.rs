@@ -49,8 +49,9 @@ fn backend(e: impl std::fmt::Display) -> session_store::Error {
 fn to_row(record: &Record) -> session_store::Result<SessionRow> {
     let data = serde_json::to_string(&record.data)
         .map_err(|e| session_store::Error::Encode(e.to_string()))?;
-    let expires_at = DateTime::<Utc>::from_timestamp(record.expiry_date.unix_timestamp(), 0)
-        .ok_or_else(|| session_store::Error::Encode("expiry out of range".into()))?;
+    let nanos = i64::try_from(record.expiry_date.unix_timestamp_nanos())
+        .map_err(|_| session_store::Error::Encode("expiry out of range".into()))?;
+    let expires_at = DateTime::<Utc>::from_timestamp_nanos(nanos);
     Ok(SessionRow { data, expires_at })
 }
 
@@ -93,7 +94,11 @@ impl SessionStore for DbSessionStore {
         };
         let data = serde_json::from_str(&row.data)
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        let expiry_date = time::OffsetDateTime::from_unix_timestamp(row.expires_at.timestamp())
+        let nanos = row
+            .expires_at
+            .timestamp_nanos_opt()
+            .ok_or_else(|| session_store::Error::Decode("expiry out of range".into()))?;
+        let expiry_date = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
         Ok(Some(Record {
             id: *id,

@@ -102,6 +102,13 @@ pub fn location(resp: &reqwest::Response) -> String {
 }
 
 impl TestApp {
+    /// Stop this HQ's server (its database stays, for a restart on it).
+    pub fn stop_server(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
     /// A new account with [`PASSWORD`]; returns its id and email.
     pub async fn user_of_role(&self, role: Role, stores: &[Uuid]) -> (Uuid, String) {
         let email = format!("{}-{}@example.org", role, Uuid::now_v7().simple());
@@ -139,4 +146,77 @@ pub async fn login_attempt(
     client
         .post("/login", &[("email", email), ("password", password)])
         .await
+}
+
+/// Another HQ on the same database (a restart, or a second process behind a load
+/// balancer), with its own settings.
+pub async fn spawn_app_at(
+    database_url: &str,
+    tweak: impl FnOnce(&mut countertop_hq::Settings),
+) -> TestApp {
+    let mut settings = countertop_hq::Settings::new("127.0.0.1:0", database_url);
+    tweak(&mut settings);
+    let app = countertop_hq::Application::build(settings)
+        .await
+        .expect("app builds");
+    let address = format!("http://{}", app.local_addr());
+    let storage = app.storage();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        storage,
+        database_url: database_url.to_owned(),
+        _dir: None,
+        shutdown: Some(tx),
+    }
+}
+
+/// The `Set-Cookie` header of `name` in a response, whole (value and attributes).
+pub fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// The value of a `Set-Cookie` header (`name=value; ...` → `value`).
+pub fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|p| p.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_default()
+}
+
+/// GET with exactly this session cookie (no jar); returns the status.
+pub async fn get_with_session(base: &str, path: &str, session: &str) -> u16 {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(format!("{base}{path}"))
+        .header("cookie", format!("ct_session={session}"))
+        .send()
+        .await
+        .expect("sent")
+        .status()
+        .as_u16()
+}
+
+/// Sign in with a fresh client; returns the client and the session cookie's value.
+pub async fn login_session(app: &TestApp, email: &str) -> (WebClient, String) {
+    let mut client = WebClient::new(app);
+    let resp = login_attempt(&mut client, email, PASSWORD).await;
+    assert_eq!(resp.status(), 303, "sign-in failed");
+    let cookie = set_cookie(&resp, "ct_session").expect("a session cookie");
+    let (status, _) = client.get("/").await;
+    assert_eq!(status, 200);
+    (client, cookie_value(&cookie))
 }

@@ -6,4 +6,11 @@
 mod common;
 
 mod access;
+mod audit;
+mod cli;
+mod cookies;
+mod csrf;
+mod escaping;
 mod login;
+mod scope;
+mod users;
