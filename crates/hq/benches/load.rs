@@ -22,6 +22,8 @@
 
 #[path = "../tests/common/certs.rs"]
 mod certs;
+#[path = "dashboard/mod.rs"]
+mod dashboard;
 #[path = "../tests/common/pg.rs"]
 mod pg;
 
@@ -49,6 +51,7 @@ enum Scenario {
     Latency,
     Report,
     IngestTls,
+    Dashboard,
 }
 
 #[derive(Parser, Debug)]
@@ -88,6 +91,13 @@ struct Args {
     /// report: ratings to seed.
     #[arg(long, default_value_t = 10_000_000)]
     seed: u64,
+    /// dashboard: the database to seed once and keep between runs (a SQLite file path, or
+    /// a PostgreSQL database name on `--database`'s server).
+    #[arg(long)]
+    keep: Option<String>,
+    /// dashboard: timed rounds of each page.
+    #[arg(long, default_value_t = 100)]
+    samples: usize,
     // `cargo bench` passes --bench; accept and ignore it.
     #[arg(long, hide = true)]
     bench: bool,
@@ -563,6 +573,14 @@ fn server_side_p99(metrics: &str) -> String {
 
 const STORES: u64 = 100;
 const DAYS: u64 = 365;
+/// Seeded ratings: three touchpoints; every tenth store on four faces.
+const TOUCHPOINT_SQL: &str =
+    "CASE i % 3 WHEN 0 THEN 'visit' WHEN 1 THEN 'checkout' ELSE 'drive_thru' END";
+const SCALE_SQL: &str = "(CASE WHEN i % 10 = 9 THEN 4 ELSE 5 END)";
+const SCORE_SQL: &str = "(CASE WHEN i % 10 = 9 THEN (i * 13) % 4 + 1 ELSE (i * 13) % 5 + 1 END)";
+/// A quarter of the ratings carry one reason, by score.
+const REASON_SQL: &str = "CASE WHEN score <= 2 THEN 'slow_service' WHEN score = 3 THEN 'price' \
+                          ELSE 'friendly_staff' END";
 
 async fn seed_sqlite(path: &str, stores: &[Uuid], n: u64) {
     let path = path.to_owned();
@@ -595,15 +613,28 @@ async fn seed_sqlite(path: &str, stores: &[Uuid], n: u64) {
                  SELECT printf('00000000-0000-7000-8000-%012x', i), \
                  (SELECT id FROM bench_stores WHERE idx = i % {STORES}), \
                  '00000000-0000-7000-8000-000000000000', {date} || 'T12:00:00.000000Z', {date}, \
-                 (i * 7) % 14 + 7, 'visit', 1, 5, (i * 13) % 5 + 1, \
-                 (i * 13) % 5 + 1 >= 4, \
+                 (i * 7) % 14 + 7, {touchpoint}, 1, {scale}, {score}, \
+                 {score} + 1 >= {scale}, \
                  CASE WHEN i % 10 = 0 THEN i % 11 ELSE NULL END, \
-                 CASE WHEN i % 50 = 0 THEN 1 ELSE 0 END, NULL FROM g"
+                 CASE WHEN i % 50 = 0 THEN 1 ELSE 0 END, {comment} FROM g",
+                touchpoint = TOUCHPOINT_SQL,
+                scale = SCALE_SQL,
+                score = SCORE_SQL,
+                comment = "CASE WHEN i % 10 = 3 THEN 'comment ' || i ELSE NULL END"
             );
             c.execute_batch(&sql).expect("seed");
             done = upto;
             eprintln!("  seeded {done}");
         }
+        c.execute_batch(&format!(
+            "INSERT INTO rating_reasons (rating_id, reason) SELECT id, {REASON_SQL} FROM ratings \
+             WHERE substr(id, 36, 1) IN ('0', '4', '8', 'c'); \
+             DELETE FROM rating_rollup; DELETE FROM rating_daily; DELETE FROM reason_rollup;"
+        ))
+        .expect("reasons");
+        eprintln!("  seeded reasons; filling the rollups");
+        c.execute_batch(countertop_hq::storage::rollups::fill_sql_text())
+            .expect("fill rollups");
         c.execute_batch("ANALYZE").expect("analyze");
     })
     .await
@@ -639,19 +670,36 @@ async fn seed_postgres(url: &str, stores: &[Uuid], n: u64) {
              SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, s.id, \
              '00000000-0000-7000-8000-000000000000'::uuid, \
              timestamptz '2025-01-01 12:00:00+00' + ((i / {STORES}) % {DAYS}) * interval '1 day', \
-             {date}, (i * 7) % 14 + 7, 'visit', 1, 5, (i * 13) % 5 + 1, \
-             (i * 13) % 5 + 1 >= 4, \
-             CASE WHEN i % 10 = 0 THEN (i % 11)::int ELSE NULL END, i % 50 = 0, NULL \
+             {date}, (i * 7) % 14 + 7, {touchpoint}, 1, {scale}, {score}, \
+             {score} + 1 >= {scale}, \
+             CASE WHEN i % 10 = 0 THEN (i % 11)::int ELSE NULL END, i % 50 = 0, \
+             CASE WHEN i % 10 = 3 THEN 'comment ' || i ELSE NULL END \
              FROM generate_series({done}::int8, {}::int8) AS i \
              JOIN bench_stores s ON s.idx = i % {STORES}",
-            upto - 1
+            upto - 1,
+            touchpoint = TOUCHPOINT_SQL,
+            scale = SCALE_SQL,
+            score = SCORE_SQL,
         );
         client.batch_execute(&sql).await.expect("seed");
         done = upto;
         eprintln!("  seeded {done}");
     }
     client
-        .batch_execute("VACUUM ANALYZE ratings")
+        .batch_execute(&format!(
+            "INSERT INTO rating_reasons (rating_id, reason) SELECT id, {REASON_SQL} FROM ratings \
+             WHERE right(id::text, 1) IN ('0', '4', '8', 'c'); \
+             DELETE FROM rating_rollup; DELETE FROM rating_daily; DELETE FROM reason_rollup;"
+        ))
+        .await
+        .expect("reasons");
+    eprintln!("  seeded reasons; filling the rollups");
+    client
+        .batch_execute(countertop_hq::storage::rollups::fill_sql_text())
+        .await
+        .expect("fill rollups");
+    client
+        .batch_execute("VACUUM ANALYZE")
         .await
         .expect("analyze");
 }
@@ -745,5 +793,6 @@ async fn main() {
         Scenario::Ingest => ingest(&args, &mut dbs).await,
         Scenario::Latency => latency(&args, &mut dbs).await,
         Scenario::Report => report(&args, &mut dbs).await,
+        Scenario::Dashboard => dashboard::run(&args, &dbs).await,
     }
 }

@@ -1,6 +1,7 @@
 //! The dashboard's read model: what the overview, store, devices and export pages ask of
 //! the database, as one trait ([`Analytics`]) both backends implement, and the SQL they
-//! share. Figures come back as integer sums ([`Sums`]); [`crate::reports`] is the one
+//! share, which reads the rollups kept at ingest ([`super::rollups`]) for every figure
+//! and the raw rows only for comments, export and devices. Figures come back as integer sums ([`Sums`]); [`crate::reports`] is the one
 //! place that turns them into CSAT, the Happy Index, averages and NPS.
 //!
 //! Every query takes per-store ranges of local dates ([`StoreRange`]), because a period
@@ -16,7 +17,7 @@ use countertop_protocol::Scale;
 use uuid::Uuid;
 
 use super::hours::OpeningHours;
-use super::StorageError;
+use super::{GroupBy, ReportQuery, StorageError, Tally};
 
 /// A store's local dates to cover, inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -452,32 +453,41 @@ pub(crate) enum Key {
     Touchpoint,
 }
 
-/// Sums grouped by `key`: rows of (key text, scale, score, n, nps responses, promoters,
-/// detractors), read from the rollup table.
-pub(crate) fn cells_sql(d: &Dialect, ranges: &[StoreRange], repeats: bool, key: Key) -> Sql {
-    let mut q = Sql::new(d);
-    let filter = q.ranges(ranges);
-    let key = match key {
-        Key::Store => d.store_key.to_owned(),
-        Key::Day => d.day_key.to_owned(),
-        Key::Slot => format!("({} * 24 + r.local_hour)", d.weekday),
-        Key::Touchpoint => "r.touchpoint".to_owned(),
-    };
+/// `SELECT key, scale, score, n, nps responses, promoters, detractors` from a rollup
+/// table (`rating_daily`, `rating_rollup` or `reason_rollup`: they share these columns).
+fn grouped(table: &str, key: &str, filter: &str, repeats: bool) -> String {
     let repeats = if repeats {
         ""
     } else {
         " AND NOT r.suspected_repeat"
     };
-    q.text = format!(
-        "SELECT CAST({key} AS TEXT), r.scale, r.score, COUNT(*), COUNT(r.nps), \
-         CAST(SUM(CASE WHEN r.nps >= 9 THEN 1 ELSE 0 END) AS BIGINT), \
-         CAST(SUM(CASE WHEN r.nps <= 6 THEN 1 ELSE 0 END) AS BIGINT) \
-         FROM ratings r WHERE {filter}{repeats} GROUP BY 1, 2, 3 ORDER BY 1"
-    );
+    format!(
+        "SELECT CAST({key} AS TEXT), r.scale, r.score, CAST(SUM(r.n) AS BIGINT), \
+         CAST(SUM(r.nps_n) AS BIGINT), CAST(SUM(r.promoters) AS BIGINT), \
+         CAST(SUM(r.detractors) AS BIGINT) \
+         FROM {table} r WHERE {filter}{repeats} GROUP BY 1, 2, 3 ORDER BY 1"
+    )
+}
+
+/// Sums grouped by `key`, read from the rollups: per store and per day from the small
+/// `rating_daily`, per weekday × hour and per touchpoint from `rating_rollup`.
+pub(crate) fn cells_sql(d: &Dialect, ranges: &[StoreRange], repeats: bool, key: Key) -> Sql {
+    let mut q = Sql::new(d);
+    let filter = q.ranges(ranges);
+    let (table, key) = match key {
+        Key::Store => ("rating_daily", d.store_key.to_owned()),
+        Key::Day => ("rating_daily", d.day_key.to_owned()),
+        Key::Slot => (
+            "rating_rollup",
+            format!("({} * 24 + r.local_hour)", d.weekday),
+        ),
+        Key::Touchpoint => ("rating_rollup", "r.touchpoint".to_owned()),
+    };
+    q.text = grouped(table, &key, &filter, repeats);
     q
 }
 
-/// Reason counts: rows of (day text or '', reason, n).
+/// Reason counts from `reason_rollup`: rows of (day text or '', reason, n).
 pub(crate) fn reasons_sql(d: &Dialect, ranges: &[StoreRange], repeats: bool, daily: bool) -> Sql {
     let mut q = Sql::new(d);
     let filter = q.ranges(ranges);
@@ -488,11 +498,49 @@ pub(crate) fn reasons_sql(d: &Dialect, ranges: &[StoreRange], repeats: bool, dai
         " AND NOT r.suspected_repeat"
     };
     q.text = format!(
-        "SELECT CAST({day} AS TEXT), rr.reason, COUNT(*) FROM rating_reasons rr \
-         JOIN ratings r ON r.id = rr.rating_id WHERE {filter}{repeats} \
-         GROUP BY 1, 2 ORDER BY 1, 2"
+        "SELECT CAST({day} AS TEXT), r.reason, CAST(SUM(r.n) AS BIGINT) FROM reason_rollup r \
+         WHERE {filter}{repeats} GROUP BY 1, 2 ORDER BY 1, 2"
     );
     q
+}
+
+/// The report API's query (`GET /api/v1/reports`), from the rollups: cell rows keyed by
+/// the group (`all` without one).
+pub(crate) fn report_sql(d: &Dialect, q: &ReportQuery) -> Sql {
+    let mut s = Sql::new(d);
+    let from = s.bind(Param::Date(q.from));
+    let to = s.bind(Param::Date(q.to));
+    let mut filter = format!("r.local_date >= {from} AND r.local_date <= {to}");
+    if let Some(store) = q.store_id {
+        filter.push_str(&format!(" AND r.store_id = {}", s.bind(Param::Uuid(store))));
+    }
+    let (table, key) = match q.group_by {
+        None => ("rating_daily", "'all'"),
+        Some(GroupBy::Store) => ("rating_daily", d.store_key),
+        Some(GroupBy::Day) => ("rating_daily", d.day_key),
+        Some(GroupBy::Hour) => ("rating_rollup", "r.local_hour"),
+        Some(GroupBy::Touchpoint) => ("rating_rollup", "r.touchpoint"),
+        Some(GroupBy::Reason) => ("reason_rollup", "r.reason"),
+    };
+    s.text = grouped(table, key, &filter, q.include_repeats);
+    s
+}
+
+/// Report groups from cell rows, in key order.
+pub(crate) fn tallies(rows: Vec<CellRow>) -> Vec<Tally> {
+    fold(rows)
+        .into_iter()
+        .map(|(key, s)| Tally {
+            key,
+            count: s.count(),
+            satisfied: s.satisfied(),
+            score_sum: s.score_sum(),
+            distribution: s.distribution(),
+            nps_responses: s.nps_responses,
+            promoters: s.promoters,
+            detractors: s.detractors,
+        })
+        .collect()
 }
 
 /// A row of [`cells_sql`].

@@ -10,10 +10,13 @@ mod pg_tls;
 mod postgres;
 mod postgres_accounts;
 mod postgres_analytics;
+mod postgres_rollups;
+pub mod rollups;
 pub mod rules;
 mod sqlite;
 mod sqlite_accounts;
 mod sqlite_analytics;
+mod sqlite_rollups;
 
 use std::sync::Arc;
 
@@ -401,50 +404,6 @@ pub async fn open_storage(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
     } else {
         Err(StorageError::BadUrl(url.to_owned()))
     }
-}
-
-/// How a backend spells what the shared SQL needs.
-pub(crate) struct Dialect {
-    /// The n-th placeholder.
-    pub p: fn(usize) -> String,
-    /// A store id as report key text.
-    pub store_key: &'static str,
-    /// A local date as `YYYY-MM-DD` report key text.
-    pub day_key: &'static str,
-}
-
-/// The SQL behind every report, shared by both backends.
-pub(crate) fn report_sql(q: &ReportQuery, d: &Dialect) -> String {
-    let p = d.p;
-    let key = match q.group_by {
-        None => "'all'".to_owned(),
-        Some(GroupBy::Store) => d.store_key.to_owned(),
-        Some(GroupBy::Day) => d.day_key.to_owned(),
-        Some(GroupBy::Hour) => "r.local_hour".to_owned(),
-        Some(GroupBy::Touchpoint) => "r.touchpoint".to_owned(),
-        Some(GroupBy::Reason) => "rr.reason".to_owned(),
-    };
-    let join = if q.group_by == Some(GroupBy::Reason) {
-        "JOIN rating_reasons rr ON rr.rating_id = r.id"
-    } else {
-        ""
-    };
-    let mut filters = format!("r.local_date >= {} AND r.local_date <= {}", p(1), p(2));
-    if q.store_id.is_some() {
-        filters.push_str(&format!(" AND r.store_id = {}", p(3)));
-    }
-    if !q.include_repeats {
-        filters.push_str(" AND NOT r.suspected_repeat");
-    }
-    let dist: String = (1..=5)
-        .map(|s| format!(", SUM(CASE WHEN r.score = {s} THEN 1 ELSE 0 END)"))
-        .collect();
-    format!(
-        "SELECT CAST({key} AS TEXT) AS k, COUNT(*), SUM(CASE WHEN r.satisfied THEN 1 ELSE 0 END), \
-         SUM(r.score){dist}, COUNT(r.nps), \
-         SUM(CASE WHEN r.nps >= 9 THEN 1 ELSE 0 END), SUM(CASE WHEN r.nps <= 6 THEN 1 ELSE 0 END) \
-         FROM ratings r {join} WHERE {filters} GROUP BY k ORDER BY k"
-    )
 }
 
 /// Profiles a store's kiosks may see, changed after the cursor: `p(1)` the asking store,

@@ -15,9 +15,9 @@ use uuid::Uuid;
 
 use super::rules::{self, Facts, StoredProfile};
 use super::{
-    report_sql, DeviceRecord, IngestItem, PullEntry, RatingRow, Redeemed, RegularsPage,
-    RegularsReportQuery, RegularsScope, RegularsTally, ReportQuery, Storage, StorageError,
-    StoreRecord, Stored, Tally, TokenState,
+    DeviceRecord, IngestItem, PullEntry, RatingRow, Redeemed, RegularsPage, RegularsReportQuery,
+    RegularsScope, RegularsTally, ReportQuery, Storage, StorageError, StoreRecord, Stored, Tally,
+    TokenState,
 };
 
 /// A constant for `pg_advisory_xact_lock`, so concurrent HQ processes migrate one at a time.
@@ -151,6 +151,51 @@ ALTER TABLE devices ADD COLUMN last_seen_at timestamptz;
 UPDATE devices SET last_seen_at = (SELECT MAX(received_at) FROM events e WHERE e.device_id = devices.id);
 CREATE INDEX events_device_health ON events (device_id, received_at) WHERE kind = 'device_health';
 "#,
+    // 5: rollups kept at ingest (see storage/rollups.rs), filled from the rows so far.
+    concat!(
+        r#"
+CREATE TABLE rating_rollup (
+    store_id uuid NOT NULL,
+    local_date date NOT NULL,
+    local_hour int4 NOT NULL,
+    touchpoint text NOT NULL,
+    scale int4 NOT NULL,
+    score int4 NOT NULL,
+    suspected_repeat boolean NOT NULL,
+    n int8 NOT NULL,
+    nps_n int8 NOT NULL,
+    promoters int8 NOT NULL,
+    detractors int8 NOT NULL,
+    PRIMARY KEY (store_id, local_date, local_hour, touchpoint, scale, score, suspected_repeat)
+);
+CREATE TABLE rating_daily (
+    store_id uuid NOT NULL,
+    local_date date NOT NULL,
+    scale int4 NOT NULL,
+    score int4 NOT NULL,
+    suspected_repeat boolean NOT NULL,
+    n int8 NOT NULL,
+    nps_n int8 NOT NULL,
+    promoters int8 NOT NULL,
+    detractors int8 NOT NULL,
+    PRIMARY KEY (store_id, local_date, scale, score, suspected_repeat)
+);
+CREATE TABLE reason_rollup (
+    store_id uuid NOT NULL,
+    local_date date NOT NULL,
+    reason text NOT NULL,
+    scale int4 NOT NULL,
+    score int4 NOT NULL,
+    suspected_repeat boolean NOT NULL,
+    n int8 NOT NULL,
+    nps_n int8 NOT NULL,
+    promoters int8 NOT NULL,
+    detractors int8 NOT NULL,
+    PRIMARY KEY (store_id, local_date, reason, scale, score, suspected_repeat)
+);
+"#,
+        super::rollups::fill_sql!()
+    ),
 ];
 
 /// A constant for `pg_advisory_xact_lock`, held by every transaction that writes regulars
@@ -415,17 +460,21 @@ async fn apply(
         )
         .await?;
     }
+    let mut rollup = super::postgres_rollups::orphans(tx, plan).await?;
     if !plan.reasons.is_empty() {
         let (rid, rs): (Vec<Uuid>, Vec<&str>) = plan.reasons.iter().copied().unzip();
-        tx.execute(
-            &tx.prepare_cached(
-                "INSERT INTO rating_reasons (rating_id, reason) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING",
+        let went_in = tx
+            .query(
+                &tx.prepare_cached(
+                    "INSERT INTO rating_reasons (rating_id, reason) \
+                     SELECT * FROM UNNEST($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING \
+                     RETURNING rating_id, reason",
+                )
+                .await?,
+                &[&rid, &rs],
             )
-            .await?,
-            &[&rid, &rs],
-        )
-        .await?;
+            .await?;
+        rollup.new_pairs = super::postgres_rollups::new_pairs(plan, &went_in)?;
     }
     if !plan.comments.is_empty() {
         let (cid, cs): (Vec<Uuid>, Vec<&str>) = plan.comments.iter().copied().unzip();
@@ -440,6 +489,8 @@ async fn apply(
         )
         .await?;
     }
+    // Before the NPS answers apply: the rollups move sums from the old answer.
+    super::postgres_rollups::keep(tx, device, plan, rollup).await?;
     if !plan.nps.is_empty() {
         // After the ratings above: details may name a rating of this same batch.
         let (nid, ns): (Vec<Uuid>, Vec<i32>) =
@@ -934,40 +985,11 @@ impl Storage for PostgresStorage {
     }
 
     async fn report(&self, query: &ReportQuery) -> Result<Vec<Tally>, StorageError> {
-        let sql = report_sql(
-            query,
-            &super::Dialect {
-                p: |n| format!("${n}"),
-                store_key: "r.store_id",
-                day_key: "to_char(r.local_date, 'YYYY-MM-DD')",
-            },
-        );
-        let client = self.client().await?;
         if let Some(store) = query.store_id {
-            store_exists(&client, store).await?;
+            store_exists(&self.client().await?, store).await?;
         }
-        let (from, to) = (query.from, query.to);
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&from, &to];
-        if let Some(s) = &query.store_id {
-            params.push(s);
-        }
-        let rows = client.query(&sql, &params).await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let n = |i: usize| r.get::<_, Option<i64>>(i).unwrap_or(0) as u64;
-                Tally {
-                    key: r.get(0),
-                    count: n(1),
-                    satisfied: n(2),
-                    score_sum: n(3),
-                    distribution: [n(4), n(5), n(6), n(7), n(8)],
-                    nps_responses: n(9),
-                    promoters: n(10),
-                    detractors: n(11),
-                }
-            })
-            .collect())
+        let sql = super::analytics::report_sql(&super::analytics::POSTGRES, query);
+        Ok(super::analytics::tallies(self.cells(sql).await?))
     }
 
     async fn count_events(&self) -> Result<u64, StorageError> {

@@ -42,7 +42,7 @@ impl PostgresStorage {
         Ok(client.query(&stmt, &refs).await?)
     }
 
-    async fn cells(&self, q: Sql) -> Result<Vec<CellRow>, StorageError> {
+    pub(super) async fn cells(&self, q: Sql) -> Result<Vec<CellRow>, StorageError> {
         self.rows(q)
             .await?
             .iter()

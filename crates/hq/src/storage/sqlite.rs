@@ -14,9 +14,8 @@ use uuid::Uuid;
 
 use super::rules::{self, Facts, StoredProfile};
 use super::{
-    report_sql, DeviceRecord, IngestItem, Redeemed, RegularsPage, RegularsReportQuery,
-    RegularsScope, RegularsTally, ReportQuery, Storage, StorageError, StoreRecord, Stored, Tally,
-    TokenState,
+    DeviceRecord, IngestItem, Redeemed, RegularsPage, RegularsReportQuery, RegularsScope,
+    RegularsTally, ReportQuery, Storage, StorageError, StoreRecord, Stored, Tally, TokenState,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -140,6 +139,51 @@ ALTER TABLE devices ADD COLUMN last_seen_at TEXT;
 UPDATE devices SET last_seen_at = (SELECT MAX(received_at) FROM events e WHERE e.device_id = devices.id);
 CREATE INDEX events_device_health ON events (device_id, received_at) WHERE kind = 'device_health';
 "#,
+    // 4: rollups kept at ingest (see storage/rollups.rs), filled from the rows so far.
+    concat!(
+        r#"
+CREATE TABLE rating_rollup (
+    store_id TEXT NOT NULL,
+    local_date TEXT NOT NULL,
+    local_hour INTEGER NOT NULL,
+    touchpoint TEXT NOT NULL,
+    scale INTEGER NOT NULL,
+    score INTEGER NOT NULL,
+    suspected_repeat INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    nps_n INTEGER NOT NULL,
+    promoters INTEGER NOT NULL,
+    detractors INTEGER NOT NULL,
+    PRIMARY KEY (store_id, local_date, local_hour, touchpoint, scale, score, suspected_repeat)
+) WITHOUT ROWID;
+CREATE TABLE rating_daily (
+    store_id TEXT NOT NULL,
+    local_date TEXT NOT NULL,
+    scale INTEGER NOT NULL,
+    score INTEGER NOT NULL,
+    suspected_repeat INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    nps_n INTEGER NOT NULL,
+    promoters INTEGER NOT NULL,
+    detractors INTEGER NOT NULL,
+    PRIMARY KEY (store_id, local_date, scale, score, suspected_repeat)
+) WITHOUT ROWID;
+CREATE TABLE reason_rollup (
+    store_id TEXT NOT NULL,
+    local_date TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    scale INTEGER NOT NULL,
+    score INTEGER NOT NULL,
+    suspected_repeat INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    nps_n INTEGER NOT NULL,
+    promoters INTEGER NOT NULL,
+    detractors INTEGER NOT NULL,
+    PRIMARY KEY (store_id, local_date, reason, scale, score, suspected_repeat)
+) WITHOUT ROWID;
+"#,
+        super::rollups::fill_sql!()
+    ),
 ];
 
 pub(super) fn ts(t: DateTime<Utc>) -> String {
@@ -422,13 +466,16 @@ fn apply(
             ])?;
         }
     }
+    let mut rollup = super::sqlite_rollups::orphans(tx, plan)?;
     if !plan.reasons.is_empty() {
         let mut insert_reason = tx.prepare_cached(
             "INSERT INTO rating_reasons (rating_id, reason) VALUES (?1, ?2) \
              ON CONFLICT DO NOTHING",
         )?;
         for (id, reason) in &plan.reasons {
-            insert_reason.execute(params![id.to_string(), reason])?;
+            if insert_reason.execute(params![id.to_string(), reason])? == 1 {
+                rollup.new_pairs.push((*id, *reason));
+            }
         }
     }
     if !plan.comments.is_empty() {
@@ -440,6 +487,8 @@ fn apply(
             upsert_comment.execute(params![id.to_string(), comment])?;
         }
     }
+    // Before the NPS answers apply: the rollups move sums from the old answer.
+    super::sqlite_rollups::keep(tx, device, plan, rollup)?;
     if !plan.nps.is_empty() {
         // After the ratings above: details may name a rating of this same batch.
         let mut set_nps =
@@ -928,50 +977,11 @@ impl Storage for SqliteStorage {
     }
 
     async fn report(&self, query: &ReportQuery) -> Result<Vec<Tally>, StorageError> {
-        let query = query.clone();
-        self.read(move |c| {
-            if let Some(store) = query.store_id {
-                store_exists(c, store)?;
-            }
-            let sql = report_sql(
-                &query,
-                &super::Dialect {
-                    p: |n| format!("?{n}"),
-                    store_key: "r.store_id",
-                    day_key: "r.local_date",
-                },
-            );
-            let mut stmt = c.prepare_cached(&sql)?;
-            let from = query.from.to_string();
-            let to = query.to.to_string();
-            let mut params: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(from), Box::new(to)];
-            if let Some(s) = query.store_id {
-                params.push(Box::new(s.to_string()));
-            }
-            let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| {
-                let n = |i: usize| -> rusqlite::Result<u64> {
-                    Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0) as u64)
-                };
-                let key: rusqlite::types::Value = r.get(0)?;
-                let key = match key {
-                    rusqlite::types::Value::Text(s) => s,
-                    rusqlite::types::Value::Integer(i) => i.to_string(),
-                    other => format!("{other:?}"),
-                };
-                Ok(Tally {
-                    key,
-                    count: n(1)?,
-                    satisfied: n(2)?,
-                    score_sum: n(3)?,
-                    distribution: [n(4)?, n(5)?, n(6)?, n(7)?, n(8)?],
-                    nps_responses: n(9)?,
-                    promoters: n(10)?,
-                    detractors: n(11)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
+        if let Some(store) = query.store_id {
+            self.read(move |c| store_exists(c, store)).await?;
+        }
+        let sql = super::analytics::report_sql(&super::analytics::SQLITE, query);
+        Ok(super::analytics::tallies(self.cells(sql).await?))
     }
 
     async fn count_events(&self) -> Result<u64, StorageError> {

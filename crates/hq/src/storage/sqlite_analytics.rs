@@ -62,7 +62,7 @@ fn date(s: &str) -> Result<NaiveDate, StorageError> {
 }
 
 impl SqliteStorage {
-    async fn cells(&self, q: Sql) -> Result<Vec<CellRow>, StorageError> {
+    pub(super) async fn cells(&self, q: Sql) -> Result<Vec<CellRow>, StorageError> {
         self.read(move |c| cells(c, q)).await
     }
 

@@ -457,6 +457,333 @@ async fn stores_are_listed_by_name(backend: Backend) {
     );
 }
 
+/// A small deterministic generator, so a failure replays.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a>(&mut self, of: &[&'a str]) -> &'a str {
+        of[self.below(of.len() as u64) as usize]
+    }
+}
+
+const REASONS: [&str; 4] = ["slow", "cold", "friendly", "clean"];
+
+fn random_reasons(rng: &mut Rng) -> Vec<&'static str> {
+    REASONS.iter().copied().filter(|_| rng.chance(30)).collect()
+}
+
+/// Everything the read model reports, computed here from the raw rows (the export).
+#[derive(Debug, Default, PartialEq)]
+struct Figures {
+    by_store: Vec<(Uuid, Sums)>,
+    daily: Vec<(NaiveDate, Sums)>,
+    heatmap: Vec<Vec<Sums>>,
+    touchpoints: Vec<(String, Sums)>,
+    reasons: Vec<(String, u64)>,
+    reasons_daily: Vec<(NaiveDate, String, u64)>,
+}
+
+fn add_rating(s: &mut Sums, r: &countertop_hq::storage::analytics::ExportRow) {
+    let cell = countertop_hq::storage::analytics::Cell {
+        n: 1,
+        nps_responses: u64::from(r.nps.is_some()),
+        promoters: u64::from(r.nps.is_some_and(|n| n >= 9)),
+        detractors: u64::from(r.nps.is_some_and(|n| n <= 6)),
+    };
+    s.add(r.scale, r.score, cell);
+}
+
+fn from_raw(
+    rows: &[countertop_hq::storage::analytics::ExportRow],
+    ranges: &[StoreRange],
+    repeats: bool,
+) -> Figures {
+    use chrono::Datelike;
+    use std::collections::BTreeMap;
+    let inside = |r: &&countertop_hq::storage::analytics::ExportRow| {
+        (repeats || !r.suspected_repeat)
+            && ranges
+                .iter()
+                .any(|g| g.store_id == r.store_id && g.from <= r.local_date && r.local_date <= g.to)
+    };
+    let mut by_store: BTreeMap<Uuid, Sums> = BTreeMap::new();
+    let mut daily: BTreeMap<NaiveDate, Sums> = BTreeMap::new();
+    let mut heatmap = vec![vec![Sums::default(); 24]; 7];
+    let mut touchpoints: BTreeMap<String, Sums> = BTreeMap::new();
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    let mut reasons_daily: BTreeMap<(NaiveDate, String), u64> = BTreeMap::new();
+    for r in rows.iter().filter(inside) {
+        add_rating(by_store.entry(r.store_id).or_default(), r);
+        add_rating(daily.entry(r.local_date).or_default(), r);
+        let wd = r.local_date.weekday().num_days_from_monday() as usize;
+        add_rating(&mut heatmap[wd][usize::from(r.local_hour)], r);
+        add_rating(touchpoints.entry(r.touchpoint.clone()).or_default(), r);
+        for reason in &r.reasons {
+            *reasons.entry(reason.clone()).or_default() += 1;
+            *reasons_daily
+                .entry((r.local_date, reason.clone()))
+                .or_default() += 1;
+        }
+    }
+    let mut reasons: Vec<(String, u64)> = reasons.into_iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Figures {
+        by_store: by_store.into_iter().collect(),
+        daily: daily.into_iter().collect(),
+        heatmap,
+        touchpoints: touchpoints.into_iter().collect(),
+        reasons,
+        reasons_daily: reasons_daily
+            .into_iter()
+            .map(|((d, r), n)| (d, r, n))
+            .collect(),
+    }
+}
+
+async fn from_rollups(
+    s: &dyn countertop_hq::Storage,
+    ranges: &[StoreRange],
+    repeats: bool,
+) -> Figures {
+    let mut by_store = s.store_summaries(ranges, repeats).await.expect("summaries");
+    by_store.sort_by_key(|(id, _)| *id);
+    Figures {
+        by_store,
+        daily: s.daily(ranges, repeats).await.expect("daily"),
+        heatmap: s
+            .heatmap(ranges, repeats)
+            .await
+            .expect("heatmap")
+            .iter()
+            .map(|d| d.to_vec())
+            .collect(),
+        touchpoints: s.touchpoints(ranges, repeats).await.expect("touchpoints"),
+        reasons: s.reasons(ranges, repeats).await.expect("reasons"),
+        reasons_daily: s
+            .reasons_daily(ranges, repeats)
+            .await
+            .expect("reasons daily"),
+    }
+}
+
+/// The stores of [`random_history`] and the ids of the ratings it sent.
+struct History {
+    hcm: Uuid,
+    ny: Uuid,
+    rating_ids: std::collections::HashSet<String>,
+}
+
+/// Random pushes from three kiosks of two stores: ratings on both scales with and
+/// without reasons, NPS and comments, suspected repeats, late details (some for another
+/// store's rating, which are refused), details that arrive before their rating,
+/// duplicates of earlier events and retried batches.
+async fn random_history(app: &crate::common::TestApp, seed: u64) -> History {
+    let hcm = app.kiosk_in("Asia/Ho_Chi_Minh").await;
+    let hcm2 = app.kiosk_of(hcm.store_id).await;
+    let ny = app.kiosk_in("America/New_York").await;
+    let kiosks = [&hcm, &hcm2, &ny];
+    let mut rng = Rng(seed);
+    let base = at("2026-11-01T00:00:00Z");
+    // Each kiosk's ratings so far, and every event pushed, to resend as duplicates.
+    let mut rated: Vec<Vec<Value>> = vec![Vec::new(); kiosks.len()];
+    let mut sent: Vec<Vec<Value>> = vec![Vec::new(); kiosks.len()];
+    for _round in 0..24 {
+        let k = rng.below(kiosks.len() as u64) as usize;
+        let mut batch = Vec::new();
+        // Details for a rating this kiosk will only send later: held back one round.
+        let mut held = None;
+        for _ in 0..(5 + rng.below(40)) {
+            let t = base + chrono::Duration::minutes(rng.below(60 * 24 * 10) as i64);
+            let roll = rng.below(100);
+            if roll < 65 || rated[k].is_empty() {
+                let scale = if rng.chance(30) { 4 } else { 5 };
+                let score = 1 + rng.below(scale) as u8;
+                let mut body = json!({
+                    "scale": scale,
+                    "touchpoint": rng.pick(&["visit", "checkout", "drive_thru"]),
+                    "reasons": random_reasons(&mut rng),
+                    "suspected_repeat": rng.chance(15),
+                });
+                if rng.chance(40) {
+                    body["nps"] = json!(rng.below(11));
+                }
+                if rng.chance(20) {
+                    body["comment"] = json!("ok");
+                }
+                let r = rating(t, score, body);
+                if rng.chance(10) && held.is_none() {
+                    // Its details go first, in this batch; the rating in a later one.
+                    batch.push(details(
+                        t,
+                        &r,
+                        json!({"reasons": random_reasons(&mut rng),
+                                                      "nps": rng.below(11)}),
+                    ));
+                    held = Some(r);
+                } else {
+                    rated[k].push(r.clone());
+                    batch.push(r);
+                }
+            } else if roll < 90 {
+                // Late details for an earlier rating of this kiosk's store, or (rarely)
+                // of another store, which is refused.
+                let target = if rng.chance(10) {
+                    let other = (k + 1 + rng.below(2) as usize) % kiosks.len();
+                    rated[other].last().cloned()
+                } else {
+                    let n = rated[k].len() as u64;
+                    Some(rated[k][rng.below(n) as usize].clone())
+                };
+                let Some(target) = target else { continue };
+                let mut body = json!({"reasons": random_reasons(&mut rng)});
+                if rng.chance(60) {
+                    body["nps"] = json!(rng.below(11));
+                }
+                if rng.chance(30) {
+                    body["comment"] = json!("later");
+                }
+                batch.push(details(t, &target, body));
+            } else if !sent[k].is_empty() {
+                // A duplicate of anything sent before.
+                let n = sent[k].len() as u64;
+                batch.push(sent[k][rng.below(n) as usize].clone());
+            }
+        }
+        // A batch may repeat itself too (a retried push).
+        if rng.chance(20) && !batch.is_empty() {
+            batch.push(batch[0].clone());
+        }
+        app.push_ok(&kiosks[k].token, &batch).await;
+        sent[k].extend(batch);
+        if let Some(r) = held {
+            rated[k].push(r.clone());
+            app.push_ok(&kiosks[k].token, std::slice::from_ref(&r))
+                .await;
+            sent[k].push(r);
+        }
+    }
+    History {
+        hcm: hcm.store_id,
+        ny: ny.store_id,
+        rating_ids: rated
+            .iter()
+            .flatten()
+            .map(|r| r["id"].as_str().expect("id").to_owned())
+            .collect(),
+    }
+}
+
+/// Every rating of `ranges`, through the export's pages.
+async fn raw_rows(
+    s: &dyn countertop_hq::Storage,
+    ranges: &[StoreRange],
+) -> Vec<countertop_hq::storage::analytics::ExportRow> {
+    let mut raw = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.export_page(ranges, after, 97).await.expect("export");
+        let Some(last) = page.last() else { break };
+        after = Some(last.rating_id);
+        raw.extend(page);
+    }
+    raw
+}
+
+fn wide(id: Uuid) -> StoreRange {
+    range(id, "2026-10-01", "2026-12-31")
+}
+
+async fn rollups_equal_the_raw_rows_after_random_pushes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let h = random_history(&app, 0x5eed_1234_abcd_0001).await;
+    let s = app.storage.as_ref();
+    let all = [wide(h.hcm), wide(h.ny)];
+    let raw = raw_rows(s, &all).await;
+    let distinct: std::collections::HashSet<Uuid> = raw.iter().map(|r| r.rating_id).collect();
+    assert_eq!(distinct.len(), raw.len(), "each rating stored once");
+    assert_eq!(raw.len(), h.rating_ids.len(), "every rating, once");
+    assert!(raw.iter().any(|r| r.nps.is_some()) && raw.iter().any(|r| !r.reasons.is_empty()));
+    assert!(raw.iter().any(|r| r.scale == 4) && raw.iter().any(|r| r.suspected_repeat));
+    let part = [
+        range(h.hcm, "2026-11-03", "2026-11-07"),
+        range(h.ny, "2026-11-01", "2026-11-04"),
+    ];
+    for ranges in [&all[..], &part[..], &all[1..]] {
+        for repeats in [false, true] {
+            let want = from_raw(&raw, ranges, repeats);
+            let got = from_rollups(s, ranges, repeats).await;
+            assert_eq!(got, want, "ranges {ranges:?}, repeats {repeats}");
+        }
+    }
+    // The report API reads the rollups too: per reason, with NPS, it matches the rows.
+    let report = s
+        .report(&countertop_hq::storage::ReportQuery {
+            from: day("2026-10-01"),
+            to: day("2026-12-31"),
+            store_id: None,
+            group_by: Some(countertop_hq::storage::GroupBy::Reason),
+            include_repeats: true,
+        })
+        .await
+        .expect("report");
+    for t in &report {
+        let with: Vec<_> = raw.iter().filter(|r| r.reasons.contains(&t.key)).collect();
+        let nps: Vec<u8> = with.iter().filter_map(|r| r.nps).collect();
+        assert_eq!(t.count, with.len() as u64, "{}", t.key);
+        assert_eq!(t.nps_responses, nps.len() as u64, "{}", t.key);
+        assert_eq!(t.promoters, nps.iter().filter(|n| **n >= 9).count() as u64);
+        assert_eq!(t.detractors, nps.iter().filter(|n| **n <= 6).count() as u64);
+    }
+}
+
+async fn the_migrations_fill_rebuilds_the_rollups_ingest_kept(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let h = random_history(&app, 0x0ddc_0ffe_e000_0002).await;
+    let s = app.storage.as_ref();
+    let all = [wide(h.hcm), wide(h.ny)];
+    let kept = from_rollups(s, &all, true).await;
+    // Empty the rollups and rebuild them with the SQL the migration that adds them runs,
+    // as on a database that had ratings before rollups existed.
+    let rebuild = format!(
+        "DELETE FROM rating_rollup; DELETE FROM rating_daily; DELETE FROM reason_rollup; {}",
+        countertop_hq::storage::rollups::fill_sql_text()
+    );
+    match backend {
+        Backend::Sqlite => {
+            let path = app.database_url.strip_prefix("sqlite:").expect("path");
+            let c = rusqlite::Connection::open(path).expect("open");
+            c.execute_batch(&rebuild).expect("rebuild");
+        }
+        Backend::Postgres => {
+            let (client, conn) = tokio_postgres::connect(&app.database_url, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(conn);
+            client.batch_execute(&rebuild).await.expect("rebuild");
+        }
+    }
+    let rebuilt = from_rollups(s, &all, true).await;
+    assert_eq!(
+        rebuilt, kept,
+        "the rebuilt rollups are the ones ingest kept"
+    );
+    assert!(!kept.by_store.is_empty() && !kept.reasons.is_empty());
+    assert_eq!(kept, from_raw(&raw_rows(s, &all).await, &all, true));
+}
+
 crate::on_both_backends!(
     summaries_daily_and_touchpoints_follow_each_stores_dates,
     the_heatmap_is_local_weekday_by_local_hour,
@@ -466,4 +793,6 @@ crate::on_both_backends!(
     devices_show_their_newest_health_and_last_push,
     opening_hours_default_to_always_open_and_are_kept,
     stores_are_listed_by_name,
+    rollups_equal_the_raw_rows_after_random_pushes,
+    the_migrations_fill_rebuilds_the_rollups_ingest_kept,
 );
