@@ -49,13 +49,20 @@
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod charts;
 pub mod csrf;
+pub mod device_status;
 pub mod error;
+pub mod figures;
+pub mod format;
 pub mod i18n;
 pub mod layout;
 pub mod login;
+pub mod overview;
 pub mod pages;
+pub mod period;
 pub mod session;
+pub mod store_page;
 pub mod users;
 
 use std::sync::Arc;
@@ -94,6 +101,9 @@ pub struct WebSettings {
     /// The dashboard's address as people reach it (`https://hq.example.com`), for
     /// set-password links; without it, the admin's own request's host.
     pub public_url: Option<String>,
+    /// A kiosk silent for this long during its store's opening hours is offline
+    /// ([`device_status`]).
+    pub offline_after: Duration,
 }
 
 impl Default for WebSettings {
@@ -104,6 +114,7 @@ impl Default for WebSettings {
             login_throttle: login_rules(),
             password_link_valid: Duration::from_secs(72 * 3600),
             public_url: None,
+            offline_after: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -198,6 +209,8 @@ pub fn routes() -> Vec<Route> {
         .chain(login::ROUTES)
         .chain(users::ROUTES)
         .chain(audit::ROUTES)
+        .chain(overview::ROUTES)
+        .chain(store_page::ROUTES)
         .cloned()
         .collect()
 }

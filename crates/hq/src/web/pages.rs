@@ -1,8 +1,6 @@
-//! The overview placeholder (the overview helper replaces it), the error page, and the
-//! language switch.
+//! The error page and the language switch.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -10,29 +8,11 @@ use serde::Deserialize;
 
 use super::error::{ErrorPage, WebError};
 use super::i18n::{Lang, LANG_COOKIE};
-use super::{route, safe_next, Access, Layout, Route, Viewer, WebForm};
+use super::{safe_next, Layout, Route, Viewer, WebForm};
 use crate::routes::AppState;
-use crate::storage::accounts::{Role, StoreSummary};
 
-pub const ROUTES: &[Route] = &[route!(GET "/", Access::Signed(Role::Viewer), overview)];
-
-#[derive(Template, WebTemplate)]
-#[template(path = "overview.html")]
-pub struct OverviewPage {
-    pub l: Layout,
-    pub stores: Vec<StoreSummary>,
-}
-
-/// GET / — the stores in scope (the analytics overview replaces this).
-pub async fn overview(
-    State(state): State<AppState>,
-    viewer: Viewer,
-) -> Result<OverviewPage, WebError> {
-    Ok(OverviewPage {
-        stores: viewer.stores_in_scope(&state).await?,
-        l: Layout::new(&viewer),
-    })
-}
+/// The overview moved to [`super::overview`].
+pub const ROUTES: &[Route] = &[];
 
 #[derive(Template)]
 #[template(path = "error.html")]

@@ -11,6 +11,7 @@ mod cli;
 mod cookies;
 mod csrf;
 mod escaping;
+mod analytics;
 mod login;
 mod scope;
 mod users;
