@@ -285,6 +285,60 @@ pub struct DeviceHealth {
     pub clock_offset_seconds: Option<i64>,
 }
 
+impl DeviceHealth {
+    /// The one offline rule (the devices page and the overview's Attention block): a kiosk
+    /// that is not revoked and that HQ has not heard from (since its last push, else since
+    /// it enrolled) for at least `after` of its store's opening time. Time while the store
+    /// is closed does not count, so a kiosk switched off overnight is not flagged.
+    pub fn is_offline(
+        &self,
+        hours: &OpeningHours,
+        tz: Tz,
+        now: DateTime<Utc>,
+        after: Duration,
+    ) -> bool {
+        if self.revoked {
+            return false;
+        }
+        let since = self.last_seen.unwrap_or(self.enrolled_at);
+        open_time_between(hours, tz, since, now, after) >= after
+    }
+}
+
+/// How much of `from..to` the store was open, in its local time, counted up to `cap`.
+fn open_time_between(
+    hours: &OpeningHours,
+    tz: Tz,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    cap: Duration,
+) -> Duration {
+    use super::hours::DayHours;
+    let (from, to) = (
+        from.with_timezone(&tz).naive_local(),
+        to.with_timezone(&tz).naive_local(),
+    );
+    let mut total = Duration::zero();
+    let mut day = from.date();
+    while day <= to.date() && total < cap {
+        if let DayHours::Open { open, close } =
+            hours.days[day.weekday().num_days_from_monday() as usize]
+        {
+            let midnight = day.and_time(chrono::NaiveTime::MIN);
+            let start = (midnight + Duration::minutes(i64::from(open))).max(from);
+            let end = (midnight + Duration::minutes(i64::from(close))).min(to);
+            if end > start {
+                total += end - start;
+            }
+        }
+        match day.succ_opt() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    total
+}
+
 /// Everything the dashboard reads, on both backends.
 #[async_trait]
 pub trait Analytics: Send + Sync {
@@ -896,5 +950,67 @@ mod tests {
         assert!(q.text.contains("r.store_id IN (?3, ?4)"), "{}", q.text);
         let q = cells_sql(&SQLITE, &[], false, Key::Store);
         assert!(q.text.contains("(1 = 0)"));
+    }
+
+    #[test]
+    fn a_kiosk_is_offline_only_after_silence_during_opening_hours() {
+        let hours = OpeningHours::parse_days(&[
+            "08:00-18:00",
+            "08:00-18:00",
+            "08:00-18:00",
+            "08:00-18:00",
+            "08:00-18:00",
+            "closed",
+            "closed",
+        ])
+        .expect("hours");
+        let health = |last: &str| DeviceHealth {
+            device_id: Uuid::from_u128(1),
+            store_id: Uuid::from_u128(2),
+            name: None,
+            enrolled_at: at("2026-11-01T00:00:00Z"),
+            revoked: false,
+            last_seen: Some(at(last)),
+            health_at: None,
+            app_version: None,
+            queue_depth: None,
+            oldest_unsent_age_seconds: None,
+            last_error: None,
+            clock_offset_seconds: None,
+        };
+        let after = Duration::minutes(30);
+        let utc = chrono_tz::UTC;
+        // Tuesday 2026-12-01: silent from 17:50 to 08:15 next day: 10 + 15 open minutes.
+        let h = health("2026-12-01T17:50:00Z");
+        assert!(!h.is_offline(&hours, utc, at("2026-12-02T08:15:00Z"), after));
+        assert!(h.is_offline(&hours, utc, at("2026-12-02T08:21:00Z"), after));
+        // Friday evening to Monday morning: the weekend is closed.
+        let h = health("2026-12-04T17:59:00Z");
+        assert!(!h.is_offline(&hours, utc, at("2026-12-07T08:10:00Z"), after));
+        // Always open: plain elapsed time.
+        let h = health("2026-12-05T03:00:00Z");
+        assert!(h.is_offline(
+            &OpeningHours::default(),
+            utc,
+            at("2026-12-05T03:31:00Z"),
+            after
+        ));
+        // A revoked kiosk is not "offline": it is gone.
+        let mut h = health("2026-01-01T00:00:00Z");
+        h.revoked = true;
+        assert!(!h.is_offline(
+            &OpeningHours::default(),
+            utc,
+            at("2026-12-05T03:31:00Z"),
+            after
+        ));
+        // Never pushed: counted from enrollment; in the store's own time zone.
+        let mut h = health("2026-12-01T00:00:00Z");
+        h.last_seen = None;
+        h.enrolled_at = at("2026-12-01T00:00:00Z");
+        // 00:00 UTC is 07:00 in Ho Chi Minh City: open from 08:00, so 01:29 UTC is 29 min.
+        let hcm = chrono_tz::Asia::Ho_Chi_Minh;
+        assert!(!h.is_offline(&hours, hcm, at("2026-12-01T01:29:00Z"), after));
+        assert!(h.is_offline(&hours, hcm, at("2026-12-01T01:31:00Z"), after));
     }
 }

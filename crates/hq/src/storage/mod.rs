@@ -12,11 +12,14 @@ mod postgres_accounts;
 mod postgres_analytics;
 mod postgres_rollups;
 pub mod rollups;
+mod postgres_privacy;
+pub mod privacy;
 pub mod rules;
 mod sqlite;
 mod sqlite_accounts;
 mod sqlite_analytics;
 mod sqlite_rollups;
+mod sqlite_privacy;
 
 use std::sync::Arc;
 
@@ -28,6 +31,7 @@ use uuid::Uuid;
 pub use accounts::Accounts;
 pub use analytics::Analytics;
 pub use postgres::PostgresStorage;
+pub use privacy::Privacy;
 
 /// PostgreSQL's migrations, in order, for tests that build an older database.
 #[doc(hidden)]
@@ -328,7 +332,7 @@ pub(crate) fn new_store_survey(name: &str) -> SurveyConfig {
 
 /// Everything HQ asks of a database; the dashboard's reads are in [`Analytics`].
 #[async_trait]
-pub trait Storage: Accounts + Analytics + Send + Sync + 'static {
+pub trait Storage: Accounts + Analytics + Privacy + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
     async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError>;

@@ -63,6 +63,7 @@ pub fn action_label(action: &str) -> &'static str {
         "device_enrolled" => "Kiosk enrollment code issued",
         "device_revoked" => "Kiosk revoked",
         "regular_erased" => "Regular erased",
+        "store_hours_changed" => "Opening hours changed",
         _ => "Other",
     }
 }

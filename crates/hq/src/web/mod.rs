@@ -52,7 +52,9 @@ pub mod auth;
 pub mod charts;
 pub mod csrf;
 pub mod device_status;
+pub mod devices;
 pub mod error;
+pub mod export;
 pub mod figures;
 pub mod format;
 pub mod i18n;
@@ -61,8 +63,10 @@ pub mod login;
 pub mod overview;
 pub mod pages;
 pub mod period;
+pub mod privacy;
 pub mod session;
 pub mod store_page;
+pub mod survey;
 pub mod users;
 
 use std::sync::Arc;
@@ -211,6 +215,10 @@ pub fn routes() -> Vec<Route> {
         .chain(audit::ROUTES)
         .chain(overview::ROUTES)
         .chain(store_page::ROUTES)
+        .chain(devices::ROUTES)
+        .chain(survey::ROUTES)
+        .chain(privacy::ROUTES)
+        .chain(export::ROUTES)
         .cloned()
         .collect()
 }
