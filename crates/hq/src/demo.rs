@@ -378,7 +378,9 @@ async fn load_store(
             let date = today - Duration::days(i64::from(day_back));
             // Each day its own stream, so a later day's shape never shifts an earlier one.
             let mut rng = ChaCha8Rng::seed_from_u64(
-                options.seed ^ ((store_index as u64) << 56) ^ ((kiosk_index as u64) << 48)
+                options.seed
+                    ^ ((store_index as u64) << 56)
+                    ^ ((kiosk_index as u64) << 48)
                     ^ u64::from(day_back),
             );
             let day = DayPlan {
@@ -630,7 +632,10 @@ mod tests {
     fn a_bad_spell_scores_lower() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let mean = |rng: &mut ChaCha8Rng, bad| {
-            (0..2000).map(|_| f64::from(score(rng, 0.0, bad))).sum::<f64>() / 2000.0
+            (0..2000)
+                .map(|_| f64::from(score(rng, 0.0, bad)))
+                .sum::<f64>()
+                / 2000.0
         };
         let good = mean(&mut rng, false);
         let bad = mean(&mut rng, true);

@@ -10,16 +10,16 @@ mod pg_tls;
 mod postgres;
 mod postgres_accounts;
 mod postgres_analytics;
-mod postgres_rollups;
-pub mod rollups;
 mod postgres_privacy;
+mod postgres_rollups;
 pub mod privacy;
+pub mod rollups;
 pub mod rules;
 mod sqlite;
 mod sqlite_accounts;
 mod sqlite_analytics;
-mod sqlite_rollups;
 mod sqlite_privacy;
+mod sqlite_rollups;
 
 use std::sync::Arc;
 

@@ -56,7 +56,10 @@ async fn loading_the_demo_twice_stores_its_history_once(backend: Backend) {
     let second = demo::load(app.storage.as_ref(), &options())
         .await
         .expect("demo loads again");
-    assert_eq!(second.stores, first.stores, "the same stores, found by name");
+    assert_eq!(
+        second.stores, first.stores,
+        "the same stores, found by name"
+    );
     assert_eq!(second.accepted, 0, "nothing new the second time");
     assert_eq!(second.duplicates, first.accepted);
     assert!(!second.admin_created);

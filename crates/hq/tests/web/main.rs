@@ -6,12 +6,12 @@
 mod common;
 
 mod access;
+mod analytics;
 mod audit;
 mod cli;
 mod cookies;
 mod csrf;
 mod escaping;
-mod analytics;
 mod login;
 mod scope;
 mod users;
