@@ -24,6 +24,7 @@ use uuid::Uuid;
 use crate::admin::{self, AdminError};
 use crate::ingest::{parse_batch, Parsed};
 use crate::storage::accounts::Role;
+use crate::storage::hours::OpeningHours;
 use crate::storage::{DeviceRecord, Redeemed, Storage, StorageError, Stored};
 use crate::web::users::{self, UserError};
 
@@ -203,6 +204,10 @@ pub async fn load(storage: &dyn Storage, options: &DemoOptions) -> Result<DemoRe
             Some(s) => s.id,
             None => {
                 let id = admin::add_store(storage, plan.name, plan.timezone).await?;
+                // A café's hours, so a kiosk quiet at night is not "offline".
+                let hours = OpeningHours::parse_days(&["06:30-21:30"; 7])
+                    .map_err(|e| DemoError::Refused(e.to_string()))?;
+                storage.set_opening_hours(id, &hours).await?;
                 if plan.asks_nps {
                     ask_nps(storage, id).await?;
                 }
@@ -398,6 +403,30 @@ async fn load_store(
                 continue;
             }
             let (a, d) = ingest_day(storage, &device, tz, events).await?;
+            accepted += a;
+            duplicates += d;
+        }
+        // A kiosk that is online reports its health now, as a real one does while idle;
+        // one heartbeat per minute of loading, so a second load within it adds nothing.
+        if silent_from.is_none() {
+            seq += 1;
+            let minute = options.now.timestamp() / 60;
+            let offset = options
+                .now
+                .with_timezone(&tz)
+                .offset()
+                .fix()
+                .local_minus_utc()
+                / 60;
+            let heartbeat = json!({
+                "id": derived_id(options.seed, &[store_index as u64, kiosk_index as u64, u64::MAX, minute as u64]),
+                "seq": seq,
+                "device_time": options.now - Duration::seconds(kiosk.clock_behind),
+                "utc_offset_minutes": offset,
+                "kind": "device_health",
+                "body": {"queue_depth": 0, "app_version": kiosk.app_version},
+            });
+            let (a, d) = ingest_day(storage, &device, tz, vec![(options.now, heartbeat)]).await?;
             accepted += a;
             duplicates += d;
         }
