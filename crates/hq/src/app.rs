@@ -155,7 +155,18 @@ impl Application {
     ) -> std::io::Result<()> {
         let app = router(self.state)
             .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(TraceLayer::new_for_http())
+            // Spans name the path only: a query can hold a one-time token
+            // (`/set-password?token=`), which must never reach a log.
+            .layer(TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        version = ?req.version(),
+                    )
+                },
+            ))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
         if let Some(certificate) = self.tls {
             return crate::tls::serve(self.listener, app, certificate, shutdown).await;

@@ -1,6 +1,6 @@
-//! `countertop-hq`, the operator's interface: serve the API, add stores, make enrollment
-//! codes and API tokens. Each command prints only its value on stdout, so it scripts
-//! well; logs go to stderr.
+//! `countertop-hq`, the operator's interface: serve the API and the dashboard, add stores,
+//! make enrollment codes, API tokens and dashboard accounts. Each command prints only its
+//! value on stdout, so it scripts well; logs go to stderr.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};

@@ -41,15 +41,15 @@ CREATE TABLE web_sessions (
 );
 CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);
 CREATE TABLE audit_log (
-    id bigserial PRIMARY KEY,
-    at timestamptz NOT NULL DEFAULT now(),
-    actor uuid,
+    seq bigserial PRIMARY KEY,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    actor_id uuid,
     action text NOT NULL,
     store_id uuid,
     target text,
     detail text NOT NULL
 );
-CREATE INDEX audit_log_store ON audit_log (store_id, id);
+CREATE INDEX audit_log_store ON audit_log (store_id, seq);
 "#;
 
 const USER_SELECT: &str = "SELECT u.id, u.email, u.role, u.password_hash, u.disabled, u.lang, \
@@ -354,7 +354,7 @@ impl Accounts for PostgresStorage {
         self.client()
             .await?
             .execute(
-                "INSERT INTO audit_log (actor, action, store_id, target, detail) \
+                "INSERT INTO audit_log (actor_id, action, store_id, target, detail) \
                  VALUES ($1, $2, $3, $4, $5)",
                 &[
                     &entry.actor,
@@ -374,10 +374,10 @@ impl Accounts for PostgresStorage {
             .client()
             .await?
             .query(
-                "SELECT a.id, a.at, a.actor, u.email, a.action, a.store_id, a.target, a.detail \
-                 FROM audit_log a LEFT JOIN users u ON u.id = a.actor \
+                "SELECT a.seq, a.recorded_at, a.actor_id, u.email, a.action, a.store_id, a.target, \
+                 a.detail FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id \
                  WHERE ($1::uuid[] IS NULL OR a.store_id = ANY($1)) \
-                 AND ($2::int8 IS NULL OR a.id < $2) ORDER BY a.id DESC LIMIT $3",
+                 AND ($2::int8 IS NULL OR a.seq < $2) ORDER BY a.seq DESC LIMIT $3",
                 &[&query.stores, &query.before, &limit],
             )
             .await?;

@@ -41,15 +41,15 @@ CREATE TABLE web_sessions (
 );
 CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);
 CREATE TABLE audit_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    actor TEXT,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    recorded_at TEXT NOT NULL,
+    actor_id TEXT,
     action TEXT NOT NULL,
     store_id TEXT,
     target TEXT,
     detail TEXT NOT NULL
 );
-CREATE INDEX audit_log_store ON audit_log (store_id, id);
+CREATE INDEX audit_log_store ON audit_log (store_id, seq);
 "#;
 
 const USER_COLUMNS: &str = "id, email, role, password_hash, disabled, lang, created_at";
@@ -390,7 +390,7 @@ impl Accounts for SqliteStorage {
         let e = entry.clone();
         self.write(move |c| {
             c.execute(
-                "INSERT INTO audit_log (at, actor, action, store_id, target, detail) \
+                "INSERT INTO audit_log (recorded_at, actor_id, action, store_id, target, detail) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     ts(Utc::now()),
@@ -418,10 +418,10 @@ impl Accounts for SqliteStorage {
                 })
                 .transpose()?;
             let mut stmt = c.prepare(
-                "SELECT a.id, a.at, a.actor, u.email, a.action, a.store_id, a.target, a.detail \
-                 FROM audit_log a LEFT JOIN users u ON u.id = a.actor \
+                "SELECT a.seq, a.recorded_at, a.actor_id, u.email, a.action, a.store_id, a.target, \
+                 a.detail FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id \
                  WHERE (?1 IS NULL OR a.store_id IN (SELECT value FROM json_each(?1))) \
-                 AND (?2 IS NULL OR a.id < ?2) ORDER BY a.id DESC LIMIT ?3",
+                 AND (?2 IS NULL OR a.seq < ?2) ORDER BY a.seq DESC LIMIT ?3",
             )?;
             let rows = stmt.query_map(params![stores, q.before, q.limit as i64], |r| {
                 Ok((

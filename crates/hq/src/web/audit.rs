@@ -74,7 +74,7 @@ pub struct AuditLine {
     pub action: &'static str,
     pub code: String,
     pub store: String,
-    pub target: String,
+    /// What was acted on and the detail, in one line.
     pub detail: String,
 }
 
@@ -141,6 +141,19 @@ async fn render(
     } else {
         None
     };
+    // Accounts acted on are shown by email (staff, already on the users page); the log
+    // itself keeps only their id.
+    let accounts: std::collections::HashMap<String, String> = if viewer.is_admin() {
+        state
+            .storage
+            .users()
+            .await?
+            .into_iter()
+            .map(|u| (u.id.to_string(), u.email))
+            .collect()
+    } else {
+        Default::default()
+    };
     let tr = viewer.tr();
     let lines = records
         .into_iter()
@@ -149,7 +162,14 @@ async fn render(
             who: r
                 .actor_email
                 .or_else(|| r.actor.map(|a| a.to_string()))
-                .unwrap_or_else(|| tr.t("unknown or command line").to_owned()),
+                .unwrap_or_else(|| {
+                    let who = if r.action == "login_failed" {
+                        "an unknown account"
+                    } else {
+                        "the command line"
+                    };
+                    tr.t(who).to_owned()
+                }),
             action: action_label(&r.action),
             code: r.action,
             store: r
@@ -162,8 +182,13 @@ async fn render(
                         .unwrap_or_else(|| id.to_string())
                 })
                 .unwrap_or_default(),
-            target: r.target.unwrap_or_default(),
-            detail: r.detail,
+            detail: {
+                let target = r
+                    .target
+                    .map(|t| accounts.get(&t).cloned().unwrap_or(t))
+                    .unwrap_or_default();
+                format!("{target} {}", r.detail).trim().to_owned()
+            },
         })
         .collect();
     Ok(AuditPage {

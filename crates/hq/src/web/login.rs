@@ -22,12 +22,11 @@ use super::i18n::Lang;
 use super::{route, safe_next, Access, Layout, Route, WebForm};
 use crate::routes::AppState;
 use crate::secrets;
-use crate::storage::accounts::Role;
 
 pub const ROUTES: &[Route] = &[
     route!(GET "/login", Access::Public, login_page),
     route!(POST "/login", Access::Public, login),
-    route!(POST "/logout", Access::Signed(Role::Viewer), logout),
+    route!(POST "/logout", Access::Account, logout),
     route!(GET "/set-password", Access::Public, set_password_page),
     route!(POST "/set-password", Access::Public, set_password),
 ];
@@ -92,7 +91,12 @@ fn login_form(
     error: Option<&'static str>,
 ) -> Result<Response, WebError> {
     let (token, fresh) = form_token(headers)?;
-    let mut l = Layout::public(Lang::from_headers(headers), "/login");
+    let here = if next == "/" {
+        "/login".to_owned()
+    } else {
+        format!("/login?next={}", super::url_encode(&next))
+    };
+    let mut l = Layout::public(Lang::from_headers(headers), &here);
     l.csrf = token.clone();
     let page = LoginPage {
         l,

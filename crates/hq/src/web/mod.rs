@@ -1,14 +1,15 @@
 //! The web dashboard: server-rendered pages for head office, in English and Vietnamese.
 //!
 //! # The pieces
-//! - [`ROUTES`]-style tables: every dashboard route is one [`Route`] (method, path, who may
-//!   call it). [`routes`] concatenates the tables; [`router`] builds the axum router from
-//!   that one list and wraps every route in [`guard`], which (in this order) signs the
-//!   caller in ([`auth::Viewer`], else a redirect to `/login?next=`), checks the CSRF
-//!   token and origin of every non-GET request ([`csrf`]), checks a `{store_id}` in the
-//!   path against the viewer's scope (404 outside it, the same as for a missing store,
-//!   [`auth::ScopedStore`]), then the minimum role (403). The test
-//!   `tests/web/scope.rs` iterates [`routes`], so a new route is covered by construction.
+//! - Route tables (`ROUTES` in each page module): every dashboard route is one [`Route`]
+//!   (method, path, who may call it: [`Access`]). [`routes`] concatenates the tables;
+//!   [`router`] builds the axum router from that one list and wraps every route in
+//!   `guard`, which (in this order) signs the caller in ([`auth::Viewer`], else a
+//!   redirect to `/login?next=`), checks the CSRF token and origin of every non-GET
+//!   request ([`csrf`]), checks a `{store_id}` in the path against the viewer's scope
+//!   (404 outside it, the same as for a missing store, [`auth::ScopedStore`]), then the
+//!   minimum role ([`required_role`], 403). The test `tests/web/scope.rs` iterates
+//!   [`routes`], so a new route is covered by construction.
 //! - [`error::WebError`]: every failure; `render_errors` turns it into a translated page.
 //! - [`layout::Layout`] and `templates/base.html`: the header, nav and language switch.
 //! - [`i18n`]: every visible string is an English msgid, translated from
@@ -17,6 +18,9 @@
 //!   frames denied, `no-store` on pages).
 //!
 //! # How to add a page (for example the devices page)
+//! The overview at `/` (`pages::overview`, a list of the stores in scope) is a
+//! placeholder: the overview page replaces its handler and template. `/stores/{store_id}`
+//! is free for the store page.
 //! 1. **Template**: `templates/devices.html`, starting with `{% extends "base.html" %}`,
 //!    with `{% block title %}{{ l.t("Devices") }}{% endblock %}` and a
 //!    `{% block content %}`. Every visible string is `{{ l.t("...") }}` (or `l.f("... {n}",
@@ -36,8 +40,9 @@
 //! 3. **Route-table entry**: `pub const ROUTES: &[Route] = &[route!(GET "/devices",
 //!    Access::Signed(Role::Viewer), page), route!(POST "/stores/{store_id}/devices/{device_id}/revoke",
 //!    Access::Signed(Role::Manager), revoke)];` in the module, and one
-//!    `.chain(devices::ROUTES)` line in [`routes`]. Anything that changes data needs
-//!    `Role::Manager` at least (viewers are read-only); admin pages `Role::Admin`.
+//!    `.chain(devices::ROUTES)` line in [`routes`]. A POST needs `Role::Manager` at
+//!    least whatever it declares (the guard enforces it: viewers are read-only); admin
+//!    pages declare `Role::Admin`.
 //! 4. **Translations**: add each new msgid with its Vietnamese `msgstr` to
 //!    `crates/hq/lang/vi.po`; the unit test `every_template_string_is_translated` fails on
 //!    a msgid a template uses that the catalog lacks.
@@ -156,7 +161,11 @@ pub enum Access {
     /// Anyone (sign-in, set password, the stylesheet). POSTs still need the
     /// double-submit CSRF token.
     Public,
-    /// A signed-in account with at least this role.
+    /// Any signed-in account, viewers included, for what concerns only the account's own
+    /// session (sign out, language). The only POSTs a viewer may make.
+    Account,
+    /// A signed-in account with at least this role. A POST (or any other non-GET) needs
+    /// at least `Manager` whatever is written here: viewers are read-only.
     Signed(Role),
 }
 
@@ -202,7 +211,7 @@ pub use route;
 const OWN_ROUTES: &[Route] = &[
     route!(GET "/static/app.css", Access::Public, assets::stylesheet),
     route!(GET "/lang", Access::Public, pages::switch_language),
-    route!(POST "/lang", Access::Signed(Role::Viewer), pages::save_language),
+    route!(POST "/lang", Access::Account, pages::save_language),
 ];
 
 /// Every dashboard route. Page modules add their table here.
@@ -228,6 +237,8 @@ pub fn router(state: AppState) -> Router<AppState> {
     tokio::task::spawn_blocking(auth::prepare_decoy);
     session::spawn_sweeper(Arc::clone(&state.storage));
     let mut router = Router::new();
+    // Assets need no session: they stay outside the session layer (no database work).
+    let mut assets = Router::new();
     for route in routes() {
         let guard_state = GuardState {
             app: state.clone(),
@@ -236,7 +247,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         };
         let endpoint =
             (route.endpoint)().layer(axum::middleware::from_fn_with_state(guard_state, guard));
-        router = router.route(route.path, endpoint);
+        if route.path.starts_with("/static/") {
+            assets = assets.route(route.path, endpoint);
+        } else {
+            router = router.route(route.path, endpoint);
+        }
     }
     router
         .layer(axum::middleware::from_fn(render_errors))
@@ -245,6 +260,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             state.web.secure,
             state.web.settings.session_idle,
         ))
+        .merge(assets)
         .layer(axum::middleware::from_fn(security_headers))
 }
 
@@ -269,6 +285,17 @@ async fn guard(State(g): State<GuardState>, req: Request, next: Next) -> Respons
     }
 }
 
+/// The least role that may call a route with this method; `None` for public routes.
+/// Viewers are read-only: only `Access::Account` routes take their POSTs.
+pub fn required_role(access: Access, method: &Method) -> Option<Role> {
+    match access {
+        Access::Public => None,
+        Access::Account => Some(Role::Viewer),
+        Access::Signed(role) if !is_safe(method) => Some(role.max(Role::Manager)),
+        Access::Signed(role) => Some(role),
+    }
+}
+
 fn is_safe(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD
 }
@@ -276,18 +303,15 @@ fn is_safe(method: &Method) -> bool {
 async fn check(g: &GuardState, req: Request) -> Result<(Request, Option<Lang>), WebError> {
     let (mut parts, body) = req.into_parts();
     let limit = g.app.limits.max_body_bytes;
-    let min_role = match g.access {
-        Access::Public => {
-            let body = if is_safe(&parts.method) {
-                body
-            } else {
-                csrf::check_origin(&parts.headers)?;
-                let expected = csrf::cookie_token(&parts.headers);
-                csrf::verify(&parts, body, expected.as_deref(), limit).await?
-            };
-            return Ok((Request::from_parts(parts, body), None));
-        }
-        Access::Signed(role) => role,
+    let Some(min_role) = required_role(g.access, &parts.method) else {
+        let body = if is_safe(&parts.method) {
+            body
+        } else {
+            csrf::check_origin(&parts.headers)?;
+            let expected = csrf::cookie_token(&parts.headers);
+            csrf::verify(&parts, body, expected.as_deref(), limit).await?
+        };
+        return Ok((Request::from_parts(parts, body), None));
     };
     let viewer = auth::authenticate(&parts, &g.app).await?;
     let body = if is_safe(&parts.method) {
@@ -432,6 +456,23 @@ mod tests {
         assert_eq!(safe_next(Some("/\\evil.example/")), "/");
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn viewers_are_read_only_whatever_a_route_declares() {
+        let viewer = Access::Signed(Role::Viewer);
+        assert_eq!(required_role(viewer, &Method::GET), Some(Role::Viewer));
+        assert_eq!(required_role(viewer, &Method::POST), Some(Role::Manager));
+        assert_eq!(required_role(viewer, &Method::DELETE), Some(Role::Manager));
+        assert_eq!(
+            required_role(Access::Signed(Role::Admin), &Method::POST),
+            Some(Role::Admin)
+        );
+        assert_eq!(
+            required_role(Access::Account, &Method::POST),
+            Some(Role::Viewer)
+        );
+        assert_eq!(required_role(Access::Public, &Method::POST), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::common::process::{run, value, BIN};
+use crate::common::process::{run, value, Server, BIN};
 use crate::common::web::{login_attempt, spawn_app_at, WebClient};
 use crate::common::{database_url, Backend};
 
@@ -156,6 +156,56 @@ async fn bad_account_commands_say_what_to_do(backend: Backend) {
     assert!(!short.status.success(), "an empty password is refused");
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 10 characters"));
     drop(dir);
+}
+
+/// With debug logs on, signing in, a set-password link and a session leave no
+/// password, token, session id or typed email in HQ's output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hq_never_logs_passwords_tokens_or_session_ids() {
+    let cwd = tempfile::tempdir().expect("cwd");
+    let db = format!("sqlite:{}", cwd.path().join("hq.db").display());
+    let env = [("COUNTERTOP_HQ_DATABASE", db.as_str())];
+    let password = "Zebrafish-Quartermaster-77";
+    add_with_password(
+        &db,
+        cwd.path(),
+        &["--email", "boss@example.org", "--role", "admin"],
+        password,
+    );
+    let link = value(&run(
+        &["user", "link", "boss@example.org", "--base-url", "http://x"],
+        cwd.path(),
+        &env,
+    ));
+    let token = link.rsplit('=').next().expect("token").to_owned();
+    let (mut server, output) = Server::start_captured(cwd.path(), &["--database", &db]);
+    let mut client = WebClient::for_base(&server.address);
+    let (status, _) = client.get(&format!("/set-password?token={token}")).await;
+    assert_eq!(status, 200);
+    let stranger = "stranger.typed.this@example.org";
+    login_attempt(&mut client, stranger, "Wrong-Password-Typed").await;
+    let resp = login_attempt(&mut client, "boss@example.org", password).await;
+    assert_eq!(resp.status(), 303);
+    let session = crate::common::web::set_cookie(&resp, "ct_session")
+        .map(|c| crate::common::web::cookie_value(&c))
+        .expect("session");
+    let csrf = client.csrf.clone().expect("csrf");
+    client.get("/audit").await;
+    client.post("/logout", &[]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    server.terminate();
+    let logs = String::from_utf8_lossy(&output.lock().expect("logs")).to_string();
+    assert!(logs.contains("/audit"), "debug logs were captured: {logs}");
+    for secret in [
+        password,
+        "Wrong-Password-Typed",
+        &token,
+        &session,
+        &csrf,
+        stranger,
+    ] {
+        assert!(!logs.contains(secret), "{secret} in the logs:\n{logs}");
+    }
 }
 
 crate::on_both_backends!(
