@@ -107,12 +107,12 @@ pub struct WebSettings {
     pub login_throttle: AttemptRules,
     /// How long a set-password link stays valid.
     pub password_link_valid: Duration,
-    /// The dashboard's address as people reach it (`https://hq.example.com`), for
-    /// set-password links; without it, the admin's own request's host.
-    pub public_url: Option<String>,
     /// A kiosk silent for this long during its store's opening hours is offline
     /// ([`device_status`]).
     pub offline_after: Duration,
+    /// The dashboard's address as people reach it (`https://hq.example.com`), for
+    /// set-password links; without it, the admin's own request's host.
+    pub public_url: Option<String>,
 }
 
 impl Default for WebSettings {
@@ -122,8 +122,8 @@ impl Default for WebSettings {
             secure_cookies: false,
             login_throttle: login_rules(),
             password_link_valid: Duration::from_secs(72 * 3600),
-            public_url: None,
             offline_after: Duration::from_secs(15 * 60),
+            public_url: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use countertop_hq::storage::accounts::Role;
+use countertop_hq::throttle::Rule;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -65,9 +66,14 @@ async fn the_figures_on_the_pages_equal_what_the_kiosks_pushed(backend: Backend)
     let quiet = app.store("Quiet Corner", "Asia/Ho_Chi_Minh").await;
     let now = Utc::now() - Duration::minutes(1);
     // 5, 5, 4, 2: CSAT 3 of 4 = 75 %, Happy Index (4+4+3+1)/4 steps of 25 = 75, average 4.
-    let events: Vec<Value> = [5, 5, 4, 2]
+    // NPS answers 10, 10, 3, 9: three promoters, one detractor of four = 50.
+    let events: Vec<Value> = [(5, 10), (5, 10), (4, 3), (2, 9)]
         .iter()
-        .map(|&s| rated(now, s, &[], None, false))
+        .map(|&(s, nps)| {
+            let mut e = rated(now, s, &[], None, false);
+            e["body"]["nps"] = json!(nps);
+            e
+        })
         .collect();
     app.push_ok(&kiosk.token, &events).await;
     let mut web = admin(&app).await;
@@ -78,6 +84,7 @@ async fn the_figures_on_the_pages_equal_what_the_kiosks_pushed(backend: Backend)
     assert!(r.contains("fig-csat\">75.0%<"), "{r}");
     assert!(r.contains("fig-index\">75.0<"), "{r}");
     assert!(r.contains("fig-average\">4.00<"), "{r}");
+    assert!(r.contains("fig-nps\">50<"), "{r}");
     assert!(html.contains("id=\"chain-count\">4<"));
     // The store without ratings is listed, without figures, and ranked after.
     let q = row(&html, quiet);
@@ -376,6 +383,42 @@ async fn an_empty_period_says_so_and_what_to_do(backend: Backend) {
     assert!(page.contains("No comments in this period"));
 }
 
+/// The page-weight budget of issue 10: the overview of 100 stores, HTML and SVG, with a
+/// month of ratings, stays under 200 KB (benches/README.md records the figure).
+async fn the_overview_of_100_stores_weighs_under_200_kb(backend: Backend) {
+    // A hundred enrollments from one address: past the enrollment throttle.
+    let app = spawn_app_with(backend, |s| {
+        s.enroll_throttle.per_address = Rule::new(1000, std::time::Duration::from_millis(1))
+    })
+    .await;
+    let today = Utc::now() - Duration::minutes(1);
+    for i in 0..100u32 {
+        let store = app
+            .store(
+                &format!("Corner Coffee branch number {i:03}"),
+                "Asia/Ho_Chi_Minh",
+            )
+            .await;
+        let kiosk = app.kiosk_of(store).await;
+        let events: Vec<Value> = (0..30)
+            .flat_map(|d| {
+                let at = today - Duration::days(d);
+                [
+                    rated(at, 1 + ((i + d as u32) % 5) as u8, &["tasty"], None, false),
+                    rated(at, 5, &[], Some("ok"), false),
+                ]
+            })
+            .collect();
+        app.push_ok(&kiosk.token, &events).await;
+    }
+    let mut web = admin(&app).await;
+    let (status, html) = web.get("/?period=30d").await;
+    assert_eq!(status, 200);
+    assert_eq!(html.matches("id=\"store-").count(), 100);
+    eprintln!("overview of 100 stores, 30 days: {} bytes", html.len());
+    assert!(html.len() <= 200 * 1024, "{} bytes", html.len());
+}
+
 crate::on_both_backends!(
     the_figures_on_the_pages_equal_what_the_kiosks_pushed,
     periods_follow_each_stores_time_zone,
@@ -385,4 +428,5 @@ crate::on_both_backends!(
     hostile_names_and_comments_come_out_escaped,
     a_backlogged_kiosk_is_listed_for_attention_and_a_healthy_one_is_not,
     an_empty_period_says_so_and_what_to_do,
+    the_overview_of_100_stores_weighs_under_200_kb,
 );
