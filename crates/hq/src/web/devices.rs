@@ -154,11 +154,15 @@ async fn lines_of(
         let Some((_, store, tz)) = stores.iter().find(|(id, _, _)| *id == d.store_id) else {
             continue;
         };
-        if !hours.contains_key(&d.store_id) {
-            let h = state.storage.opening_hours(d.store_id).await?;
-            hours.insert(d.store_id, (h, tz.parse().unwrap_or(chrono_tz::UTC)));
-        }
-        let (h, tz) = hours[&d.store_id];
+        let (h, tz) = match hours.get(&d.store_id) {
+            Some(found) => *found,
+            None => {
+                let h = state.storage.opening_hours(d.store_id).await?;
+                let found = (h, tz.parse().unwrap_or(chrono_tz::UTC));
+                hours.insert(d.store_id, found);
+                found
+            }
+        };
         let dash = || "—".to_owned();
         out.push(DeviceLine {
             id: d.device_id,
