@@ -2,8 +2,12 @@
 # Countertop's two commands for a fresh Debian machine with only rustup and git:
 #
 #   ./dev.sh run    install what is missing, build, start HQ on its embedded SQLite
-#                   database, and open a kiosk window enrolled to it
+#                   database with 30 days of demo history and a demo dashboard login, and
+#                   open a kiosk window enrolled to the demo's first store
 #   ./dev.sh test   install what is missing, then run every test
+#   ./dev.sh dashboard-screenshots DIR
+#                   PNGs of every dashboard page at 1440x900 and 390x844, in English and
+#                   Vietnamese, against the demo data, into DIR
 #   ./dev.sh package [--arm64 | --ci]
 #                   build the countertop and countertop-hq .deb packages into target/debian
 #                   (amd64; --arm64 cross-builds the kiosk for a Raspberry Pi; --ci packages
@@ -15,8 +19,9 @@ cd "$(dirname "$0")"
 
 # Build: a C compiler for the bundled SQLite, fontconfig for Slint, and for Slint's linuxkms
 # backend (a Pi with no desktop) libudev, libinput, libseat and xkbcommon.
-# Tests: PostgreSQL's server binaries (the HQ tests start their own cluster), and
-# python3-venv for schemathesis (scripts/ci-schemathesis.sh).
+# Tests: PostgreSQL's server binaries (the HQ tests start their own cluster),
+# python3-venv for schemathesis (scripts/ci-schemathesis.sh), and Chromium with its
+# WebDriver for the dashboard's browser tests (tests/dashboard_browser.rs).
 # Run: the X11 libraries winit loads, and Xvfb for machines without a display.
 BUILD_PACKAGES=(build-essential pkg-config libfontconfig1-dev ca-certificates
     libudev-dev libinput-dev libseat-dev libxkbcommon-dev)
@@ -27,7 +32,7 @@ PACKAGE_PACKAGES=(dpkg-dev systemd curl procps)
 # The arm64 kiosk: a cross compiler and the arm64 -dev packages it links against.
 ARM64_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfontconfig1-dev:arm64
     libudev-dev:arm64 libinput-dev:arm64 libseat-dev:arm64 libxkbcommon-dev:arm64)
-TEST_PACKAGES=(postgresql python3-venv)
+TEST_PACKAGES=(postgresql python3-venv chromium chromium-driver)
 RUN_PACKAGES=(libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0 curl sqlite3)
 
 install_packages() {
@@ -146,15 +151,20 @@ run_demo() {
     echo "==> HQ is up on http://$listen ($state/hq.db)"
 
     local kiosk=(./target/release/countertop --data "$state/kiosk")
-    if [ ! -f "$state/store-id" ]; then
-        "${hq[@]}" store add --name "Corner Coffee" --timezone "${TZ_NAME:-Asia/Ho_Chi_Minh}" > "$state/store-id"
-    fi
+    # 30 days of history for three cafés and the demo admin (again on every run: it adds
+    # nothing twice). Its first store, Corner Coffee, is the kiosk window's.
+    "${hq[@]}" demo > "$state/store-id"
     if "${kiosk[@]}" enroll --help >/dev/null 2>&1 && [ ! -f "$state/kiosk/enrolled" ]; then
         local code
         code=$("${hq[@]}" enroll-code --store "$(cat "$state/store-id")")
         "${kiosk[@]}" enroll --hq "http://$listen" --code "$code" && touch "$state/kiosk/enrolled"
     fi
 
+    echo "==> dashboard: http://$listen/"
+    echo "    sign in as: demo@countertop.example"
+    echo "    password:   countertop-demo"
+    echo "    (30 days of demo history for three cafés; the kiosk window's taps count for"
+    echo "    Corner Coffee: choose the period Today to see them on top)"
     echo "==> opening the kiosk window (close it to stop)"
     echo "    staff mode: hold the shop's name 2 s. First day: log in with the manager PIN 1234;"
     echo "    you must then choose new manager and barista PINs (the barista PIN 0000 opens nothing until then)"
@@ -166,15 +176,29 @@ run_demo() {
     fi
 }
 
+# PNGs of every dashboard page (tests/dashboard_browser.rs, the ignored `screenshots`).
+dashboard_screenshots() {
+    local out=${1:?usage: ./dev.sh dashboard-screenshots DIR}
+    install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    mkdir -p "$out"
+    COUNTERTOP_SCREENSHOTS=$(cd "$out" && pwd) cargo test --locked --test dashboard_browser \
+        screenshots -- --ignored --exact
+    ls "$out"
+}
+
 case "${1:-}" in
     test) run_tests ;;
     run) run_demo ;;
+    dashboard-screenshots)
+        shift
+        dashboard_screenshots "$@"
+        ;;
     package)
         shift
         build_packages "$@"
         ;;
     *)
-        echo "usage: ./dev.sh run | test | package [--arm64 | --ci]" >&2
+        echo "usage: ./dev.sh run | test | package [--arm64 | --ci] | dashboard-screenshots DIR" >&2
         exit 2
         ;;
 esac

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod alerts;
 pub mod app;
 pub mod body;
+pub mod demo;
 pub mod error;
 pub mod ingest;
 pub mod metrics;

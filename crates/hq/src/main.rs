@@ -153,6 +153,20 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// Load 30 days of demo history for three cafés, and a demo admin; prints the first
+    /// store's id. Running it again adds nothing.
+    Demo {
+        /// Another seed gives another (equally plausible) history.
+        #[arg(long, default_value_t = countertop_hq::demo::DEFAULT_SEED)]
+        seed: u64,
+        /// The demo admin's email; its password is read from COUNTERTOP_HQ_DEMO_PASSWORD,
+        /// else the demo's own (printed).
+        #[arg(long, default_value = countertop_hq::demo::ADMIN_EMAIL)]
+        admin_email: String,
+        /// Create no demo admin.
+        #[arg(long)]
+        no_admin: bool,
+    },
     /// Manage dashboard accounts.
     User {
         #[command(subcommand)]
@@ -347,6 +361,33 @@ async fn main() -> Result<()> {
             let storage = open(&cli.database).await?;
             if !storage.revoke_device(id).await? {
                 bail!("no device with id {id}");
+            }
+        }
+        Command::Demo {
+            seed,
+            admin_email,
+            no_admin,
+        } => {
+            let storage = open(&cli.database).await?;
+            let password = std::env::var("COUNTERTOP_HQ_DEMO_PASSWORD")
+                .unwrap_or_else(|_| countertop_hq::demo::ADMIN_PASSWORD.to_owned());
+            let options = countertop_hq::demo::DemoOptions {
+                seed,
+                now: chrono::Utc::now(),
+                admin: (!no_admin).then(|| (admin_email.clone(), password)),
+            };
+            let report = countertop_hq::demo::load(storage.as_ref(), &options)
+                .await
+                .context("loading the demo data")?;
+            tracing::info!(
+                accepted = report.accepted,
+                duplicates = report.duplicates,
+                stores = report.stores.len(),
+                admin_created = report.admin_created,
+                "demo loaded"
+            );
+            if let Some((id, _)) = report.stores.first() {
+                println!("{id}");
             }
         }
         Command::User { command } => {

@@ -7,6 +7,7 @@ mod common;
 mod bad_input;
 mod config;
 mod contract;
+mod demo;
 mod enroll;
 mod errors;
 mod operations;
