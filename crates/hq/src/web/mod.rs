@@ -111,6 +111,9 @@ pub struct WebSettings {
     /// The dashboard's address as people reach it (`https://hq.example.com`), for
     /// set-password links; without it, the admin's own request's host.
     pub public_url: Option<String>,
+    /// A kiosk silent for this much of its store's opening time is flagged offline
+    /// ([`crate::storage::analytics::DeviceHealth::is_offline`]).
+    pub offline_after: Duration,
 }
 
 impl Default for WebSettings {
