@@ -11,6 +11,7 @@ pub mod config;
 pub mod devices;
 pub mod enroll;
 pub mod events;
+pub mod export;
 pub mod regulars;
 pub mod reports;
 
@@ -65,6 +66,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::revoke))
         .routes(routes!(reports::ratings))
         .routes(routes!(reports::regulars))
+        .routes(routes!(export::ratings))
         .routes(routes!(openapi_json))
 }
 

@@ -40,7 +40,7 @@ pub struct ReportParams {
 }
 
 /// Parse and check a report's local date range.
-fn date_range(from: &str, to: &str) -> Result<(NaiveDate, NaiveDate), ApiError> {
+pub(crate) fn date_range(from: &str, to: &str) -> Result<(NaiveDate, NaiveDate), ApiError> {
     let date = |s: &str| {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
             ApiError::bad_request(

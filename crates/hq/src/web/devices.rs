@@ -62,6 +62,16 @@ pub struct DeviceLine {
     pub revoked: bool,
 }
 
+impl DeviceLine {
+    /// The id's last six hex digits: enough to tell two kiosks of one name apart (the
+    /// whole id is the tag's title). The last ones, because device ids may be UUIDv7,
+    /// whose first digits are the enrollment time and alike for kiosks enrolled together.
+    pub fn short_id(&self) -> String {
+        let hex = self.id.simple().to_string();
+        hex[hex.len() - 6..].to_owned()
+    }
+}
+
 /// A day of the hours form: its msgid and the text typed (or stored).
 pub struct HoursField {
     pub day: &'static str,

@@ -262,32 +262,95 @@ pub async fn csv(
 }
 
 /// One rating of the JSON export.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JsonRow {
     pub rating_id: Uuid,
     pub store_id: Uuid,
+    /// The store's name.
     pub store: String,
     pub device_id: Uuid,
     pub occurred_at: chrono::DateTime<Utc>,
     pub local_date: NaiveDate,
+    /// The hour of the day in the store's time zone, 0 to 23.
     pub local_hour: u8,
     pub touchpoint: String,
     pub survey_version: u32,
+    /// 4 or 5: the faces the kiosk showed.
     pub faces: u8,
+    /// 1 (unhappiest face) to `faces`.
     pub score: u8,
+    /// 0 to 10, when the survey asked.
     pub nps: Option<u8>,
+    /// A tap the kiosk thinks repeats the one before (kept, but left out of figures).
     pub suspected_repeat: bool,
+    /// Reason chip slugs.
     pub reasons: Vec<String>,
     pub comment: Option<String>,
 }
 
-/// One page of the JSON export; ask again with `after=next` until `next` is null.
-#[derive(Debug, Serialize)]
+/// One page of the JSON export, oldest rating id first; ask again with `after=next`
+/// until `next` is null.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JsonPage {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub rows: Vec<JsonRow>,
+    /// The `after` of the next page; null on the last.
     pub next: Option<Uuid>,
+}
+
+/// Rows per JSON page unless asked otherwise, and the most a page holds.
+pub const JSON_DEFAULT_LIMIT: usize = JSON_PAGE;
+pub const JSON_MAX_LIMIT: usize = MAX_PAGE;
+
+/// One page of the JSON export: the rows of `ranges` after `after`, at most `limit`
+/// (1 to [`MAX_PAGE`]). The one paging rule of the dashboard's and the API's JSON.
+pub async fn json_page(
+    storage: &dyn Storage,
+    ranges: &[StoreRange],
+    names: &std::collections::HashMap<Uuid, String>,
+    (from, to): (NaiveDate, NaiveDate),
+    after: Option<Uuid>,
+    limit: usize,
+) -> Result<JsonPage, StorageError> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    // One row more than asked tells whether another page follows.
+    let mut rows = storage
+        .export_page(ranges, after, (limit + 1).min(MAX_PAGE))
+        .await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if more || rows.len() == MAX_PAGE {
+        rows.last().map(|r| r.rating_id)
+    } else {
+        None
+    };
+    let rows = rows
+        .into_iter()
+        .map(|r| JsonRow {
+            store: names.get(&r.store_id).cloned().unwrap_or_default(),
+            rating_id: r.rating_id,
+            store_id: r.store_id,
+            device_id: r.device_id,
+            occurred_at: r.occurred_at,
+            local_date: r.local_date,
+            local_hour: r.local_hour,
+            touchpoint: r.touchpoint,
+            survey_version: r.survey_version,
+            faces: r.scale,
+            score: r.score,
+            nps: r.nps,
+            suspected_repeat: r.suspected_repeat,
+            reasons: r.reasons,
+            comment: r.comment,
+        })
+        .collect();
+    Ok(JsonPage {
+        from,
+        to,
+        rows,
+        next,
+    })
 }
 
 /// GET /export.json
@@ -310,44 +373,16 @@ pub async fn json(
             Uuid::parse_str(s).map_err(|_| bad("after is the next value of the previous page."))?,
         ),
     };
-    // One row more than asked tells whether another page follows.
-    let mut rows = state
-        .storage
-        .export_page(&sel.ranges, after, (limit + 1).min(MAX_PAGE))
-        .await?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = if more || rows.len() == MAX_PAGE {
-        rows.last().map(|r| r.rating_id)
-    } else {
-        None
-    };
-    let rows = rows
-        .into_iter()
-        .map(|r| JsonRow {
-            store: sel.names.get(&r.store_id).cloned().unwrap_or_default(),
-            rating_id: r.rating_id,
-            store_id: r.store_id,
-            device_id: r.device_id,
-            occurred_at: r.occurred_at,
-            local_date: r.local_date,
-            local_hour: r.local_hour,
-            touchpoint: r.touchpoint,
-            survey_version: r.survey_version,
-            faces: r.scale,
-            score: r.score,
-            nps: r.nps,
-            suspected_repeat: r.suspected_repeat,
-            reasons: r.reasons,
-            comment: r.comment,
-        })
-        .collect();
-    Ok(Json(JsonPage {
-        from: sel.from,
-        to: sel.to,
-        rows,
-        next,
-    }))
+    let page = json_page(
+        state.storage.as_ref(),
+        &sel.ranges,
+        &sel.names,
+        (sel.from, sel.to),
+        after,
+        limit,
+    )
+    .await?;
+    Ok(Json(page))
 }
 
 #[derive(Template, WebTemplate)]

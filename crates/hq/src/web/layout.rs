@@ -59,9 +59,20 @@ const NAV: &[(&str, &str, bool)] = &[
     ("/export", "Export", false),
 ];
 
+/// The nav entry a path belongs to. A store's own pages belong to their section
+/// (`/stores/{id}/devices` is Devices, `/stores/{id}/survey` is Survey); the store page
+/// itself is a drill-down of the overview.
+fn section(path: &str) -> &str {
+    match path.strip_prefix("/stores/") {
+        Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => path,
+    }
+}
+
 fn is_current(href: &str, path: &str) -> bool {
+    let path = section(path);
     if href == "/" {
-        path == "/" || path.starts_with("/stores")
+        path == "/"
     } else {
         path == href || path.starts_with(&format!("{href}/"))
     }
@@ -177,5 +188,23 @@ mod tests {
         assert!(!is_current("/", "/devices"));
         assert!(is_current("/users", "/users/abc"));
         assert!(!is_current("/users", "/usersx"));
+    }
+
+    #[test]
+    fn a_stores_own_pages_mark_their_section_not_the_overview() {
+        for (path, want) in [
+            ("/stores/abc/devices", "/devices"),
+            ("/stores/abc/devices/def/revoke", "/devices"),
+            ("/stores/abc/survey", "/survey"),
+            ("/stores/abc/alerts", "/alerts"),
+            ("/stores/abc/audit", "/audit"),
+        ] {
+            let marked: Vec<&str> = NAV
+                .iter()
+                .map(|(href, _, _)| *href)
+                .filter(|href| is_current(href, path))
+                .collect();
+            assert_eq!(marked, [want], "{path}");
+        }
     }
 }

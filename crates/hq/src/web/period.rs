@@ -1,6 +1,11 @@
 //! The period picker shared by the overview and the store page: a GET form (`period`,
 //! `from`, `to`), read leniently (a bad custom date falls back to 7 days with a notice,
 //! not an error page) and written back into every link so the period is kept.
+//!
+//! Typing dates is enough: dates the page did not show (`shown_from`/`shown_to`, hidden
+//! fields of the form) mean a custom period whatever the select says, so nobody has to
+//! pick "Custom dates" first; dates left as shown follow the select, so a custom period
+//! is left by picking another one.
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -16,6 +21,9 @@ pub struct PeriodQuery {
     pub period: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// The dates the form was rendered with (hidden fields).
+    pub shown_from: Option<String>,
+    pub shown_to: Option<String>,
 }
 
 /// One option of the picker.
@@ -51,10 +59,27 @@ fn parse_date(s: Option<&str>) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s?.trim(), "%Y-%m-%d").ok()
 }
 
+fn filled(s: Option<&str>) -> &str {
+    s.map_or("", str::trim)
+}
+
 impl PeriodQuery {
+    /// Whether the dates ask for a custom period: one is filled in and they are not the
+    /// ones the form showed.
+    fn dates_typed(&self) -> bool {
+        let (from, to) = (filled(self.from.as_deref()), filled(self.to.as_deref()));
+        (!from.is_empty() || !to.is_empty())
+            && (from != filled(self.shown_from.as_deref())
+                || to != filled(self.shown_to.as_deref()))
+    }
+
     pub fn choose(&self) -> Chosen {
         let mut notice = None;
-        let asked = self.period.as_deref().unwrap_or("7d");
+        let asked = if self.dates_typed() {
+            "custom"
+        } else {
+            self.period.as_deref().unwrap_or("7d")
+        };
         let (period, key) = match asked {
             "today" => (Period::Today, "today"),
             "30d" => (Period::Days30, "30d"),
@@ -123,6 +148,7 @@ mod tests {
             period: Some(period.into()),
             from: Some(from.into()),
             to: Some(to.into()),
+            ..PeriodQuery::default()
         }
     }
 
@@ -145,5 +171,32 @@ mod tests {
         let c = q("custom", "2020-01-01", "2026-03-01").choose();
         assert_eq!(c.key, "7d");
         assert!(c.notice.expect("notice").contains("two years"));
+    }
+
+    #[test]
+    fn typed_dates_are_a_custom_period_whatever_the_select_says() {
+        let c = q("7d", "2026-03-01", "2026-03-10").choose();
+        assert_eq!(c.query(), "period=custom&from=2026-03-01&to=2026-03-10");
+        let only_dates = PeriodQuery {
+            from: Some("2026-03-01".into()),
+            to: Some("2026-03-02".into()),
+            ..PeriodQuery::default()
+        };
+        assert_eq!(only_dates.choose().key, "custom");
+        // One date typed: custom, and the notice asks for the other.
+        let c = q("30d", "2026-03-01", "").choose();
+        assert_eq!(c.key, "7d");
+        assert!(c.notice.expect("notice").contains("both dates"));
+    }
+
+    #[test]
+    fn dates_left_as_shown_follow_the_select() {
+        let mut leave = q("30d", "2026-03-01", "2026-03-10");
+        leave.shown_from = Some("2026-03-01".into());
+        leave.shown_to = Some("2026-03-10".into());
+        assert_eq!(leave.choose().key, "30d");
+        leave.to = Some("2026-03-12".into());
+        assert_eq!(leave.choose().key, "custom", "a changed date is typed");
+        assert_eq!(q("30d", "", "").choose().key, "30d");
     }
 }

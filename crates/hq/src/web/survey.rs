@@ -106,15 +106,55 @@ pub struct SurveyPage {
     pub saved: bool,
     pub can_edit: bool,
     pub faces: Vec<Face>,
-    /// The first language's question and chips, for the preview.
-    pub preview_question: String,
-    pub preview_praise: Vec<String>,
-    pub preview_problem: Vec<String>,
+    /// The question and chips in each language, for the preview.
+    pub previews: Vec<Preview>,
 }
+
+/// What a kiosk shows in one language.
+pub struct Preview {
+    pub lang: String,
+    pub question: String,
+    pub praise: Vec<String>,
+    pub problem: Vec<String>,
+}
+
+/// The menu's groups (their fields belong to the menu section).
+const MENU_KEYS: [&str; 4] = ["items", "sizes", "milks", "extras"];
 
 impl SurveyPage {
     pub fn err(&self, field: &str) -> Option<&str> {
         self.errors.get(field).map(String::as_str)
+    }
+
+    /// Whether a section (`question`, `praise`, `problem`, `timeouts`, `remember`,
+    /// `menu`) starts open. Sections are folded away (`<details>`) unless first or
+    /// holding a problem, so the long form stays manageable without script and a
+    /// refusal is never hidden.
+    pub fn open(&self, section: &str) -> bool {
+        section == "question" || self.errors.keys().any(|k| section_of(k) == section)
+    }
+}
+
+/// The section a field belongs to, from its name.
+fn section_of(field: &str) -> &'static str {
+    let head = field.split('_').next().unwrap_or("");
+    match head {
+        "praise" => "praise",
+        "problem" => "problem",
+        "idle" | "thank" | "repeat" => "timeouts",
+        "consent" | "dietary" | "rm" => "remember",
+        h if MENU_KEYS.contains(&h) => "menu",
+        _ => "question",
+    }
+}
+
+impl RowGroup {
+    /// How many rows have a code (the blank rows for new ones do not count).
+    pub fn filled(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| !r.slug.trim().is_empty())
+            .count()
     }
 }
 
@@ -269,25 +309,46 @@ fn view(
     general: Option<String>,
     saved: bool,
 ) -> SurveyPage {
-    let first = |fields: &[LangField]| fields.first().map(|f| f.value.clone()).unwrap_or_default();
-    let labels = |key: &str| -> Vec<String> {
+    let text_in = |fields: &[LangField], lang: &str| {
+        fields
+            .iter()
+            .find(|f| f.lang == lang)
+            .map(|f| f.value.clone())
+            .unwrap_or_default()
+    };
+    let labels = |key: &str, lang: &str| -> Vec<String> {
         form.chips
             .iter()
             .filter(|g| g.key == key)
             .flat_map(|g| &g.rows)
             .filter(|r| !r.slug.trim().is_empty())
-            .map(|r| first(&r.labels))
+            .map(|r| {
+                let label = text_in(&r.labels, lang);
+                if label.is_empty() {
+                    r.slug.clone()
+                } else {
+                    label
+                }
+            })
             .collect()
     };
+    let previews = form
+        .langs
+        .iter()
+        .map(|lang| Preview {
+            lang: lang.clone(),
+            question: text_in(&form.question, lang),
+            praise: labels("praise", lang),
+            problem: labels("problem", lang),
+        })
+        .collect();
     SurveyPage {
         l: Layout::new(viewer),
         store_id: store.id,
         store: store.name.clone(),
         version: store.config_version,
         faces: faces(form.scale.trim().parse().unwrap_or(5)),
-        preview_question: first(&form.question),
-        preview_praise: labels("praise"),
-        preview_problem: labels("problem"),
+        previews,
         form,
         errors,
         general,
@@ -790,5 +851,26 @@ mod tests {
             got.remember_me.consent_version,
             c.remember_me.consent_version + 1
         );
+    }
+
+    #[test]
+    fn every_field_belongs_to_the_section_that_shows_it() {
+        for (field, section) in [
+            ("shop_name", "question"),
+            ("languages", "question"),
+            ("q_vi", "question"),
+            ("nps_en", "question"),
+            ("praise_3_slug", "praise"),
+            ("problem_0_vi", "problem"),
+            ("idle", "timeouts"),
+            ("thank_you", "timeouts"),
+            ("repeat_window", "timeouts"),
+            ("consent_en", "remember"),
+            ("dietary_vi", "remember"),
+            ("milks", "menu"),
+            ("extras_1_slug", "menu"),
+        ] {
+            assert_eq!(section_of(field), section, "{field}");
+        }
     }
 }

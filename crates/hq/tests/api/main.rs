@@ -10,6 +10,7 @@ mod contract;
 mod demo;
 mod enroll;
 mod errors;
+mod export;
 mod operations;
 mod push;
 mod regulars;

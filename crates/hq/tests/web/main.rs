@@ -21,3 +21,4 @@ mod privacy;
 mod scope;
 mod survey;
 mod users;
+mod wayfinding;
