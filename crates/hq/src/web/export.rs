@@ -32,7 +32,7 @@ pub const ROUTES: &[Route] = &[
 ];
 
 /// Rows per JSON page unless `limit` says otherwise (at most [`MAX_PAGE`]).
-const JSON_PAGE: usize = 1_000;
+pub const JSON_DEFAULT_LIMIT: usize = 1_000;
 /// The range the form suggests: the last 30 days.
 const DEFAULT_DAYS: i64 = 30;
 
@@ -299,8 +299,7 @@ pub struct JsonPage {
     pub next: Option<Uuid>,
 }
 
-/// Rows per JSON page unless asked otherwise, and the most a page holds.
-pub const JSON_DEFAULT_LIMIT: usize = JSON_PAGE;
+/// The most rows a JSON page holds.
 pub const JSON_MAX_LIMIT: usize = MAX_PAGE;
 
 /// One page of the JSON export: the rows of `ranges` after `after`, at most `limit`
@@ -361,7 +360,7 @@ pub async fn json(
 ) -> Result<Json<JsonPage>, WebError> {
     let sel = select(&state, &viewer, &q).await?;
     let limit = match q.limit.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => JSON_PAGE,
+        None => JSON_DEFAULT_LIMIT,
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
             _ => return Err(bad("limit is a number of rows from 1 to 5000.")),
