@@ -248,9 +248,7 @@ fn a_kiosk_enrolled_from_the_devices_page_shows_up_with_its_rating() {
         kiosk.enroll(&hq.url(), code.trim(), "Window kiosk").await;
         kiosk.rate(5).await;
         kiosk.core.sync_now();
-        kiosk
-            .wait_for("the rating to reach HQ", || async { kiosk.pending() == 0 })
-            .await;
+        kiosk.wait_synced("the rating to reach HQ").await;
 
         until_page_shows(&b, &format!("/stores/{store_id}/devices"), "Window kiosk").await;
         b.goto(&format!("/stores/{store_id}?period=today")).await;
@@ -270,9 +268,7 @@ fn a_regular_erased_on_the_privacy_page_is_purged_by_the_kiosk() {
     runtime().block_on(async {
         kiosk.enroll(&hq.url(), &code, "Counter").await;
         let regular = kiosk.save_regular("Lan", "0901 234 567").await;
-        kiosk
-            .wait_for("the profile to reach HQ", || async { kiosk.pending() == 0 })
-            .await;
+        kiosk.wait_synced("the profile to reach HQ").await;
 
         let b = Browser::start(&hq.url(), DESKTOP, "en").await;
         b.sign_in(EMAIL, PASSWORD).await;

@@ -89,6 +89,32 @@ impl KioskCore {
         self.core.sync_status().borrow().pending
     }
 
+    /// Waits until everything this kiosk committed before the call has reached HQ.
+    /// `pending() == 0` cannot tell: the sync loop publishes the queue's depth after a round,
+    /// so right after a write it may still read 0. Two rounds that succeed after the call
+    /// settle it: the second began after the first ended, so after the call returned, and
+    /// pushed everything then queued.
+    pub async fn wait_synced(&self, what: &str) {
+        let since = chrono::Utc::now();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (mut rounds, mut last) = (0, None);
+        loop {
+            let status = self.core.sync_status().borrow().clone();
+            if let Some(at) = status.last_success.filter(|at| *at > since) {
+                if last != Some(at) {
+                    rounds += 1;
+                    last = Some(at);
+                }
+            }
+            if rounds >= 2 && status.pending == 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            self.core.sync_now();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Nudges sync every 100 ms until `done` holds (30 s at most).
     pub async fn wait_for<F, Fut>(&self, what: &str, mut done: F)
     where
