@@ -58,6 +58,7 @@ pub mod auth;
 pub mod charts;
 pub mod csrf;
 pub mod device_status;
+pub mod digests;
 pub mod devices;
 pub mod error;
 pub mod export;
@@ -230,6 +231,7 @@ pub fn routes() -> Vec<Route> {
         .chain(survey::ROUTES)
         .chain(privacy::ROUTES)
         .chain(export::ROUTES)
+        .chain(digests::ROUTES)
         .cloned()
         .collect()
 }
