@@ -93,8 +93,11 @@ pub trait DigestStore: Send + Sync {
     /// Every stored choice; accounts without one have the default.
     async fn all_digest_prefs(&self) -> Result<Vec<(Uuid, DigestPrefs)>, StorageError>;
     /// Returns false when there is no such account.
-    async fn set_digest_prefs(&self, user_id: Uuid, prefs: DigestPrefs)
-        -> Result<bool, StorageError>;
+    async fn set_digest_prefs(
+        &self,
+        user_id: Uuid,
+        prefs: DigestPrefs,
+    ) -> Result<bool, StorageError>;
     /// Whether the digest of this period was already queued.
     async fn digest_queued(
         &self,

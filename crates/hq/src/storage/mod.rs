@@ -340,7 +340,9 @@ pub(crate) fn new_store_survey(name: &str) -> SurveyConfig {
 
 /// Everything HQ asks of a database; the dashboard's reads are in [`Analytics`].
 #[async_trait]
-pub trait Storage: Accounts + Analytics + AlertStore + DigestStore + Privacy + Send + Sync + 'static {
+pub trait Storage:
+    Accounts + Analytics + AlertStore + DigestStore + Privacy + Send + Sync + 'static
+{
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
     async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError>;

@@ -121,7 +121,12 @@ impl DigestStore for SqliteStorage {
                  SELECT id, ?2, ?3, ?4 FROM users WHERE id = ?1 \
                  ON CONFLICT (user_id) DO UPDATE SET daily = excluded.daily, \
                  weekly = excluded.weekly, updated_at = excluded.updated_at",
-                params![user_id.to_string(), prefs.daily, prefs.weekly, ts(Utc::now())],
+                params![
+                    user_id.to_string(),
+                    prefs.daily,
+                    prefs.weekly,
+                    ts(Utc::now())
+                ],
             )? == 1)
         })
         .await
@@ -157,8 +162,8 @@ impl DigestStore for SqliteStorage {
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
         let d = delivery.clone();
-        let recipient =
-            serde_json::to_string(&d.recipient).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        let recipient = serde_json::to_string(&d.recipient)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let fresh = tx.execute(

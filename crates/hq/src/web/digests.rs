@@ -211,7 +211,10 @@ pub async fn one_click(State(state): State<AppState>, Query(q): Query<TokenQuery
         return plain(StatusCode::SERVICE_UNAVAILABLE, "Try again later.\n");
     };
     let Some((user, kind)) = token::verify(&secret, &q.token) else {
-        return plain(StatusCode::BAD_REQUEST, "This unsubscribe link is not valid.\n");
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "This unsubscribe link is not valid.\n",
+        );
     };
     match turn_off(&state, user, kind).await {
         Ok(true) => plain(StatusCode::OK, "Unsubscribed.\n"),

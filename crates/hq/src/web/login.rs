@@ -57,7 +57,12 @@ pub(super) fn form_token(headers: &HeaderMap) -> Result<(String, bool), WebError
     }
 }
 
-pub(super) fn with_token_cookie(mut response: Response, token: &str, fresh: bool, secure: bool) -> Response {
+pub(super) fn with_token_cookie(
+    mut response: Response,
+    token: &str,
+    fresh: bool,
+    secure: bool,
+) -> Response {
     if fresh {
         let secure = if secure { "; Secure" } else { "" };
         if let Ok(v) = HeaderValue::from_str(&format!(

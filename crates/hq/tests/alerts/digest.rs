@@ -199,7 +199,10 @@ fn quoted_printable(s: &str) -> Vec<u8> {
                 i += 2;
                 continue;
             }
-            if let Some(h) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(h) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(h);
                 i += 3;
                 continue;
@@ -276,9 +279,7 @@ async fn a_digest_goes_out_at_the_local_hour_and_not_before(backend: Backend) {
     assert_eq!(app.tick().await, (1, 1), "the next day's digest");
 }
 
-async fn the_digest_shows_the_read_models_figures_for_the_recipients_stores_only(
-    backend: Backend,
-) {
+async fn the_digest_shows_the_read_models_figures_for_the_recipients_stores_only(backend: Backend) {
     let sink = SmtpSink::start().await;
     let (url, _dir) = database_url(backend).await;
     let sunday = last_sunday();
@@ -299,11 +300,19 @@ async fn the_digest_shows_the_read_models_figures_for_the_recipients_stores_only
         ],
     )
     .await;
-    app.push(&b, local(sunday, 13, 0), &[(5, Some("beta only"), &["beta_reason"])])
-        .await;
+    app.push(
+        &b,
+        local(sunday, 13, 0),
+        &[(5, Some("beta only"), &["beta_reason"])],
+    )
+    .await;
     // The day before, for the change.
-    app.push(&a, local(sunday - Duration::days(1), 12, 0), &[(5, None, &[])])
-        .await;
+    app.push(
+        &a,
+        local(sunday - Duration::days(1), 12, 0),
+        &[(5, None, &[])],
+    )
+    .await;
     let manager = app
         .user("vi@example.org", Role::Manager, &[a.store_id], DAILY)
         .await;
@@ -311,9 +320,7 @@ async fn the_digest_shows_the_read_models_figures_for_the_recipients_stores_only
         .set_user_lang(manager, "vi")
         .await
         .expect("lang");
-    let gone = app
-        .user("gone@example.org", Role::Admin, &[], DAILY)
-        .await;
+    let gone = app.user("gone@example.org", Role::Admin, &[], DAILY).await;
     app.storage
         .set_user_disabled(gone, true)
         .await
@@ -323,10 +330,7 @@ async fn the_digest_shows_the_read_models_figures_for_the_recipients_stores_only
     let mails = mails_to(&sink, "vi@example.org");
     assert_eq!(mails.len(), 1);
     assert!(mails_to(&sink, "gone@example.org").is_empty());
-    let (text, html) = (
-        part(&mails[0], "text/plain"),
-        part(&mails[0], "text/html"),
-    );
+    let (text, html) = (part(&mails[0], "text/plain"), part(&mails[0], "text/html"));
 
     // The figures are the read model's, formatted as the dashboard formats them.
     let (cur, _) = period_ranges(
@@ -370,7 +374,10 @@ async fn the_digest_shows_the_read_models_figures_for_the_recipients_stores_only
     assert_eq!(app.tick().await, (1, 1));
     let mails = mails_to(&sink, "vi@example.org");
     let text = part(&mails[1], "text/plain");
-    assert!(text.contains("Beta Hidden") && !text.contains("Alpha"), "{text}");
+    assert!(
+        text.contains("Beta Hidden") && !text.contains("Alpha"),
+        "{text}"
+    );
 }
 
 fn clock_now(clock: &ManualClock) -> DateTime<Utc> {
@@ -420,7 +427,11 @@ async fn two_hq_instances_on_one_postgresql_send_each_digest_once(backend: Backe
         .await;
     }
     let (q1, q2) = tokio::join!(one.digests.queue_due(), two.digests.queue_due());
-    assert_eq!(q1.expect("one") + q2.expect("two"), 10, "5 accounts × 2 kinds");
+    assert_eq!(
+        q1.expect("one") + q2.expect("two"),
+        10,
+        "5 accounts × 2 kinds"
+    );
     let (s1, s2) = tokio::join!(one.engine.deliver_due(), two.engine.deliver_due());
     assert_eq!(s1.expect("one") + s2.expect("two"), 10);
     assert_eq!(sink.mails().len(), 10);
@@ -570,7 +581,9 @@ async fn an_account_chooses_its_digests_on_the_dashboard(backend: Backend) {
     let (status, page) = browser.get("/account").await;
     assert_eq!(status, 200);
     assert!(page.contains("value=\"weekly\" checked"), "{page}");
-    let resp = browser.post("/account/digests", &[("digests", "both")]).await;
+    let resp = browser
+        .post("/account/digests", &[("digests", "both")])
+        .await;
     assert_eq!(resp.status(), 303);
     assert_eq!(app.storage.digest_prefs(viewer).await.expect("prefs"), BOTH);
     let resp = browser

@@ -185,7 +185,12 @@ pub async fn build(
     let (best, worst) = if ranked.len() >= 2 {
         let top = RANK_ROWS.min(ranked.len().div_ceil(2));
         let bottom = RANK_ROWS.min(ranked.len() - top);
-        let best = ranked.iter().take(top).enumerate().map(|(i, r)| row(i, r)).collect();
+        let best = ranked
+            .iter()
+            .take(top)
+            .enumerate()
+            .map(|(i, r)| row(i, r))
+            .collect();
         let worst = ranked
             .iter()
             .enumerate()

@@ -248,7 +248,9 @@ impl Digests {
             match self.queue_due().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(queued = n, "digests queued"),
-                Err(e) => tracing::warn!(error = %e, "digest pass failed; retrying on the next tick"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "digest pass failed; retrying on the next tick")
+                }
             }
         }
     }

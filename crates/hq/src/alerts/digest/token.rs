@@ -7,7 +7,11 @@ use uuid::Uuid;
 use crate::storage::digests::DigestKind;
 
 fn message(user: Uuid, kind: DigestKind) -> String {
-    format!("countertop-digest-unsubscribe:v1:{}:{}", user.simple(), kind.as_str())
+    format!(
+        "countertop-digest-unsubscribe:v1:{}:{}",
+        user.simple(),
+        kind.as_str()
+    )
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -15,7 +19,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
     }
     (0..s.len())
