@@ -197,7 +197,9 @@ impl Application {
             .enabled
             .then(|| tokio::spawn(Arc::clone(&self.state.alerts).run()));
         let _stop_engine = AbortOnDrop(engine);
-        let digests = (self.state.alerts.settings().enabled && self.digests.settings().enabled)
+        // Digests are emails: without SMTP there is nothing to build them for.
+        let alerts = self.state.alerts.settings();
+        let digests = (alerts.enabled && alerts.smtp.is_some() && self.digests.settings().enabled)
             .then(|| tokio::spawn(Arc::clone(&self.digests).run()));
         let _stop_digests = AbortOnDrop(digests);
         let app = router(self.state)

@@ -7,6 +7,7 @@
 //!   store): the daily digest covers yesterday, the weekly one, sent on Monday, covers
 //!   last week (Monday to Sunday). A check runs every [`DigestSettings::check_every`]; a
 //!   digest not sent by the end of its day (HQ down all day) is skipped, not sent late.
+//!   Without SMTP settings the check does not run at all.
 //! - **Who.** Every account that is not disabled and has at least one store in scope,
 //!   with its choice ([`DigestPrefs`]: weekly only until the account chooses), in its
 //!   dashboard language.
