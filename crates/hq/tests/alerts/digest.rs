@@ -216,7 +216,8 @@ fn quoted_printable(s: &str) -> Vec<u8> {
 
 /// The decoded body of the mail's part of this content type.
 fn part(mail: &Mail, content_type: &str) -> String {
-    let data = mail.data.replace("\r\n", "\n");
+    // The sink keeps SMTP's dot-stuffing: a line starting with "." arrives as "..".
+    let data = mail.data.replace("\r\n", "\n").replace("\n..", "\n.");
     let start = data
         .find(&format!("Content-Type: {content_type}"))
         .unwrap_or_else(|| panic!("no {content_type} part in {}", mail.data));
