@@ -57,6 +57,9 @@ pub struct Settings {
     pub web: crate::web::WebSettings,
     /// Alerts: timing, channels, the clock.
     pub alerts: crate::alerts::AlertSettings,
+    /// Daily and weekly digests: the local hour, the check interval. They use the alert
+    /// engine's clock and outbox.
+    pub digests: crate::alerts::digest::DigestSettings,
 }
 
 impl Settings {
@@ -71,6 +74,7 @@ impl Settings {
             enroll_throttle: AttemptRules::enrollment(),
             web: crate::web::WebSettings::default(),
             alerts: crate::alerts::AlertSettings::default(),
+            digests: crate::alerts::digest::DigestSettings::default(),
         }
     }
 }
@@ -95,6 +99,7 @@ pub struct Application {
     addr: SocketAddr,
     state: AppState,
     tls: Option<LiveCertificate>,
+    digests: Arc<crate::alerts::digest::Digests>,
 }
 
 impl Application {
@@ -127,7 +132,19 @@ impl Application {
             Arc::clone(&storage),
             settings.alerts.clone(),
         ));
+        let base_url = settings
+            .web
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let digests = Arc::new(crate::alerts::digest::Digests::new(
+            Arc::clone(&storage),
+            Arc::clone(&settings.alerts.clock),
+            settings.digests.clone(),
+            base_url,
+        ));
         Ok(Application {
+            digests,
             listener,
             addr,
             state: AppState {
@@ -156,6 +173,11 @@ impl Application {
         Arc::clone(&self.state.alerts)
     }
 
+    /// The digest sender (tests drive it directly with an injected clock).
+    pub fn digests(&self) -> Arc<crate::alerts::digest::Digests> {
+        Arc::clone(&self.digests)
+    }
+
     pub fn storage(&self) -> Arc<dyn Storage> {
         Arc::clone(&self.state.storage)
     }
@@ -175,6 +197,11 @@ impl Application {
             .enabled
             .then(|| tokio::spawn(Arc::clone(&self.state.alerts).run()));
         let _stop_engine = AbortOnDrop(engine);
+        // Digests are emails: without SMTP there is nothing to build them for.
+        let alerts = self.state.alerts.settings();
+        let digests = (alerts.enabled && alerts.smtp.is_some() && self.digests.settings().enabled)
+            .then(|| tokio::spawn(Arc::clone(&self.digests).run()));
+        let _stop_digests = AbortOnDrop(digests);
         let app = router(self.state)
             .layer(PropagateRequestIdLayer::x_request_id())
             // Spans name the path only: a query can hold a one-time token

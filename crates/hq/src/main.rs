@@ -129,6 +129,11 @@ enum Command {
         secure_cookies: bool,
         #[command(flatten)]
         alerts: AlertArgs,
+        /// The local hour (0-23) daily and weekly digests are emailed from, in each
+        /// account's time zone (that of its first store by name).
+        #[arg(long, env = "COUNTERTOP_HQ_DIGEST_HOUR", default_value_t = 7,
+              value_parser = clap::value_parser!(u32).range(0..=23))]
+        digest_hour: u32,
     },
     /// Manage stores.
     Store {
@@ -293,6 +298,7 @@ async fn main() -> Result<()> {
             session_idle_minutes,
             secure_cookies,
             alerts,
+            digest_hour,
         } => {
             let mut settings = Settings::new(listen, &cli.database);
             settings.tls = tls_cert
@@ -304,6 +310,7 @@ async fn main() -> Result<()> {
             settings.web.session_idle = std::time::Duration::from_secs(session_idle_minutes * 60);
             settings.web.secure_cookies = secure_cookies;
             settings.alerts = alerts.settings();
+            settings.digests.hour = digest_hour;
             let app = Application::build(settings)
                 .await
                 .with_context(|| format!("starting HQ on {}", cli.database))?;

@@ -145,6 +145,21 @@ pub fn unhappy_percent(sums: &Sums) -> Option<f64> {
     Some(100.0 * unhappy as f64 / count as f64)
 }
 
+/// The ranking of stores, the one rule the overview and the digests share: by Happy
+/// Index, then CSAT, then count, best first; stores without ratings last.
+pub fn rank_order(a: &Summary, b: &Summary) -> std::cmp::Ordering {
+    let key = |s: &Summary| {
+        (
+            s.happy_index.unwrap_or(-1.0),
+            s.csat_percent.unwrap_or(-1.0),
+            s.count,
+        )
+    };
+    key(b)
+        .partial_cmp(&key(a))
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

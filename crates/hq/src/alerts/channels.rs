@@ -132,6 +132,9 @@ pub async fn send(
         }
         Recipient::Email { address, lang } => {
             let smtp = smtp.ok_or(SendError::NoSmtp)?;
+            if let Some(digest) = super::digest::mail::DigestPayload::of(&d.payload) {
+                return super::digest::mail::send(smtp, address, d, &digest).await;
+            }
             send_email(smtp, address, *lang, d).await
         }
     }

@@ -5,7 +5,8 @@
 //! - [`evaluate`]: whether a rule's condition holds for a store now;
 //! - [`channels`]: webhook (signed), Slack-compatible and email delivery;
 //! - [`engine`]: evaluation on ingest and on a timer, and the outbox sender;
-//! - [`badge`]: the open-alert count the dashboard header shows.
+//! - [`badge`]: the open-alert count the dashboard header shows;
+//! - [`digest`]: daily and weekly digest emails, sent through the same outbox.
 //!
 //! Storage lives in [`crate::storage::alerts`]: the alert change and its deliveries are
 //! written in one transaction, so HQ killed at any moment loses no delivery, and each
@@ -13,6 +14,7 @@
 
 pub mod badge;
 pub mod channels;
+pub mod digest;
 pub mod engine;
 pub mod evaluate;
 pub mod lifecycle;

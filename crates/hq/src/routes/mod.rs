@@ -81,6 +81,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        // RFC 8058 one-click unsubscribe: authorised by its signed token, outside the
+        // dashboard's session and CSRF guard (a mail client sends neither).
+        .route(
+            "/unsubscribe/one-click",
+            get(crate::web::digests::one_click_page).post(crate::web::digests::one_click),
+        )
         .merge(crate::web::router(state.clone()))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

@@ -65,7 +65,8 @@ pub struct AlertQuery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub id: Uuid,
-    pub alert_id: Uuid,
+    /// `None` for a digest ([`super::digests`]), which belongs to no alert.
+    pub alert_id: Option<Uuid>,
     pub recipient: Recipient,
     pub payload: String,
     /// Attempts so far, this one included.

@@ -6,12 +6,14 @@
 pub mod accounts;
 pub mod alerts;
 pub mod analytics;
+pub mod digests;
 pub mod hours;
 mod pg_tls;
 mod postgres;
 mod postgres_accounts;
 mod postgres_alerts;
 mod postgres_analytics;
+mod postgres_digests;
 mod postgres_privacy;
 mod postgres_rollups;
 pub mod privacy;
@@ -21,6 +23,7 @@ mod sqlite;
 mod sqlite_accounts;
 mod sqlite_alerts;
 mod sqlite_analytics;
+mod sqlite_digests;
 mod sqlite_privacy;
 mod sqlite_rollups;
 
@@ -34,6 +37,7 @@ use uuid::Uuid;
 pub use accounts::Accounts;
 pub use alerts::AlertStore;
 pub use analytics::Analytics;
+pub use digests::DigestStore;
 pub use postgres::PostgresStorage;
 pub use privacy::Privacy;
 
@@ -336,7 +340,9 @@ pub(crate) fn new_store_survey(name: &str) -> SurveyConfig {
 
 /// Everything HQ asks of a database; the dashboard's reads are in [`Analytics`].
 #[async_trait]
-pub trait Storage: Accounts + Analytics + AlertStore + Privacy + Send + Sync + 'static {
+pub trait Storage:
+    Accounts + Analytics + AlertStore + DigestStore + Privacy + Send + Sync + 'static
+{
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
     async fn create_store(&self, name: &str, timezone: &str) -> Result<Uuid, StorageError>;

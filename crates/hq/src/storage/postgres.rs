@@ -200,6 +200,8 @@ CREATE INDEX ratings_store_time ON ratings (store_id, occurred_at);
     ),
     // 7: alerts (issue 11): rules, alerts, the delivery outbox.
     super::postgres_alerts::MIGRATION,
+    // 8: digests (issue 11): deliveries without an alert, digest choices and records.
+    super::postgres_digests::MIGRATION,
 ];
 
 /// A constant for `pg_advisory_xact_lock`, held by every transaction that writes regulars

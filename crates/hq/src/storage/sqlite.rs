@@ -188,6 +188,8 @@ CREATE INDEX ratings_store_time ON ratings (store_id, occurred_at);
     ),
     // 6: alerts (issue 11): rules, alerts, the delivery outbox.
     super::sqlite_alerts::MIGRATION,
+    // 7: digests (issue 11): deliveries without an alert, digest choices and records.
+    super::sqlite_digests::MIGRATION,
 ];
 
 pub(super) fn ts(t: DateTime<Utc>) -> String {

@@ -409,7 +409,11 @@ impl AlertStore for SqliteStorage {
             while let Some(r) = rows.next()? {
                 out.push(Delivery {
                     id: parse_uuid(&r.get::<_, String>(0)?)?,
-                    alert_id: parse_uuid(&r.get::<_, String>(1)?)?,
+                    alert_id: r
+                        .get::<_, Option<String>>(1)?
+                        .as_deref()
+                        .map(parse_uuid)
+                        .transpose()?,
                     recipient: parse_recipient(&r.get::<_, String>(2)?)?,
                     payload: r.get(3)?,
                     attempts: r.get(4)?,

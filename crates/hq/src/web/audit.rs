@@ -68,6 +68,8 @@ pub fn action_label(action: &str) -> &'static str {
         "alert_acknowledged" => "Alert acknowledged",
         "alert_closed" => "Alert closed",
         "store_hours_changed" => "Opening hours changed",
+        "digest_prefs_changed" => "Digest choice changed",
+        "digest_unsubscribed" => "Unsubscribed from a digest",
         _ => "Other",
     }
 }

@@ -47,7 +47,7 @@ pub struct NextQuery {
 }
 
 /// The double-submit token of this browser: the cookie's, or a new one to set.
-fn form_token(headers: &HeaderMap) -> Result<(String, bool), WebError> {
+pub(super) fn form_token(headers: &HeaderMap) -> Result<(String, bool), WebError> {
     match csrf::cookie_token(headers) {
         Some(t) => Ok((t, false)),
         None => Ok((
@@ -57,7 +57,12 @@ fn form_token(headers: &HeaderMap) -> Result<(String, bool), WebError> {
     }
 }
 
-fn with_token_cookie(mut response: Response, token: &str, fresh: bool, secure: bool) -> Response {
+pub(super) fn with_token_cookie(
+    mut response: Response,
+    token: &str,
+    fresh: bool,
+    secure: bool,
+) -> Response {
     if fresh {
         let secure = if secure { "; Secure" } else { "" };
         if let Ok(v) = HeaderValue::from_str(&format!(
@@ -70,7 +75,7 @@ fn with_token_cookie(mut response: Response, token: &str, fresh: bool, secure: b
     response
 }
 
-fn render(status: StatusCode, page: impl Template) -> Response {
+pub(super) fn render(status: StatusCode, page: impl Template) -> Response {
     match page.render() {
         Ok(html) => (
             status,

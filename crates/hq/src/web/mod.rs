@@ -59,6 +59,7 @@ pub mod charts;
 pub mod csrf;
 pub mod device_status;
 pub mod devices;
+pub mod digests;
 pub mod error;
 pub mod export;
 pub mod figures;
@@ -230,6 +231,7 @@ pub fn routes() -> Vec<Route> {
         .chain(survey::ROUTES)
         .chain(privacy::ROUTES)
         .chain(export::ROUTES)
+        .chain(digests::ROUTES)
         .cloned()
         .collect()
 }

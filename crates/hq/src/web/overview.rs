@@ -153,18 +153,8 @@ pub async fn page(
         ));
     }
     // Rank by Happy Index, then CSAT, then count; stores without ratings last.
-    let key = |s: &Summary| {
-        (
-            s.happy_index.unwrap_or(-1.0),
-            s.csat_percent.unwrap_or(-1.0),
-            s.count,
-        )
-    };
     rows.sort_by(|a, b| {
-        key(&b.0)
-            .partial_cmp(&key(&a.0))
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then_with(|| a.1.name.cmp(&b.1.name))
+        crate::reports::rank_order(&a.0, &b.0).then_with(|| a.1.name.cmp(&b.1.name))
     });
     for (i, (_, r)) in rows.iter_mut().enumerate() {
         r.rank = i + 1;

@@ -7,6 +7,7 @@
 mod common;
 
 mod delivery;
+mod digest;
 mod lifecycle;
 mod pages;
 mod processes;

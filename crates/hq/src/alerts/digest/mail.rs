@@ -1,0 +1,93 @@
+//! A digest as it sits in the alert outbox and leaves it: the payload (subject, both
+//! parts and the unsubscribe link, rendered once when queued, so every retry sends the
+//! same mail) and one SMTP attempt, with `List-Unsubscribe` and
+//! `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
+
+use std::time::Duration;
+
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+
+use crate::alerts::channels::{SendError, SmtpSettings};
+use crate::storage::alerts::Delivery;
+
+/// The `event` of a digest payload.
+pub const EVENT: &str = "digest";
+
+/// What a digest delivery carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestPayload {
+    pub event: String,
+    pub kind: String,
+    pub period_start: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The one-click address (POST), for `List-Unsubscribe`.
+    pub one_click_url: String,
+}
+
+impl DigestPayload {
+    /// The payload of a digest delivery; `None` for an alert's.
+    pub fn of(payload: &str) -> Option<DigestPayload> {
+        serde_json::from_str::<DigestPayload>(payload)
+            .ok()
+            .filter(|p| p.event == EVENT)
+    }
+}
+
+/// One attempt at one digest.
+pub async fn send(
+    smtp: &SmtpSettings,
+    address: &str,
+    d: &Delivery,
+    p: &DigestPayload,
+) -> Result<(), SendError> {
+    let bad = |e: &dyn std::fmt::Display| SendError::Smtp(e.to_string());
+    let from: Mailbox = smtp.from.parse().map_err(|e| bad(&e))?;
+    let to: Mailbox = address.parse().map_err(|e| bad(&e))?;
+    let url: String = p
+        .one_click_url
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .collect();
+    let message = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(p.subject.clone())
+        .message_id(Some(format!("<{}@countertop-hq>", d.id)))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe"),
+            format!("<{url}>"),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+            "List-Unsubscribe=One-Click".to_owned(),
+        ))
+        .multipart(MultiPart::alternative_plain_html(
+            p.text.clone(),
+            p.html.clone(),
+        ))
+        .map_err(|e| bad(&e))?;
+    // The same transport as alert emails (`channels::send_email`).
+    let builder = if smtp.starttls {
+        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| bad(&e))?
+    } else {
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+    };
+    let mut builder = builder
+        .port(smtp.port)
+        .timeout(Some(Duration::from_secs(20)));
+    if let (Some(u), Some(pw)) = (&smtp.username, &smtp.password) {
+        builder = builder.credentials(Credentials::new(u.clone(), pw.clone()));
+    }
+    builder
+        .build()
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| bad(&e))
+}
