@@ -629,7 +629,8 @@ async fn seed_sqlite(path: &str, stores: &[Uuid], n: u64) {
         c.execute_batch(&format!(
             "INSERT INTO rating_reasons (rating_id, reason) SELECT id, {REASON_SQL} FROM ratings \
              WHERE substr(id, 36, 1) IN ('0', '4', '8', 'c'); \
-             DELETE FROM rating_rollup; DELETE FROM rating_daily; DELETE FROM reason_rollup;"
+             DELETE FROM rating_rollup; DELETE FROM rating_daily; DELETE FROM reason_rollup; \
+             DELETE FROM comment_feed;"
         ))
         .expect("reasons");
         eprintln!("  seeded reasons; filling the rollups");
@@ -637,6 +638,10 @@ async fn seed_sqlite(path: &str, stores: &[Uuid], n: u64) {
         c.execute_batch(countertop_hq::storage::rollups::fill_sql_text())
             .expect("fill rollups");
         eprintln!("  rollups filled in {:.0} s", fill.elapsed().as_secs_f64());
+        let fill = Instant::now();
+        c.execute_batch(countertop_hq::storage::comment_feed::FILL_SQL)
+            .expect("fill the comments feed");
+        eprintln!("  comments feed filled in {:.0} s", fill.elapsed().as_secs_f64());
         c.execute_batch("ANALYZE").expect("analyze");
     })
     .await
@@ -691,7 +696,8 @@ async fn seed_postgres(url: &str, stores: &[Uuid], n: u64) {
         .batch_execute(&format!(
             "INSERT INTO rating_reasons (rating_id, reason) SELECT id, {REASON_SQL} FROM ratings \
              WHERE right(id::text, 1) IN ('0', '4', '8', 'c'); \
-             DELETE FROM rating_rollup; DELETE FROM rating_daily; DELETE FROM reason_rollup;"
+             DELETE FROM rating_rollup; DELETE FROM rating_daily; DELETE FROM reason_rollup; \
+             DELETE FROM comment_feed;"
         ))
         .await
         .expect("reasons");
@@ -702,6 +708,15 @@ async fn seed_postgres(url: &str, stores: &[Uuid], n: u64) {
         .await
         .expect("fill rollups");
     eprintln!("  rollups filled in {:.0} s", fill.elapsed().as_secs_f64());
+    let fill = Instant::now();
+    client
+        .batch_execute(countertop_hq::storage::comment_feed::FILL_SQL)
+        .await
+        .expect("fill the comments feed");
+    eprintln!(
+        "  comments feed filled in {:.0} s",
+        fill.elapsed().as_secs_f64()
+    );
     client
         .batch_execute("VACUUM ANALYZE")
         .await

@@ -200,6 +200,9 @@ CREATE INDEX ratings_store_time ON ratings (store_id, occurred_at);
     ),
     // 7: alerts (issue 11): rules, alerts, the delivery outbox.
     super::postgres_alerts::MIGRATION,
+    // 9 (8 is another branch's, merged first): the comments feed's narrow table, see
+    // storage/comment_feed.rs.
+    super::comment_feed::POSTGRES_MIGRATION,
 ];
 
 /// A constant for `pg_advisory_xact_lock`, held by every transaction that writes regulars
@@ -490,6 +493,15 @@ async fn apply(
             )
             .await?,
             &[&cid, &cs],
+        )
+        .await?;
+    }
+    let (named, without) = super::comment_feed::candidates(plan);
+    if !named.is_empty() || !without.is_empty() {
+        tx.execute(
+            &tx.prepare_cached(super::comment_feed::POSTGRES_KEEP)
+                .await?,
+            &[&named, &without],
         )
         .await?;
     }

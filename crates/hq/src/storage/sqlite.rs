@@ -188,6 +188,9 @@ CREATE INDEX ratings_store_time ON ratings (store_id, occurred_at);
     ),
     // 6: alerts (issue 11): rules, alerts, the delivery outbox.
     super::sqlite_alerts::MIGRATION,
+    // 8 (7 is another branch's, merged first): the comments feed's narrow table, see
+    // storage/comment_feed.rs.
+    super::comment_feed::SQLITE_MIGRATION,
 ];
 
 pub(super) fn ts(t: DateTime<Utc>) -> String {
@@ -490,6 +493,15 @@ fn apply(
         for (id, comment) in &plan.comments {
             upsert_comment.execute(params![id.to_string(), comment])?;
         }
+    }
+    let (named, without) = super::comment_feed::candidates(plan);
+    if !named.is_empty() || !without.is_empty() {
+        let json = |ids: Vec<uuid::Uuid>| {
+            serde_json::Value::from(ids.iter().map(ToString::to_string).collect::<Vec<_>>())
+                .to_string()
+        };
+        tx.prepare_cached(super::comment_feed::SQLITE_KEEP)?
+            .execute(params![json(named), json(without)])?;
     }
     // Before the NPS answers apply: the rollups move sums from the old answer.
     super::sqlite_rollups::keep(tx, device, plan, rollup)?;
