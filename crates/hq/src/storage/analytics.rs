@@ -476,6 +476,11 @@ impl Sql {
     /// `(date and store filters)` for `ranges` over table alias `r`. Ranges with the same
     /// dates share one `IN` list, so a chain in one time zone is one index range per store.
     fn ranges(&mut self, ranges: &[StoreRange]) -> String {
+        self.ranges_of("r", ranges)
+    }
+
+    /// [`Sql::ranges`] over table alias `t`.
+    fn ranges_of(&mut self, t: &str, ranges: &[StoreRange]) -> String {
         let mut by_dates: BTreeMap<(NaiveDate, NaiveDate), Vec<Uuid>> = BTreeMap::new();
         for r in ranges {
             by_dates.entry((r.from, r.to)).or_default().push(r.store_id);
@@ -494,7 +499,7 @@ impl Sql {
                 .map(|s| self.bind(Param::Uuid(s)))
                 .collect();
             parts.push(format!(
-                "(r.store_id IN ({}) AND r.local_date >= {from} AND r.local_date <= {to})",
+                "({t}.store_id IN ({}) AND {t}.local_date >= {from} AND {t}.local_date <= {to})",
                 ids.join(", ")
             ));
         }
@@ -682,17 +687,7 @@ pub(crate) fn reason_days(
 /// page. A store with no comment in its range reads nothing.
 pub(crate) fn comments_sql(d: &Dialect, q: &CommentQuery) -> Sql {
     let mut s = Sql::new(d);
-    let mut filter = s.ranges(&q.ranges);
-    let mut stores: Vec<Uuid> = q.ranges.iter().map(|r| r.store_id).collect();
-    stores.sort_unstable();
-    stores.dedup();
-    if !stores.is_empty() {
-        let ids: Vec<String> = stores
-            .into_iter()
-            .map(|id| s.bind(Param::Uuid(id)))
-            .collect();
-        filter.push_str(&format!(" AND f.store_id IN ({})", ids.join(", ")));
-    }
+    let mut filter = s.ranges_of("f", &q.ranges);
     if !q.include_repeats {
         filter.push_str(" AND NOT f.suspected_repeat");
     }

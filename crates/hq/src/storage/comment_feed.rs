@@ -10,8 +10,10 @@
 //!
 //! The invariant: every rating whose comment is not NULL (its own, or one added by
 //! details: `COALESCE(rating_comments.comment, ratings.comment)`) has a row here. A row
-//! carries the rating's score and repeat flag, which never change after ingest, so those
-//! two filters need nothing else. Rows are never deleted; the feed query still joins the
+//! carries the rating's local date, score and repeat flag, which never change after
+//! ingest, so the range and those two filters need nothing else (and PostgreSQL, whose
+//! estimate for filters spread over two joined tables was a handful of rows, then plans
+//! a walk of the key that stops at a full page instead of a sort of the whole range). Rows are never deleted; the feed query still joins the
 //! rating and checks its comment, so a superset would stay correct. A batch keeps it
 //! with one statement after its ratings and comments went in ([`SQLITE_KEEP`],
 //! [`POSTGRES_KEEP`]), for the ids [`candidates`] picks:
@@ -28,8 +30,10 @@ use super::rules::Plan;
 /// raw rows in bulk.
 macro_rules! fill_sql {
     () => {
-        "INSERT INTO comment_feed (store_id, occurred_at, rating_id, score, suspected_repeat) \
-         SELECT r.store_id, r.occurred_at, r.id, r.score, r.suspected_repeat FROM ratings r \
+        "INSERT INTO comment_feed (store_id, occurred_at, rating_id, local_date, score, \
+         suspected_repeat) \
+         SELECT r.store_id, r.occurred_at, r.id, r.local_date, r.score, r.suspected_repeat \
+         FROM ratings r \
          WHERE r.comment IS NOT NULL \
          OR EXISTS (SELECT 1 FROM rating_comments c WHERE c.rating_id = r.id);\n"
     };
@@ -45,6 +49,7 @@ CREATE TABLE comment_feed (
     store_id TEXT NOT NULL,
     occurred_at TEXT NOT NULL,
     rating_id TEXT NOT NULL,
+    local_date TEXT NOT NULL,
     score INTEGER NOT NULL,
     suspected_repeat INTEGER NOT NULL,
     PRIMARY KEY (store_id, occurred_at, rating_id)
@@ -60,6 +65,7 @@ CREATE TABLE comment_feed (
     store_id uuid NOT NULL,
     occurred_at timestamptz NOT NULL,
     rating_id uuid NOT NULL,
+    local_date date NOT NULL,
     score int4 NOT NULL,
     suspected_repeat boolean NOT NULL,
     PRIMARY KEY (store_id, occurred_at, rating_id)
@@ -93,21 +99,22 @@ pub(super) fn candidates(plan: &Plan<'_>) -> (Vec<Uuid>, Vec<Uuid>) {
 
 /// SQLite's upkeep statement: `?1` and `?2` are JSON arrays of the [`candidates`].
 pub(super) const SQLITE_KEEP: &str = "INSERT OR IGNORE INTO comment_feed (store_id, \
-     occurred_at, rating_id, score, suspected_repeat) \
-     SELECT r.store_id, r.occurred_at, r.id, r.score, r.suspected_repeat FROM ratings r \
+     occurred_at, rating_id, local_date, score, suspected_repeat) \
+     SELECT r.store_id, r.occurred_at, r.id, r.local_date, r.score, r.suspected_repeat \
+     FROM ratings r \
      WHERE r.id IN (SELECT value FROM json_each(?1)) \
      UNION ALL \
-     SELECT r.store_id, r.occurred_at, r.id, r.score, r.suspected_repeat \
+     SELECT r.store_id, r.occurred_at, r.id, r.local_date, r.score, r.suspected_repeat \
      FROM rating_comments c JOIN ratings r ON r.id = c.rating_id \
      WHERE c.rating_id IN (SELECT value FROM json_each(?2))";
 
 /// PostgreSQL's upkeep statement: `$1` and `$2` are `uuid[]`s of the [`candidates`].
 pub(super) const POSTGRES_KEEP: &str = "INSERT INTO comment_feed (store_id, occurred_at, \
-     rating_id, score, suspected_repeat) \
-     SELECT r.store_id, r.occurred_at, r.id, r.score, r.suspected_repeat FROM ratings r \
-     WHERE r.id = ANY($1) \
+     rating_id, local_date, score, suspected_repeat) \
+     SELECT r.store_id, r.occurred_at, r.id, r.local_date, r.score, r.suspected_repeat \
+     FROM ratings r WHERE r.id = ANY($1) \
      UNION ALL \
-     SELECT r.store_id, r.occurred_at, r.id, r.score, r.suspected_repeat \
+     SELECT r.store_id, r.occurred_at, r.id, r.local_date, r.score, r.suspected_repeat \
      FROM rating_comments c JOIN ratings r ON r.id = c.rating_id \
      WHERE c.rating_id = ANY($2) \
      ON CONFLICT DO NOTHING";
