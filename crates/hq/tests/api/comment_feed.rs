@@ -122,7 +122,7 @@ fn expected(raw: &[countertop_hq::storage::analytics::ExportRow], q: &CommentQue
             })
         })
         .collect();
-    rows.sort_by(|a, b| (b.occurred_at, b.rating_id).cmp(&(a.occurred_at, a.rating_id)));
+    rows.sort_by_key(|r| std::cmp::Reverse((r.occurred_at, r.rating_id)));
     rows.into_iter().map(|r| r.rating_id).collect()
 }
 
