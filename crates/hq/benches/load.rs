@@ -577,7 +577,15 @@ const DAYS: u64 = 365;
 const TOUCHPOINT_SQL: &str =
     "CASE i % 3 WHEN 0 THEN 'visit' WHEN 1 THEN 'checkout' ELSE 'drive_thru' END";
 const SCALE_SQL: &str = "(CASE WHEN i % 10 = 9 THEN 4 ELSE 5 END)";
-const SCORE_SQL: &str = "(CASE WHEN i % 10 = 9 THEN (i * 13) % 4 + 1 ELSE (i * 13) % 5 + 1 END)";
+/// Rating `i` goes to store `i % STORES`, on day `(i / STORES) % DAYS`; what varies from
+/// rating to rating within a store and day is drawn from `u = i / STORES`, not from `i`
+/// (whose residues would fix a score, hour or comment per store).
+const SCORE_SQL: &str =
+    "(CASE WHEN i % 10 = 9 THEN ((i / 100) * 13) % 4 + 1 ELSE ((i / 100) * 13) % 5 + 1 END)";
+/// Local hours 7 to 20.
+const HOUR_SQL: &str = "((i / 100) % 14 + 7)";
+/// Every tenth rating, in every store, whatever its score.
+const COMMENT_SQL: &str = "CASE WHEN (i / 100 / 7) % 10 = 3 THEN 'comment ' || i ELSE NULL END";
 /// A quarter of the ratings carry one reason, by score.
 const REASON_SQL: &str = "CASE WHEN score <= 2 THEN 'slow_service' WHEN score = 3 THEN 'price' \
                           ELSE 'friendly_staff' END";
@@ -613,14 +621,15 @@ async fn seed_sqlite(path: &str, stores: &[Uuid], n: u64) {
                  SELECT printf('00000000-0000-7000-8000-%012x', i), \
                  (SELECT id FROM bench_stores WHERE idx = i % {STORES}), \
                  '00000000-0000-7000-8000-000000000000', {date} || 'T12:00:00.000000Z', {date}, \
-                 (i * 7) % 14 + 7, {touchpoint}, 1, {scale}, {score}, \
+                 {hour}, {touchpoint}, 1, {scale}, {score}, \
                  {score} + 1 >= {scale}, \
-                 CASE WHEN i % 10 = 0 THEN i % 11 ELSE NULL END, \
-                 CASE WHEN i % 50 = 0 THEN 1 ELSE 0 END, {comment} FROM g",
+                 CASE WHEN (i / 100) % 10 = 0 THEN (i / 100) % 11 ELSE NULL END, \
+                 CASE WHEN (i / 100) % 50 = 0 THEN 1 ELSE 0 END, {comment} FROM g",
+                hour = HOUR_SQL,
                 touchpoint = TOUCHPOINT_SQL,
                 scale = SCALE_SQL,
                 score = SCORE_SQL,
-                comment = "CASE WHEN i % 10 = 3 THEN 'comment ' || i ELSE NULL END"
+                comment = COMMENT_SQL
             );
             c.execute_batch(&sql).expect("seed");
             done = upto;
@@ -628,8 +637,9 @@ async fn seed_sqlite(path: &str, stores: &[Uuid], n: u64) {
         }
         c.execute_batch(&format!(
             "INSERT INTO rating_reasons (rating_id, reason) SELECT id, {REASON_SQL} FROM ratings \
-             WHERE substr(id, 36, 1) IN ('0', '4', '8', 'c'); \
-             DELETE FROM rating_rollup; DELETE FROM rating_daily; DELETE FROM reason_rollup;"
+             WHERE local_hour % 4 = 0; \
+             DELETE FROM rating_rollup; DELETE FROM rating_daily; DELETE FROM reason_rollup; \
+             DELETE FROM comment_feed;"
         ))
         .expect("reasons");
         eprintln!("  seeded reasons; filling the rollups");
@@ -637,6 +647,10 @@ async fn seed_sqlite(path: &str, stores: &[Uuid], n: u64) {
         c.execute_batch(countertop_hq::storage::rollups::fill_sql_text())
             .expect("fill rollups");
         eprintln!("  rollups filled in {:.0} s", fill.elapsed().as_secs_f64());
+        let fill = Instant::now();
+        c.execute_batch(countertop_hq::storage::comment_feed::FILL_SQL)
+            .expect("fill the comments feed");
+        eprintln!("  comments feed filled in {:.0} s", fill.elapsed().as_secs_f64());
         c.execute_batch("ANALYZE").expect("analyze");
     })
     .await
@@ -672,16 +686,18 @@ async fn seed_postgres(url: &str, stores: &[Uuid], n: u64) {
              SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, s.id, \
              '00000000-0000-7000-8000-000000000000'::uuid, \
              timestamptz '2025-01-01 12:00:00+00' + ((i / {STORES}) % {DAYS}) * interval '1 day', \
-             {date}, (i * 7) % 14 + 7, {touchpoint}, 1, {scale}, {score}, \
+             {date}, {hour}, {touchpoint}, 1, {scale}, {score}, \
              {score} + 1 >= {scale}, \
-             CASE WHEN i % 10 = 0 THEN (i % 11)::int ELSE NULL END, i % 50 = 0, \
-             CASE WHEN i % 10 = 3 THEN 'comment ' || i ELSE NULL END \
+             CASE WHEN (i / 100) % 10 = 0 THEN ((i / 100) % 11)::int ELSE NULL END, \
+             (i / 100) % 50 = 0, {comment} \
              FROM generate_series({done}::int8, {}::int8) AS i \
              JOIN bench_stores s ON s.idx = i % {STORES}",
             upto - 1,
+            hour = HOUR_SQL,
             touchpoint = TOUCHPOINT_SQL,
             scale = SCALE_SQL,
             score = SCORE_SQL,
+            comment = COMMENT_SQL,
         );
         client.batch_execute(&sql).await.expect("seed");
         done = upto;
@@ -690,8 +706,9 @@ async fn seed_postgres(url: &str, stores: &[Uuid], n: u64) {
     client
         .batch_execute(&format!(
             "INSERT INTO rating_reasons (rating_id, reason) SELECT id, {REASON_SQL} FROM ratings \
-             WHERE right(id::text, 1) IN ('0', '4', '8', 'c'); \
-             DELETE FROM rating_rollup; DELETE FROM rating_daily; DELETE FROM reason_rollup;"
+             WHERE local_hour % 4 = 0; \
+             DELETE FROM rating_rollup; DELETE FROM rating_daily; DELETE FROM reason_rollup; \
+             DELETE FROM comment_feed;"
         ))
         .await
         .expect("reasons");
@@ -702,6 +719,15 @@ async fn seed_postgres(url: &str, stores: &[Uuid], n: u64) {
         .await
         .expect("fill rollups");
     eprintln!("  rollups filled in {:.0} s", fill.elapsed().as_secs_f64());
+    let fill = Instant::now();
+    client
+        .batch_execute(countertop_hq::storage::comment_feed::FILL_SQL)
+        .await
+        .expect("fill the comments feed");
+    eprintln!(
+        "  comments feed filled in {:.0} s",
+        fill.elapsed().as_secs_f64()
+    );
     client
         .batch_execute("VACUUM ANALYZE")
         .await

@@ -424,6 +424,9 @@ pub(crate) struct Dialect {
     pub ilike: &'static str,
     /// The comma-joined, sorted reasons of rating `r.id`.
     pub reasons_of_r: &'static str,
+    /// How the comments feed joins `ratings` to `comment_feed`, which must stay the outer
+    /// loop (walked in index order): SQLite's `CROSS JOIN` fixes the order.
+    pub feed_join: &'static str,
 }
 
 pub(crate) const SQLITE: Dialect = Dialect {
@@ -434,6 +437,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
     ilike: "LIKE",
     reasons_of_r: "(SELECT group_concat(reason, ',') FROM \
                    (SELECT reason FROM rating_reasons WHERE rating_id = r.id ORDER BY reason))",
+    feed_join: "CROSS JOIN",
 };
 
 pub(crate) const POSTGRES: Dialect = Dialect {
@@ -444,6 +448,7 @@ pub(crate) const POSTGRES: Dialect = Dialect {
     ilike: "ILIKE",
     reasons_of_r: "(SELECT string_agg(reason, ',' ORDER BY reason) FROM rating_reasons \
                    WHERE rating_id = r.id)",
+    feed_join: "JOIN",
 };
 
 /// A query under construction: its text and its parameters.
@@ -471,6 +476,11 @@ impl Sql {
     /// `(date and store filters)` for `ranges` over table alias `r`. Ranges with the same
     /// dates share one `IN` list, so a chain in one time zone is one index range per store.
     fn ranges(&mut self, ranges: &[StoreRange]) -> String {
+        self.ranges_of("r", ranges)
+    }
+
+    /// [`Sql::ranges`] over table alias `t`.
+    fn ranges_of(&mut self, t: &str, ranges: &[StoreRange]) -> String {
         let mut by_dates: BTreeMap<(NaiveDate, NaiveDate), Vec<Uuid>> = BTreeMap::new();
         for r in ranges {
             by_dates.entry((r.from, r.to)).or_default().push(r.store_id);
@@ -489,7 +499,7 @@ impl Sql {
                 .map(|s| self.bind(Param::Uuid(s)))
                 .collect();
             parts.push(format!(
-                "(r.store_id IN ({}) AND r.local_date >= {from} AND r.local_date <= {to})",
+                "({t}.store_id IN ({}) AND {t}.local_date >= {from} AND {t}.local_date <= {to})",
                 ids.join(", ")
             ));
         }
@@ -670,15 +680,20 @@ pub(crate) fn reason_days(
 
 /// The comments query: rows of (id, store, occurred_at, local_date, score, scale,
 /// touchpoint, repeat, comment, reasons), newest first, `limit + 1` of them.
+///
+/// It walks the narrow `comment_feed` ([`super::comment_feed`]: only ratings with a
+/// comment, keyed by store and time) back from the range's end, filters on the score and
+/// repeat flag it carries, and joins each row's rating for the rest, stopping at a full
+/// page. A store with no comment in its range reads nothing.
 pub(crate) fn comments_sql(d: &Dialect, q: &CommentQuery) -> Sql {
     let mut s = Sql::new(d);
-    let mut filter = s.ranges(&q.ranges);
+    let mut filter = s.ranges_of("f", &q.ranges);
     if !q.include_repeats {
-        filter.push_str(" AND NOT r.suspected_repeat");
+        filter.push_str(" AND NOT f.suspected_repeat");
     }
     if let Some(score) = q.score {
         filter.push_str(&format!(
-            " AND r.score = CAST({} AS BIGINT)",
+            " AND f.score = CAST({} AS BIGINT)",
             s.bind(Param::Int(score.into()))
         ));
     }
@@ -718,7 +733,7 @@ pub(crate) fn comments_sql(d: &Dialect, q: &CommentQuery) -> Sql {
             let lo = s.bind(Param::Time(lo));
             let hi = s.bind(Param::Time(hi));
             filter.push_str(&format!(
-                " AND r.occurred_at >= {lo} AND r.occurred_at < {hi}"
+                " AND f.occurred_at >= {lo} AND f.occurred_at < {hi}"
             ));
         }
     }
@@ -727,17 +742,19 @@ pub(crate) fn comments_sql(d: &Dialect, q: &CommentQuery) -> Sql {
         let at2 = s.bind(Param::Time(c.occurred_at));
         let id = s.bind(Param::Uuid(c.rating_id));
         filter.push_str(&format!(
-            " AND (r.occurred_at < {at} OR (r.occurred_at = {at2} AND r.id < {id}))"
+            " AND (f.occurred_at < {at} OR (f.occurred_at = {at2} AND f.rating_id < {id}))"
         ));
     }
     let limit = s.bind(Param::Int(q.limit.min(MAX_PAGE) as i64 + 1));
     s.text = format!(
         "SELECT r.id, r.store_id, r.occurred_at, r.local_date, r.score, r.scale, r.touchpoint, \
          r.suspected_repeat, COALESCE(c.comment, r.comment), {reasons} \
-         FROM ratings r LEFT JOIN rating_comments c ON c.rating_id = r.id \
+         FROM comment_feed f {join} ratings r ON r.id = f.rating_id \
+         LEFT JOIN rating_comments c ON c.rating_id = r.id \
          WHERE {filter} AND COALESCE(c.comment, r.comment) IS NOT NULL \
-         ORDER BY r.occurred_at DESC, r.id DESC LIMIT {limit}",
-        reasons = d.reasons_of_r
+         ORDER BY f.occurred_at DESC, f.rating_id DESC LIMIT {limit}",
+        reasons = d.reasons_of_r,
+        join = d.feed_join,
     );
     s
 }

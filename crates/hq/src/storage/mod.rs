@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod analytics;
+pub mod comment_feed;
 pub mod digests;
 pub mod hours;
 mod pg_tls;

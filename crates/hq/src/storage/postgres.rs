@@ -202,6 +202,9 @@ CREATE INDEX ratings_store_time ON ratings (store_id, occurred_at);
     super::postgres_alerts::MIGRATION,
     // 8: digests (issue 11): deliveries without an alert, digest choices and records.
     super::postgres_digests::MIGRATION,
+    // 9: the comments feed's narrow table (issue 10), see
+    // storage/comment_feed.rs.
+    super::comment_feed::POSTGRES_MIGRATION,
 ];
 
 /// A constant for `pg_advisory_xact_lock`, held by every transaction that writes regulars
@@ -492,6 +495,15 @@ async fn apply(
             )
             .await?,
             &[&cid, &cs],
+        )
+        .await?;
+    }
+    let (named, without) = super::comment_feed::candidates(plan);
+    if !named.is_empty() || !without.is_empty() {
+        tx.execute(
+            &tx.prepare_cached(super::comment_feed::POSTGRES_KEEP)
+                .await?,
+            &[&named, &without],
         )
         .await?;
     }

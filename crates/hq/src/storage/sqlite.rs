@@ -190,6 +190,9 @@ CREATE INDEX ratings_store_time ON ratings (store_id, occurred_at);
     super::sqlite_alerts::MIGRATION,
     // 7: digests (issue 11): deliveries without an alert, digest choices and records.
     super::sqlite_digests::MIGRATION,
+    // 8: the comments feed's narrow table (issue 10), see
+    // storage/comment_feed.rs.
+    super::comment_feed::SQLITE_MIGRATION,
 ];
 
 pub(super) fn ts(t: DateTime<Utc>) -> String {
@@ -492,6 +495,15 @@ fn apply(
         for (id, comment) in &plan.comments {
             upsert_comment.execute(params![id.to_string(), comment])?;
         }
+    }
+    let (named, without) = super::comment_feed::candidates(plan);
+    if !named.is_empty() || !without.is_empty() {
+        let json = |ids: Vec<uuid::Uuid>| {
+            serde_json::Value::from(ids.iter().map(ToString::to_string).collect::<Vec<_>>())
+                .to_string()
+        };
+        tx.prepare_cached(super::comment_feed::SQLITE_KEEP)?
+            .execute(params![json(named), json(without)])?;
     }
     // Before the NPS answers apply: the rollups move sums from the old answer.
     super::sqlite_rollups::keep(tx, device, plan, rollup)?;

@@ -5,6 +5,7 @@
 mod common;
 
 mod bad_input;
+mod comment_feed;
 mod config;
 mod contract;
 mod demo;
