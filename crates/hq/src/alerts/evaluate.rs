@@ -101,6 +101,13 @@ pub fn kiosk_condition(rule: &Rule, kiosks: &[DeviceHealth], now: DateTime<Utc>)
                 format!("oldest unsent event {} min old", worst / 60),
             )
         }
+        Condition::QuarantinedAbove { events } => {
+            let worst = live.filter_map(|k| k.quarantined).max().unwrap_or(0);
+            (
+                worst > *events,
+                format!("{worst} quarantined events on a kiosk"),
+            )
+        }
         _ => (false, String::new()),
     }
 }

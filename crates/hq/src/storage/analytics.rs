@@ -263,8 +263,8 @@ pub struct ExportRow {
 }
 
 /// What HQ knows about one kiosk. The latest `device_health` event gives the queue,
-/// version and error; its HQ receipt time minus its device time gives the clock offset.
-/// Kiosks do not report a quarantined count today, so there is no such field yet.
+/// version, error and quarantined count; its HQ receipt time minus its device time gives
+/// the clock offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceHealth {
     pub device_id: Uuid,
@@ -280,6 +280,9 @@ pub struct DeviceHealth {
     pub queue_depth: Option<u64>,
     pub oldest_unsent_age_seconds: Option<u64>,
     pub last_error: Option<String>,
+    /// Events HQ refused that the kiosk keeps aside; `None` when its newest health report
+    /// does not say (a kiosk older than the field, or no report yet).
+    pub quarantined: Option<u64>,
     /// HQ's receipt time minus the kiosk's clock, in seconds, at that health event
     /// (positive: the kiosk is behind; includes the upload delay, seconds at most).
     pub clock_offset_seconds: Option<i64>,
@@ -805,6 +808,8 @@ pub(crate) struct HealthBody {
     pub app_version: Option<String>,
     #[serde(default)]
     pub last_error: Option<String>,
+    #[serde(default)]
+    pub quarantined: Option<u64>,
 }
 
 /// A kiosk's health from its row, its newest health event (receipt and device times)
@@ -835,6 +840,7 @@ pub(crate) fn device_health(
         queue_depth: body.queue_depth,
         oldest_unsent_age_seconds: body.oldest_unsent_age_seconds,
         last_error: body.last_error,
+        quarantined: body.quarantined,
         clock_offset_seconds: health.map(|(at, device)| (at - device).num_seconds()),
     }
 }
@@ -995,6 +1001,7 @@ mod tests {
             queue_depth: None,
             oldest_unsent_age_seconds: None,
             last_error: None,
+            quarantined: None,
             clock_offset_seconds: None,
         };
         let after = Duration::minutes(30);

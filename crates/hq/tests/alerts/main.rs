@@ -10,4 +10,5 @@ mod delivery;
 mod lifecycle;
 mod pages;
 mod processes;
+mod quarantine;
 mod support;
