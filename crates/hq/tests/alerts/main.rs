@@ -11,4 +11,5 @@ mod lifecycle;
 mod pages;
 mod processes;
 mod quarantine;
+mod smtp;
 mod support;
