@@ -104,7 +104,7 @@ impl Engine {
                     if kiosks.is_none() {
                         kiosks = Some(self.storage.devices(Some(&[store.id])).await?);
                     }
-                    kiosk_condition(rule, kiosks.as_deref().unwrap_or_default(), now)
+                    kiosk_condition(rule, kiosks.as_deref().unwrap_or_default(), &hours, tz, now)
                 };
                 let obs = Observation {
                     rule: rule.clone(),

@@ -289,7 +289,8 @@ pub struct DeviceHealth {
 }
 
 impl DeviceHealth {
-    /// The one offline rule (the devices page and the overview's Attention block): a kiosk
+    /// The one offline rule (the devices page, the overview's Attention block, and the
+    /// silent-kiosk alert with the rule's own threshold): a kiosk
     /// that is not revoked and that HQ has not heard from (since its last push, else since
     /// it enrolled) for at least `after` of its store's opening time. Time while the store
     /// is closed does not count, so a kiosk switched off overnight is not flagged.
