@@ -343,7 +343,7 @@ async fn latency(args: &Args, dbs: &mut Databases) {
     let mut tasks = Vec::new();
     for (k, (store, token)) in stores.iter().enumerate() {
         // Background: `checkout` ratings, evaluated by every push and never firing.
-        let (client, address, token2) = (client.clone(), hq.address.clone(), token.clone());
+        let (bg, address, token2) = (client.clone(), hq.address.clone(), token.clone());
         let mean = args.background_ms.max(1);
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (k as u64 + 1));
@@ -356,7 +356,7 @@ async fn latency(args: &Args, dbs: &mut Databases) {
                         rating(1 + rng.next() % 5, "checkout", seq)
                     })
                     .collect();
-                push(&client, &address, &token2, &batch).await;
+                push(&bg, &address, &token2, &batch).await;
             }
         }));
         // The crossing push, once, at a random moment of the run.

@@ -145,7 +145,7 @@ enum Command {
         #[arg(long, env = "COUNTERTOP_HQ_SECURE_COOKIES")]
         secure_cookies: bool,
         #[command(flatten)]
-        alerts: AlertArgs,
+        alerts: Box<AlertArgs>,
     },
     /// Manage stores.
     Store {
