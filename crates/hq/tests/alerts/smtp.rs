@@ -391,4 +391,40 @@ async fn a_wrong_password_is_an_error_and_no_mail_goes_out() {
     assert!(seen.mails.is_empty());
 }
 
+#[test]
+fn serve_refuses_a_password_over_plain_smtp_and_an_unreadable_ca_file_at_start_up() {
+    use crate::common::process::run;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite:{}", dir.path().join("hq.db").display());
+    let base = ["serve", "--listen", "127.0.0.1:0", "--database", &db];
+    let plain = [
+        "--smtp-host",
+        "mail.example.org",
+        "--smtp-plain",
+        "--smtp-user",
+        USER,
+        "--smtp-password",
+        PASSWORD,
+    ];
+    let out = run(&[&base[..], &plain[..]].concat(), dir.path(), &[]);
+    assert!(!out.status.success(), "refused");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--smtp-plain") && stderr.contains("--smtp-user"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(PASSWORD),
+        "the password is not echoed: {stderr}"
+    );
+
+    let missing = dir.path().join("no-such-ca.pem");
+    let missing = missing.to_str().expect("utf-8 path");
+    let ca = ["--smtp-host", "mail.example.org", "--smtp-ca-file", missing];
+    let out = run(&[&base[..], &ca[..]].concat(), dir.path(), &[]);
+    assert!(!out.status.success(), "refused");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--smtp-ca-file"), "{stderr}");
+}
+
 crate::on_both_backends!(hq_upgrades_verifies_the_certificate_and_logs_in_before_sending);
