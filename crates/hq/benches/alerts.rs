@@ -155,6 +155,12 @@ struct Running {
 async fn start(url: &str) -> Running {
     let mut settings = Settings::new("127.0.0.1:0", url);
     settings.alerts.webhook_secret = Some("bench-secret".into());
+    // One address enrolls a kiosk for each of 100 stores in a second.
+    let unlimited = countertop_hq::throttle::Rule::new(1_000_000, Duration::from_millis(1));
+    settings.enroll_throttle = countertop_hq::throttle::AttemptRules {
+        per_address: unlimited,
+        per_subject: unlimited,
+    };
     let app = Application::build(settings).await.expect("HQ starts");
     let address = format!("http://{}", app.local_addr());
     let storage = app.storage();
