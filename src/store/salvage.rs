@@ -214,6 +214,7 @@ pub(super) fn salvage(path: &Path, cause: &str, seq_uncertain: bool) -> Result<S
             app_version: env!("CARGO_PKG_VERSION").to_owned(),
             // HQ takes at most 500 characters here (the protocol's comment limit).
             last_error: Some(message.chars().take(500).collect()),
+            quarantined: Some(outbox.quarantined),
         };
         fresh.queue_event("device_health", &health, crate::clock::local_now())?;
         let notice =

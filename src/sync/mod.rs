@@ -613,6 +613,7 @@ fn queue_health_if_due(
             .map(|at| (clock::utc_now() - at).num_seconds().max(0) as u64),
         app_version: env!("CARGO_PKG_VERSION").to_owned(),
         last_error: state.last_error.clone(),
+        quarantined: Some(outbox.quarantined),
     };
     let mut store = store.borrow_mut();
     store.queue_event("device_health", &health, clock::local_now())?;
@@ -737,6 +738,44 @@ mod tests {
                 Setup
             ]
         );
+    }
+
+    #[test]
+    fn the_health_report_carries_the_real_quarantine_count() {
+        use crate::store::{temp_store, NewRating, Settlement};
+        use std::{cell::RefCell, rc::Rc};
+        let (_dir, mut store) = temp_store();
+        for score in 1..=3 {
+            store
+                .record_rating(&NewRating::now_for_test(score))
+                .expect("recorded");
+        }
+        let batch = store.pending_batch(10).expect("batch");
+        let refused = |seq| {
+            (
+                seq,
+                Settlement::Quarantined {
+                    reason: "refused".into(),
+                },
+            )
+        };
+        store
+            .settle(&[refused(batch[0].seq), refused(batch[1].seq)])
+            .expect("settled");
+        let store = Rc::new(RefCell::new(store));
+        super::queue_health_if_due(
+            &store,
+            &crate::config::SyncConfig::default(),
+            &Default::default(),
+        )
+        .expect("queued");
+        let pending = store.borrow().pending_batch(10).expect("batch");
+        let health = pending
+            .iter()
+            .find(|e| e.kind == "device_health")
+            .expect("a health report is queued");
+        assert_eq!(health.body["quarantined"], 2, "{}", health.body);
+        assert_eq!(health.body["queue_depth"], 1, "{}", health.body);
     }
 
     #[test]

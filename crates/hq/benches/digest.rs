@@ -189,6 +189,7 @@ async fn main() {
         username: None,
         password: None,
         from: "hq@example.org".into(),
+        ca_pem: None,
     });
     let app = Application::build(settings).await.expect("HQ starts");
     let (digests, engine) = (app.digests(), app.alerts());

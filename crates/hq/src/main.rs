@@ -53,9 +53,14 @@ struct AlertArgs {
         default_value = "countertop-hq@localhost"
     )]
     smtp_from: String,
-    /// Plain SMTP without STARTTLS (a relay on the same machine only).
-    #[arg(long, env = "COUNTERTOP_HQ_SMTP_PLAIN")]
+    /// Plain SMTP without STARTTLS (a relay on the same machine only). Never with a
+    /// password: HQ refuses to send credentials over a connection that did not upgrade.
+    #[arg(long, env = "COUNTERTOP_HQ_SMTP_PLAIN", conflicts_with = "smtp_user")]
     smtp_plain: bool,
+    /// A PEM file of CA certificates trusted for the SMTP server's certificate, besides
+    /// the public roots (a company CA).
+    #[arg(long, env = "COUNTERTOP_HQ_SMTP_CA_FILE")]
+    smtp_ca_file: Option<PathBuf>,
     /// How often every alert rule is evaluated for every store, in seconds (pushes
     /// evaluate their own store at once besides).
     #[arg(long, env = "COUNTERTOP_HQ_ALERT_EVALUATE_SECONDS", default_value_t = 30,
@@ -72,25 +77,37 @@ struct AlertArgs {
 }
 
 impl AlertArgs {
-    fn settings(self) -> countertop_hq::alerts::AlertSettings {
+    fn settings(self) -> Result<countertop_hq::alerts::AlertSettings> {
+        use countertop_hq::alerts::channels;
         use std::time::Duration;
-        countertop_hq::alerts::AlertSettings {
+        let ca_pem = match &self.smtp_ca_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading --smtp-ca-file {}", path.display()))?,
+            ),
+            None => None,
+        };
+        let smtp = self.smtp_host.map(|host| channels::SmtpSettings {
+            host,
+            port: self.smtp_port,
+            starttls: !self.smtp_plain,
+            username: self.smtp_user,
+            password: self.smtp_password,
+            from: self.smtp_from,
+            ca_pem,
+        });
+        if let Some(smtp) = &smtp {
+            // The CA file and the TLS settings are checked now, not at the first alert.
+            channels::smtp_transport(smtp).context("the SMTP settings")?;
+        }
+        Ok(countertop_hq::alerts::AlertSettings {
             webhook_secret: self.webhook_secret.filter(|s| !s.is_empty()),
-            smtp: self
-                .smtp_host
-                .map(|host| countertop_hq::alerts::channels::SmtpSettings {
-                    host,
-                    port: self.smtp_port,
-                    starttls: !self.smtp_plain,
-                    username: self.smtp_user,
-                    password: self.smtp_password,
-                    from: self.smtp_from,
-                }),
+            smtp,
             evaluate_every: Duration::from_secs(self.alert_evaluate_seconds),
             lease: Duration::from_secs(self.alert_lease_seconds),
             retry_base: Duration::from_millis(self.alert_retry_ms),
             ..Default::default()
-        }
+        })
     }
 }
 
@@ -128,7 +145,7 @@ enum Command {
         #[arg(long, env = "COUNTERTOP_HQ_SECURE_COOKIES")]
         secure_cookies: bool,
         #[command(flatten)]
-        alerts: AlertArgs,
+        alerts: Box<AlertArgs>,
         /// The local hour (0-23) daily and weekly digests are emailed from, in each
         /// account's time zone (that of its first store by name).
         #[arg(long, env = "COUNTERTOP_HQ_DIGEST_HOUR", default_value_t = 7,
@@ -309,7 +326,7 @@ async fn main() -> Result<()> {
             settings.web.public_url = public_url.map(|u| u.trim_end_matches('/').to_owned());
             settings.web.session_idle = std::time::Duration::from_secs(session_idle_minutes * 60);
             settings.web.secure_cookies = secure_cookies;
-            settings.alerts = alerts.settings();
+            settings.alerts = alerts.settings()?;
             settings.digests.hour = digest_hour;
             let app = Application::build(settings)
                 .await

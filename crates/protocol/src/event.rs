@@ -474,10 +474,14 @@ pub struct NewDeviceHealth {
     pub app_version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Events HQ refused that the kiosk keeps aside (its quarantine). Optional on the
+    /// wire: kiosks older than this field omit it, and HQ then shows it as unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantined: Option<u64>,
 }
 
 /// How a kiosk is doing: its outbox depth, the age of its oldest unsent event, its
-/// version and its last error.
+/// version, its last error and how many events it holds in quarantine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "NewDeviceHealth", into = "NewDeviceHealth")]
 pub struct DeviceHealth {
@@ -485,6 +489,7 @@ pub struct DeviceHealth {
     oldest_unsent_age_seconds: Option<u64>,
     app_version: String,
     last_error: Option<String>,
+    quarantined: Option<u64>,
 }
 
 impl DeviceHealth {
@@ -512,6 +517,7 @@ impl DeviceHealth {
             oldest_unsent_age_seconds: n.oldest_unsent_age_seconds,
             app_version: n.app_version,
             last_error: n.last_error,
+            quarantined: n.quarantined,
         })
     }
     pub fn queue_depth(&self) -> u64 {
@@ -525,6 +531,10 @@ impl DeviceHealth {
     }
     pub fn last_error(&self) -> Option<&str> {
         self.last_error.as_deref()
+    }
+    /// `None` from a kiosk that does not report it.
+    pub fn quarantined(&self) -> Option<u64> {
+        self.quarantined
     }
 }
 
@@ -542,6 +552,7 @@ impl From<DeviceHealth> for NewDeviceHealth {
             oldest_unsent_age_seconds: h.oldest_unsent_age_seconds,
             app_version: h.app_version,
             last_error: h.last_error,
+            quarantined: h.quarantined,
         }
     }
 }
@@ -648,9 +659,31 @@ mod tests {
             "kind": "device_health",
             "body": { "queue_depth": 3, "oldest_unsent_age_seconds": 60, "app_version": "0.1.0" }
         });
-        assert_eq!(
-            Event::from_value(health).expect("valid").kind(),
-            "device_health"
+        let e = Event::from_value(health).expect("valid");
+        assert_eq!(e.kind(), "device_health");
+        assert!(
+            matches!(e.body(), EventBody::DeviceHealth(h) if h.quarantined().is_none()),
+            "a kiosk that omits the quarantined count still validates, as unknown"
+        );
+    }
+
+    #[test]
+    fn device_health_carries_the_quarantined_count_both_ways() {
+        let health = json!({
+            "id": "01936b2e-7c4a-7000-8000-000000000004", "seq": 10,
+            "device_time": "2026-11-23T08:16:00Z", "utc_offset_minutes": 0,
+            "kind": "device_health",
+            "body": { "queue_depth": 0, "app_version": "0.2.0", "quarantined": 2 }
+        });
+        let e = Event::from_value(health).expect("valid");
+        assert!(matches!(e.body(), EventBody::DeviceHealth(h) if h.quarantined() == Some(2)));
+        let back = serde_json::to_value(&e).expect("serialises");
+        assert_eq!(back["body"]["quarantined"], json!(2));
+        let mut bad = back.clone();
+        bad["body"]["quarantined"] = json!(-1);
+        assert!(
+            Event::from_value(bad).is_err(),
+            "a negative count is refused"
         );
     }
 

@@ -1,14 +1,20 @@
 //! Sending one delivery: a webhook (a JSON POST, its body signed with HMAC-SHA256 in
 //! `X-Countertop-Signature`, its idempotency key in `Idempotency-Key`), a Slack-compatible
 //! incoming webhook (`{"text": ...}`, which Teams Workflows accept too), or an email over
-//! SMTP (STARTTLS and authentication, a plain-text and an HTML part, in the recipient's
-//! language, every stored text escaped in the HTML). Retries are the outbox's business
-//! ([`super::engine`]): here is one attempt.
+//! SMTP (a plain-text and an HTML part, in the recipient's language, every stored text
+//! escaped in the HTML). Retries are the outbox's business ([`super::engine`]): here is one
+//! attempt.
+//!
+//! Every SMTP connection HQ opens comes from [`smtp_transport`]: STARTTLS required (the
+//! server's certificate verified against the public roots and an optional custom CA), AUTH
+//! PLAIN or LOGIN with the configured user after the upgrade, and a password never sent
+//! over a connection that did not upgrade.
 
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Deserialize;
 
@@ -30,6 +36,9 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     pub password: Option<String>,
     pub from: String,
+    /// PEM certificates of CAs trusted for the server's certificate besides the public
+    /// roots (a company CA; the tests' CA).
+    pub ca_pem: Option<String>,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -40,6 +49,7 @@ impl std::fmt::Debug for SmtpSettings {
             .field("starttls", &self.starttls)
             .field("username", &self.username.as_ref().map(|_| "<set>"))
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
@@ -195,23 +205,66 @@ async fn send_email(
         .message_id(Some(format!("<{}@countertop-hq>", d.id)))
         .multipart(MultiPart::alternative_plain_html(text, html))
         .map_err(|e| bad(&e))?;
-    let builder = if smtp.starttls {
-        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| bad(&e))?
-    } else {
-        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+    send_message(smtp, message).await
+}
+
+/// Refused before connecting: a password over a connection that will not upgrade.
+pub const PLAIN_PASSWORD_REFUSED: &str =
+    "refusing to send the SMTP password without STARTTLS (--smtp-plain with --smtp-user)";
+
+/// The one SMTP transport HQ builds (alerts and digests alike). STARTTLS is required when
+/// `starttls` is set: a server that does not offer it, or whose certificate does not verify
+/// for `host`, gets neither the credentials nor the message. Credentials with plain SMTP
+/// are refused outright.
+pub fn smtp_transport(
+    smtp: &SmtpSettings,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
+    let bad = |e: &dyn std::fmt::Display| SendError::Smtp(e.to_string());
+    let credentials = match (&smtp.username, &smtp.password) {
+        (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.clone())),
+        _ => None,
     };
-    let mut builder = builder
+    let tls = if smtp.starttls {
+        let mut params = TlsParameters::builder(smtp.host.clone());
+        if let Some(pem) = &smtp.ca_pem {
+            use rustls::pki_types::{pem::PemObject, CertificateDer};
+            let mut found = 0;
+            for der in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                let der = der.map_err(|e| SendError::Smtp(format!("the SMTP CA file: {e}")))?;
+                params = params.add_root_certificate(
+                    Certificate::from_der(der.to_vec()).map_err(|e| bad(&e))?,
+                );
+                found += 1;
+            }
+            if found == 0 {
+                return Err(SendError::Smtp(
+                    "the SMTP CA file holds no PEM certificate".into(),
+                ));
+            }
+        }
+        Tls::Required(params.build_rustls().map_err(|e| bad(&e))?)
+    } else if credentials.is_some() {
+        return Err(SendError::Smtp(PLAIN_PASSWORD_REFUSED.into()));
+    } else {
+        Tls::None
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
         .port(smtp.port)
+        .tls(tls)
         .timeout(Some(Duration::from_secs(20)));
-    if let (Some(u), Some(p)) = (&smtp.username, &smtp.password) {
-        builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
+    if let Some(c) = credentials {
+        builder = builder.credentials(c);
     }
-    builder
-        .build()
+    Ok(builder.build())
+}
+
+/// Send one message through [`smtp_transport`].
+pub async fn send_message(smtp: &SmtpSettings, message: Message) -> Result<(), SendError> {
+    smtp_transport(smtp)?
         .send(message)
         .await
         .map(|_| ())
-        .map_err(|e| bad(&e))
+        .map_err(|e| SendError::Smtp(e.to_string()))
 }
 
 #[cfg(test)]
@@ -236,8 +289,34 @@ mod tests {
             username: Some("u".into()),
             password: Some("hunter2".into()),
             from: "a@b.c".into(),
+            ca_pem: None,
         };
         assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(smtp_transport(&s).is_ok());
+    }
+
+    #[test]
+    fn a_password_is_never_configured_for_plain_smtp() {
+        let s = SmtpSettings {
+            host: "mail".into(),
+            port: 25,
+            starttls: false,
+            username: Some("u".into()),
+            password: Some("hunter2".into()),
+            from: "a@b.c".into(),
+            ca_pem: None,
+        };
+        let e = smtp_transport(&s).expect_err("refused");
+        assert!(e.to_string().contains("STARTTLS"), "{e}");
+        let mut s = s;
+        s.starttls = true;
+        s.ca_pem = Some("not a certificate".into());
+        assert!(
+            smtp_transport(&s).is_err(),
+            "a CA file without a certificate is refused"
+        );
+        s.ca_pem = Some("-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n".into());
+        assert!(smtp_transport(&s).is_err(), "a broken CA file is refused");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! number of processes may run it on one PostgreSQL: the storage step is locked per rule
 //! and store, and deliveries are claimed with a lease, so each goes out once.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::evaluate::{is_open, kiosk_condition, rating_condition};
 use super::lifecycle::Step;
 use super::{channels, AlertSettings};
-use crate::storage::alerts::{backoff, Observation, MAX_ATTEMPTS};
+use crate::storage::alerts::{backoff, Observation, WindowFacts, MAX_ATTEMPTS};
 use crate::storage::{Storage, StorageError};
 
 /// What one evaluation pass did.
@@ -91,20 +91,29 @@ impl Engine {
                 continue;
             }
             let mut kiosks = None;
+            // Rules of a store that share a window and a touchpoint read the same facts:
+            // one query for them all, not one per rule.
+            let mut windows: HashMap<(u32, Option<String>), WindowFacts> = HashMap::new();
             for rule in mine {
                 let (holds, detail) = if rule.spec.condition.reads_ratings() {
-                    let since =
-                        now - chrono::Duration::minutes(i64::from(rule.spec.window_minutes));
-                    let facts = self
-                        .storage
-                        .window_facts(store.id, since, rule.spec.touchpoint.as_deref())
-                        .await?;
-                    rating_condition(rule, &facts)
+                    let key = (rule.spec.window_minutes, rule.spec.touchpoint.clone());
+                    if !windows.contains_key(&key) {
+                        let since = now - chrono::Duration::minutes(i64::from(key.0));
+                        let facts = self
+                            .storage
+                            .window_facts(store.id, since, key.1.as_deref())
+                            .await?;
+                        windows.insert(key.clone(), facts);
+                    }
+                    match windows.get(&key) {
+                        Some(facts) => rating_condition(rule, facts),
+                        None => (false, String::new()),
+                    }
                 } else {
                     if kiosks.is_none() {
                         kiosks = Some(self.storage.devices(Some(&[store.id])).await?);
                     }
-                    kiosk_condition(rule, kiosks.as_deref().unwrap_or_default(), now)
+                    kiosk_condition(rule, kiosks.as_deref().unwrap_or_default(), &hours, tz, now)
                 };
                 let obs = Observation {
                     rule: rule.clone(),

@@ -71,6 +71,11 @@ pub enum Condition {
     OldestUnsentAbove {
         minutes: u32,
     },
+    /// A kiosk reports more than `events` events in its quarantine (events HQ refused);
+    /// 0 for "any". Kiosks that do not report the count never fire it.
+    QuarantinedAbove {
+        events: u64,
+    },
 }
 
 impl Condition {
@@ -81,6 +86,7 @@ impl Condition {
             Condition::SilentKiosk { .. }
                 | Condition::BacklogAbove { .. }
                 | Condition::OldestUnsentAbove { .. }
+                | Condition::QuarantinedAbove { .. }
         )
     }
 
@@ -104,6 +110,9 @@ impl Condition {
             }
             Condition::OldestUnsentAbove { minutes } => {
                 format!("a kiosk's oldest unsent event older than {minutes} min")
+            }
+            Condition::QuarantinedAbove { events } => {
+                format!("a kiosk with more than {events} quarantined events")
             }
         }
     }
@@ -222,7 +231,10 @@ impl RuleSpec {
             Condition::SilentKiosk { minutes } | Condition::OldestUnsentAbove { minutes } => {
                 range((1..=10_080).contains(minutes), "minutes are 1 to 10080")?
             }
-            Condition::BacklogAbove { .. } => {}
+            Condition::BacklogAbove { events } | Condition::QuarantinedAbove { events } => range(
+                *events <= 1_000_000_000,
+                "a number of events is at most 1000000000",
+            )?,
         }
         if self.recipients.is_empty() || self.recipients.len() > 20 {
             return Err(RuleError::Recipients);
@@ -323,5 +335,21 @@ mod tests {
         let mut s = spec();
         s.recipients.clear();
         assert_eq!(s.validate(), Err(RuleError::Recipients));
+        let mut s = spec();
+        s.condition = Condition::QuarantinedAbove { events: u64::MAX };
+        assert!(matches!(s.validate(), Err(RuleError::Range(_))));
+    }
+
+    #[test]
+    fn the_quarantined_condition_is_a_kiosk_condition_stored_by_its_kind() {
+        let mut s = spec();
+        s.condition = Condition::QuarantinedAbove { events: 0 };
+        assert_eq!(s.validate(), Ok(()));
+        assert!(!s.condition.reads_ratings());
+        let json = serde_json::to_value(&s).expect("json");
+        assert_eq!(
+            json["condition"],
+            serde_json::json!({"kind": "quarantined_above", "events": 0})
+        );
     }
 }

@@ -263,8 +263,8 @@ pub struct ExportRow {
 }
 
 /// What HQ knows about one kiosk. The latest `device_health` event gives the queue,
-/// version and error; its HQ receipt time minus its device time gives the clock offset.
-/// Kiosks do not report a quarantined count today, so there is no such field yet.
+/// version, error and quarantined count; its HQ receipt time minus its device time gives
+/// the clock offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceHealth {
     pub device_id: Uuid,
@@ -280,13 +280,17 @@ pub struct DeviceHealth {
     pub queue_depth: Option<u64>,
     pub oldest_unsent_age_seconds: Option<u64>,
     pub last_error: Option<String>,
+    /// Events HQ refused that the kiosk keeps aside; `None` when its newest health report
+    /// does not say (a kiosk older than the field, or no report yet).
+    pub quarantined: Option<u64>,
     /// HQ's receipt time minus the kiosk's clock, in seconds, at that health event
     /// (positive: the kiosk is behind; includes the upload delay, seconds at most).
     pub clock_offset_seconds: Option<i64>,
 }
 
 impl DeviceHealth {
-    /// The one offline rule (the devices page and the overview's Attention block): a kiosk
+    /// The one offline rule (the devices page, the overview's Attention block, and the
+    /// silent-kiosk alert with the rule's own threshold): a kiosk
     /// that is not revoked and that HQ has not heard from (since its last push, else since
     /// it enrolled) for at least `after` of its store's opening time. Time while the store
     /// is closed does not count, so a kiosk switched off overnight is not flagged.
@@ -822,6 +826,8 @@ pub(crate) struct HealthBody {
     pub app_version: Option<String>,
     #[serde(default)]
     pub last_error: Option<String>,
+    #[serde(default)]
+    pub quarantined: Option<u64>,
 }
 
 /// A kiosk's health from its row, its newest health event (receipt and device times)
@@ -852,6 +858,7 @@ pub(crate) fn device_health(
         queue_depth: body.queue_depth,
         oldest_unsent_age_seconds: body.oldest_unsent_age_seconds,
         last_error: body.last_error,
+        quarantined: body.quarantined,
         clock_offset_seconds: health.map(|(at, device)| (at - device).num_seconds()),
     }
 }
@@ -1012,6 +1019,7 @@ mod tests {
             queue_depth: None,
             oldest_unsent_age_seconds: None,
             last_error: None,
+            quarantined: None,
             clock_offset_seconds: None,
         };
         let after = Duration::minutes(30);

@@ -303,6 +303,7 @@ fn spec_of(form: &RuleForm, viewer: &Viewer) -> Result<RuleSpec, WebError> {
         "oldest_unsent_above" => Condition::OldestUnsentAbove {
             minutes: number(&form.threshold)?,
         },
+        "quarantined_above" => Condition::QuarantinedAbove { events: count()? },
         _ => return Err(bad("Choose a condition from the list.")),
     };
     let target = form.target.trim().to_owned();

@@ -72,6 +72,7 @@ mod tests {
             queue_depth: None,
             oldest_unsent_age_seconds: None,
             last_error: None,
+            quarantined: None,
             clock_offset_seconds: None,
         }
     }

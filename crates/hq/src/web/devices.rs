@@ -58,6 +58,8 @@ pub struct DeviceLine {
     pub oldest_unsent: String,
     pub last_error: String,
     pub clock_offset: String,
+    /// The kiosk's quarantined count; `None` when its health report does not say.
+    pub quarantined: Option<u64>,
     pub offline: bool,
     pub revoked: bool,
 }
@@ -193,6 +195,7 @@ async fn lines_of(
                 let sign = if s < 0 { "−" } else { "+" };
                 format!("{sign}{}", duration_text(tr, s.unsigned_abs()))
             }),
+            quarantined: d.quarantined,
             offline: d.is_offline(&h, tz, now, after),
             revoked: d.revoked,
         });

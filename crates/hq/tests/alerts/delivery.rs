@@ -56,6 +56,7 @@ async fn slack_and_email_recipients_get_their_own_message(backend: Backend) {
             username: None,
             password: None,
             from: "Countertop <alerts@example.org>".into(),
+            ca_pem: None,
         })
     })
     .await;

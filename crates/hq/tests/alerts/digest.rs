@@ -49,6 +49,7 @@ async fn digest_app(url: &str, clock: &Arc<ManualClock>, smtp: &SmtpSink) -> Dig
         username: None,
         password: None,
         from: "hq@example.org".into(),
+        ca_pem: None,
     });
     let app = Application::build(settings).await.expect("app builds");
     let out = DigestApp {

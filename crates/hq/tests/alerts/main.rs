@@ -11,4 +11,6 @@ mod digest;
 mod lifecycle;
 mod pages;
 mod processes;
+mod quarantine;
+mod smtp;
 mod support;

@@ -55,6 +55,7 @@ async fn typed_kiosk_client_enrolls_pushes_and_pulls(backend: Backend) {
         oldest_unsent_age_seconds: None,
         app_version: "0.1.0".into(),
         last_error: None,
+        quarantined: Some(0),
     })
     .expect("valid health");
     let now = Utc::now();

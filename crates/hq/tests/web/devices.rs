@@ -210,7 +210,32 @@ async fn an_action_without_the_forms_token_is_refused(backend: Backend) {
     assert!(kiosk_pull_status(&app, &kiosk).await == 200);
 }
 
+async fn the_devices_page_shows_the_quarantined_count_a_kiosk_reports(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let kiosk = app.kiosk().await;
+    let (_, mut web) = app.signed_in(Role::Viewer, &[kiosk.store_id]).await;
+    let cell = "data-label=\"Quarantined\"";
+    let (_, page) = web.get("/devices").await;
+    assert!(
+        page.contains(&format!(
+            "{cell} title=\"This kiosk does not report it.\">—</td>"
+        )),
+        "unknown before any report: {page}"
+    );
+    let health = |q: u64| {
+        serde_json::json!({
+            "id": uuid::Uuid::now_v7(), "seq": 1, "device_time": chrono::Utc::now(),
+            "utc_offset_minutes": 0, "kind": "device_health",
+            "body": {"queue_depth": 0, "app_version": "0.9.0", "quarantined": q}
+        })
+    };
+    app.push_ok(&kiosk.token, &[health(3)]).await;
+    let (_, page) = web.get("/devices").await;
+    assert!(page.contains(&format!("{cell}>3</td>")), "{page}");
+}
+
 crate::on_both_backends!(
+    the_devices_page_shows_the_quarantined_count_a_kiosk_reports,
     a_manager_enrolls_a_kiosk_with_a_code_shown_once_on_the_page,
     revoking_asks_first_then_cuts_the_kiosk_off_and_is_audited,
     opening_hours_are_validated_and_the_typed_values_kept,

@@ -3,15 +3,12 @@
 //! same mail) and one SMTP attempt, with `List-Unsubscribe` and
 //! `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
 
-use std::time::Duration;
-
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
 use serde::{Deserialize, Serialize};
 
-use crate::alerts::channels::{SendError, SmtpSettings};
+use crate::alerts::channels::{self, SendError, SmtpSettings};
 use crate::storage::alerts::Delivery;
 
 /// The `event` of a digest payload.
@@ -72,22 +69,6 @@ pub async fn send(
             p.html.clone(),
         ))
         .map_err(|e| bad(&e))?;
-    // The same transport as alert emails (`channels::send_email`).
-    let builder = if smtp.starttls {
-        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| bad(&e))?
-    } else {
-        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-    };
-    let mut builder = builder
-        .port(smtp.port)
-        .timeout(Some(Duration::from_secs(20)));
-    if let (Some(u), Some(pw)) = (&smtp.username, &smtp.password) {
-        builder = builder.credentials(Credentials::new(u.clone(), pw.clone()));
-    }
-    builder
-        .build()
-        .send(message)
-        .await
-        .map(|_| ())
-        .map_err(|e| bad(&e))
+    // The one transport of alert emails, with its STARTTLS, CA and password rules.
+    channels::send_message(smtp, message).await
 }
