@@ -1042,7 +1042,7 @@ fn scan(store: &Store) -> Vec<Scanned> {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    all.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    all.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
     all
 }
 
