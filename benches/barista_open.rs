@@ -10,6 +10,11 @@
 //!   to the first rendered frame with results;
 //! - **PIN to screen**: from pressing Enter, so the deliberately slow argon2 check is in.
 //!
+//! And its phases, to tell where a change in either comes from: the PIN check alone
+//! (`Store::check_pin` on the seeded store, before the UI starts), and the open split
+//! into "granted → results in the list" (the empty query's search through the core) and
+//! "results → frame rendered" (the software renderer drawing the screen).
+//!
 //! Run: `cargo bench --bench barista_open`.
 
 #[path = "../examples/common/regulars.rs"]
@@ -22,7 +27,7 @@ use std::time::Instant;
 
 use countertop::config::KioskConfig;
 use countertop::core::Core;
-use countertop::store::Store;
+use countertop::store::{PinCheck, StaffRole, Store};
 use countertop::ui::{App, Barista, Kiosk, Screen, Staff};
 use i_slint_backend_testing::testing_backend::{TestingBackend, TestingBackendOptions};
 use slint::{ComponentHandle, Model};
@@ -52,11 +57,37 @@ fn main() -> anyhow::Result<()> {
         // A kiosk past its first day: until the default PINs are replaced, no barista PIN
         // opens anything.
         store.complete_first_day(MANAGER_PIN, BARISTA_PIN)?;
+        println!(
+            "seeded {count} regulars in {:.1} s",
+            seeded.elapsed().as_secs_f64()
+        );
+        let mut checks = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let started = Instant::now();
+            let check = store.check_pin(BARISTA_PIN, chrono::Utc::now())?;
+            checks.push(started.elapsed());
+            anyhow::ensure!(
+                check == PinCheck::Granted(StaffRole::Barista),
+                "the barista PIN was not granted: {check:?}"
+            );
+        }
+        stats::report("PIN check alone (Store::check_pin, barista PIN)", checks);
+        // What the check costs is argon2: one verification, and two one after the other
+        // (what `check_pin` did before it verified both roles' hashes at once).
+        let hash = countertop::store::hash_pin(BARISTA_PIN)?;
+        let (mut one, mut two) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let started = Instant::now();
+            std::hint::black_box(countertop::store::verify_pin(BARISTA_PIN, &hash));
+            one.push(started.elapsed());
+            let started = Instant::now();
+            std::hint::black_box(countertop::store::verify_pin(MANAGER_PIN, &hash));
+            std::hint::black_box(countertop::store::verify_pin(BARISTA_PIN, &hash));
+            two.push(started.elapsed());
+        }
+        stats::report("  argon2: one verification", one);
+        stats::report("  argon2: two verifications, one after the other", two);
     }
-    println!(
-        "seeded {count} regulars in {:.1} s",
-        seeded.elapsed().as_secs_f64()
-    );
 
     // Slint's testing backend with its real software rasterizer and real fonts, on the
     // system clock, so the frame is rendered as on the kiosk.
@@ -76,6 +107,7 @@ fn main() -> anyhow::Result<()> {
     let barista = app.global::<Barista>();
 
     let (mut open, mut from_pin) = (Vec::new(), Vec::new());
+    let (mut to_results, mut to_frame) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         staff.invoke_open_pin();
         for digit in BARISTA_PIN.chars() {
@@ -90,8 +122,11 @@ fn main() -> anyhow::Result<()> {
         while barista.get_results().row_count() == 0 {
             pump();
         }
+        let listed = Instant::now();
         app.window().take_snapshot()?;
         let shown = Instant::now();
+        to_results.push(listed - granted);
+        to_frame.push(shown - listed);
         open.push(shown - granted);
         from_pin.push(shown - entered);
         staff.invoke_exit();
@@ -105,5 +140,7 @@ fn main() -> anyhow::Result<()> {
         "PIN Enter -> barista screen with results (argon2 included)",
         from_pin,
     );
+    stats::report("  phase: granted -> results in the list", to_results);
+    stats::report("  phase: results -> frame rendered", to_frame);
     Ok(())
 }

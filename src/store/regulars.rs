@@ -11,11 +11,12 @@ use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use countertop_protocol::{
     Consent, Hlc, NewRegular, Regular, RegularErased, RegularsResponse, Visit,
 };
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, CachedStatement, OptionalExtension, Transaction};
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::{hash_pin, verify_pin, Result, Store, StoreError};
+use merged::{Merged, Seen};
 
 /// How many digits a regular's personal code has.
 pub const CODE_DIGITS: usize = 4;
@@ -32,6 +33,10 @@ const INDEX_ROW_COST: f64 = 0.3;
 /// How many vocabulary words a name prefix may start and still be read as merged streams,
 /// most recent first, one per word.
 const MERGED_STREAMS: usize = 8;
+
+/// How many word pairs (one per two vocabulary words two name prefixes start) may be read
+/// as merged streams, most recent first, one per pair.
+const PAIR_STREAMS: usize = 12;
 
 /// How far a phone filter's index rows are counted. Past this many, a phone filter is
 /// common enough that walking the most recent regulars fills a page sooner.
@@ -741,11 +746,15 @@ impl Store {
     /// - **drive** by the rarest filter's index rows: cheap when one filter is rare
     ///   ("zoe", "4567"), or exact (a phone's last digits, read most recent first).
     /// - **pair**: two name words that are each common but rare together ("le thi mai")
-    ///   are found by one range of `regular_pairs` per vocabulary word they start.
+    ///   are found in `regular_pairs`: read most recent first, one stream per word pair
+    ///   they name (up to [`PAIR_STREAMS`]), merged, stopping after a page of matches; a
+    ///   third word is then checked from the pairs it makes with one of the two, read
+    ///   beside them, instead of a lookup per candidate. Past that many word pairs, one
+    ///   range per vocabulary word they start.
     ///
-    /// Index rows carry their regular's `seen`, so a drive or a pair sorts its candidates
-    /// without reading any profile, then checks them most recent first and stops after a
-    /// page of matches. Word counts are exact (`regular_vocab`); phone counts are capped.
+    /// Index rows carry their regular's `seen`, so a drive or a pair range sorts its
+    /// candidates without reading any profile, then checks them most recent first and
+    /// stops after a page of matches. Word counts are exact (`regular_vocab`); phone counts are capped.
     /// The walk is bounded by the cost of the best other way, and falls back to it, so a
     /// bad guess costs at most twice the best plan.
     fn ranked(&self, filters: &[Filter], limit: usize) -> Result<Vec<i64>> {
@@ -816,12 +825,18 @@ impl Store {
                     if !x.starts_with(y.as_str()) && !y.starts_with(x.as_str()) =>
                 {
                     let candidates = total * share(*a) * share(*b);
-                    Some((
-                        x.as_str(),
-                        y.as_str(),
-                        candidates * INDEX_ROW_COST
-                            + checked(candidates, others(&[*a, *b])) * LOOKUP_COST,
-                    ))
+                    let checks = checked(candidates, others(&[*a, *b]));
+                    let tokens = self.pair_tokens(x, y)?;
+                    let cost = match &tokens {
+                        // Read most recent first: one seek per word pair, then about a
+                        // page's worth of rows, each checked.
+                        Some(tokens) => {
+                            tokens.len() as f64 * LOOKUP_COST
+                                + checks * (INDEX_ROW_COST + LOOKUP_COST)
+                        }
+                        None => candidates * INDEX_ROW_COST + checks * LOOKUP_COST,
+                    };
+                    Some((x.as_str(), y.as_str(), tokens, cost))
                 }
                 _ => None,
             },
@@ -830,7 +845,9 @@ impl Store {
         // The plans that read everything they need; the walk and the stream stop after a
         // page of matches, so each is tried first when it looks cheaper, within the
         // budget of the best complete plan.
-        let complete_cost = pair.map_or(drive_cost, |(_, _, cost)| cost.min(drive_cost));
+        let complete_cost = pair
+            .as_ref()
+            .map_or(drive_cost, |(_, _, _, cost)| cost.min(drive_cost));
         let budget = |unit: f64| {
             if complete_cost.is_finite() {
                 (complete_cost / unit).ceil() as u64
@@ -860,11 +877,48 @@ impl Store {
             }
         }
         let candidates = match pair {
-            Some((x, y, cost)) if cost < drive_cost => self.pair_candidates(x, y)?,
+            Some((_, _, Some(tokens), cost)) if cost < drive_cost => {
+                let also = self.third_word_pairs(filters, &words, share)?;
+                return self.pair_streams(filters, &tokens, also.as_deref(), limit);
+            }
+            Some((x, y, None, cost)) if cost < drive_cost => self.pair_candidates(x, y)?,
             _ if capped[rarest] => return Ok(self.walk(filters, limit, u64::MAX)?.0),
             _ => self.index_candidates(&filters[rarest])?,
         };
         self.first_matching(filters, candidates, limit)
+    }
+
+    /// For the pair plan of name words `words[0]` and `words[1]` (the rarest first): the
+    /// word pairs a third name word makes with one of them, when reading those pairs'
+    /// rows beside the first pairs' costs less than a lookup per candidate; every match
+    /// is named by both.
+    fn third_word_pairs(
+        &self,
+        filters: &[Filter],
+        words: &[usize],
+        share: impl Fn(usize) -> f64,
+    ) -> Result<Option<Vec<String>>> {
+        let [a, b, c, ..] = *words else {
+            return Ok(None);
+        };
+        let Filter::Word(z) = &filters[c] else {
+            return Ok(None);
+        };
+        for partner in [a, b] {
+            let Filter::Word(p) = &filters[partner] else {
+                continue;
+            };
+            // Two prefixes that may match one word have no pair to hold them.
+            if p.starts_with(z.as_str()) || z.starts_with(p.as_str()) {
+                continue;
+            }
+            // Rows read to the same depth of both lists, against a lookup per candidate.
+            if share(partner) * share(c) * INDEX_ROW_COST < share(a) * share(b) * LOOKUP_COST {
+                return self.pair_tokens(p, z);
+            }
+            return Ok(None);
+        }
+        Ok(None)
     }
 
     /// The index queries that yield a filter's candidates most recent first, one per
@@ -880,16 +934,8 @@ impl Store {
             )]),
             Filter::PhoneContainsOnly(_) => None,
             Filter::Word(prefix) => {
-                let vocabulary: Vec<String> = self
-                    .conn
-                    .prepare_cached(&format!(
-                        "SELECT word FROM regular_vocab WHERE word >= ?1 AND word < ?2
-                         LIMIT {}",
-                        MERGED_STREAMS + 1
-                    ))?
-                    .query_map(params![prefix, prefix_upper_bound(prefix)], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                (vocabulary.len() <= MERGED_STREAMS).then(|| {
+                let vocabulary = self.vocabulary(prefix, MERGED_STREAMS)?;
+                vocabulary.map(|vocabulary| {
                     vocabulary
                         .into_iter()
                         .enumerate()
@@ -907,6 +953,110 @@ impl Store {
         })
     }
 
+    /// The vocabulary words starting `prefix`, if there are at most `most`.
+    fn vocabulary(&self, prefix: &str, most: usize) -> Result<Option<Vec<String>>> {
+        let words: Vec<String> = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT word FROM regular_vocab WHERE word >= ?1 AND word < ?2 LIMIT {}",
+                most + 1
+            ))?
+            .query_map(params![prefix, prefix_upper_bound(prefix)], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok((words.len() <= most).then_some(words))
+    }
+
+    /// The word pairs that hold every regular with a word starting `x` and another word
+    /// starting `y` (neither a prefix of the other), one per two vocabulary words they
+    /// start, written as [`word_pairs`] writes them; `None` past [`PAIR_STREAMS`].
+    fn pair_tokens(&self, x: &str, y: &str) -> Result<Option<Vec<String>>> {
+        let (Some(xs), Some(ys)) = (
+            self.vocabulary(x, PAIR_STREAMS)?,
+            self.vocabulary(y, PAIR_STREAMS)?,
+        ) else {
+            return Ok(None);
+        };
+        if xs.len() * ys.len() > PAIR_STREAMS {
+            return Ok(None);
+        }
+        let mut tokens = Vec::with_capacity(xs.len() * ys.len());
+        for a in &xs {
+            for b in ys.iter().filter(|b| *b != a) {
+                let (first, second) = if a < b { (a, b) } else { (b, a) };
+                tokens.push(format!("{first} {second}"));
+            }
+        }
+        tokens.sort_unstable();
+        tokens.dedup();
+        Ok(Some(tokens))
+    }
+
+    /// Statements reading one word pair's rows most recent first, numbered from `slot`:
+    /// one statement text per slot, so each stays in the cache.
+    fn pair_statements(&self, slot: usize, count: usize) -> Result<Vec<CachedStatement<'_>>> {
+        (slot..slot + count)
+            .map(|slot| {
+                Ok(self.conn.prepare_cached(&format!(
+                    "SELECT seen, regular FROM regular_pairs WHERE pair = ?1
+                     ORDER BY seen DESC, regular DESC -- {slot}"
+                ))?)
+            })
+            .collect()
+    }
+
+    /// The pair plan read as streams: the regulars of `pairs` most recent first (merged,
+    /// one stream per word pair), each checked against every filter, until `limit`
+    /// match; it stops after a page instead of reading and sorting every pair row. With
+    /// `also`, the word pairs of two other filters (every match is in both), a candidate
+    /// is checked only if `also` names it too: the two streams are intersected as they
+    /// are read, so a third word costs index rows instead of a lookup per candidate.
+    fn pair_streams(
+        &self,
+        filters: &[Filter],
+        pairs: &[String],
+        also: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<i64>> {
+        let mut first = self.pair_statements(0, pairs.len())?;
+        let mut candidates = Merged::new(&mut first, pairs.iter().map(String::as_str))?;
+        let also = also.unwrap_or_default();
+        let mut second = self.pair_statements(pairs.len(), also.len())?;
+        let mut named = Merged::new(&mut second, also.iter().map(String::as_str))?;
+        let mut named_head: Option<Seen> = if also.is_empty() {
+            None
+        } else {
+            match named.next()? {
+                Some(head) => Some(head),
+                None => return Ok(Vec::new()),
+            }
+        };
+        let mut check = self.checker()?;
+        let mut kept = Vec::new();
+        while let Some(candidate) = candidates.next()? {
+            if let Some(head) = named_head {
+                // Both lists run most recent first: skip what only one of them names.
+                let mut head = head;
+                while head > candidate {
+                    match named.next()? {
+                        Some(next) => head = next,
+                        None => return Ok(kept),
+                    }
+                }
+                named_head = Some(head);
+                if head < candidate {
+                    continue;
+                }
+            }
+            if check(filters, candidate.0, candidate.1)? {
+                kept.push(candidate.1);
+                if kept.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(kept)
+    }
+
     /// Merges index streams (each most recent first) and checks each candidate in that
     /// order against every filter, until `limit` match (complete), or `max_checks`
     /// candidates were checked without (not complete). Running dry is complete too.
@@ -917,33 +1067,15 @@ impl Store {
         limit: usize,
         max_checks: u64,
     ) -> Result<(Vec<i64>, bool)> {
-        let mut statements = Vec::with_capacity(sources.len());
-        for (sql, _) in sources {
-            statements.push(self.conn.prepare_cached(sql)?);
-        }
-        let mut streams = Vec::with_capacity(sources.len());
-        for (statement, (_, token)) in statements.iter_mut().zip(sources) {
-            streams.push(statement.query([token])?);
-        }
-        let mut heads = std::collections::BinaryHeap::with_capacity(streams.len());
-        for (i, rows) in streams.iter_mut().enumerate() {
-            if let Some(row) = rows.next()? {
-                heads.push((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, i));
-            }
-        }
+        let mut statements = sources
+            .iter()
+            .map(|(sql, _)| self.conn.prepare_cached(sql))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut merged = Merged::new(&mut statements, sources.iter().map(|(_, t)| t.as_str()))?;
         let mut check = self.checker()?;
         let mut kept = Vec::new();
-        let mut last = None;
         let mut checks = 0u64;
-        while let Some((seen, key, i)) = heads.pop() {
-            if let Some(row) = streams[i].next()? {
-                heads.push((row.get(0)?, row.get(1)?, i));
-            }
-            // A regular with two words starting the prefix comes from two streams.
-            if last == Some((seen, key)) {
-                continue;
-            }
-            last = Some((seen, key));
+        while let Some((seen, key)) = merged.next()? {
             if check(filters, seen, key)? {
                 kept.push(key);
                 if kept.len() >= limit {
@@ -1204,6 +1336,8 @@ fn stamp_consent(existing: Option<&Consent>, edit: &RegularEdit, now: DateTime<U
         dietary_given_at,
     }
 }
+
+mod merged;
 
 #[cfg(test)]
 mod tests;

@@ -1027,3 +1027,144 @@ fn a_pull_of_profiles_visits_and_tombstones_keeps_every_index_row_at_its_seen() 
     assert!(store.search_regulars("4567", 5).unwrap().is_empty());
     assert!(store.search_regulars("lan", 5).unwrap().is_empty());
 }
+
+/// A regular as the scan reads it: seen, key, folded name, phone digits.
+type Scanned = (i64, i64, String, Option<String>);
+
+/// Every regular, most recently seen first (then by key).
+fn scan(store: &Store) -> Vec<Scanned> {
+    let mut stmt = store
+        .conn
+        .prepare("SELECT seen, key, folded, phone FROM regulars")
+        .unwrap();
+    let mut all: Vec<Scanned> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    all.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
+    all
+}
+
+/// The regulars a search must return, found the slow way: every profile read, checked
+/// against the filters, ordered most recently seen first (then by key), cut at `limit`;
+/// digits take the phones ending with them, then those containing them.
+fn searched_by_scan(all: &[Scanned], text: &str, limit: usize) -> Vec<i64> {
+    let matching = |filters: &[Filter]| -> Vec<i64> {
+        all.iter()
+            .filter(|(_, _, folded, phone)| {
+                filters.iter().all(|f| f.matches(folded, phone.as_deref()))
+            })
+            .map(|r| r.1)
+            .collect()
+    };
+    let mut found = match Query::parse(text) {
+        Query::Recent => matching(&[]),
+        Query::Words(words) => matching(&words.into_iter().map(Filter::Word).collect::<Vec<_>>()),
+        Query::Phone(digits) => {
+            let mut found = matching(&[Filter::PhoneEndsWith(digits.clone())]);
+            found.extend(matching(&[Filter::PhoneContainsOnly(digits)]));
+            found
+        }
+    };
+    found.truncate(limit);
+    found
+}
+
+/// Regulars named as the bench's synthetic ones are (a few common Vietnamese family and
+/// middle names, English-like names with diacritics), seen at random times with ties.
+fn bulk_vietnamese(store: &mut Store, n: usize) {
+    let family = ["Nguyễn", "Trần", "Lê", "Phạm", "Huỳnh", "Vũ", "Võ", "Lý"];
+    let middle = ["Thị", "Văn", "Hữu", "Minh", "Thanh"];
+    let given = [
+        "Lan", "Linh", "Long", "Mai", "Hùng", "Hương", "Thảo", "Trang", "Vy", "Tâm", "Nam",
+    ];
+    let first = ["Emma", "Leo", "Mia", "Liam", "Zoë", "Chloé"];
+    let last = ["Smith", "Lefèvre", "Martin", "Nguyen", "Müller"];
+    let mut rng = fastrand::Rng::with_seed(5);
+    let tx = store.conn.transaction().unwrap();
+    for _ in 0..n {
+        let kind = rng.u8(..10);
+        let mut pick = |from: &[&'static str]| from[rng.usize(..from.len())];
+        let name = match kind {
+            0..4 => format!("{} {} {}", pick(&family), pick(&middle), pick(&given)),
+            4..7 => format!("{} {}", pick(&family), pick(&given)),
+            _ => format!("{} {}", pick(&first), pick(&last)),
+        };
+        let regular = Regular::new(NewRegular {
+            regular_id: Uuid::now_v7(),
+            hlc: Hlc::tick(None, 1, Uuid::nil()),
+            name,
+            phone: Some(format!("09{:08}", rng.u32(..100_000_000))),
+            usual: UsualOrder::default(),
+            dietary: None,
+            consent: Consent {
+                version: 1,
+                given_at: Utc::now(),
+                dietary_given_at: None,
+            },
+            code_hash: None,
+        })
+        .unwrap();
+        // Whole seconds over a few hours: many regulars share a `seen`.
+        let seen = at(0).with_timezone(&Utc) + Duration::seconds(rng.i64(0..20_000));
+        write_profile(&tx, &regular, seen).unwrap();
+    }
+    tx.commit().unwrap();
+}
+
+#[test]
+fn every_plan_returns_what_a_scan_of_every_regular_returns() {
+    let (_dir, mut store) = temp_store();
+    bulk_vietnamese(&mut store, 20_000);
+    let all = scan(&store);
+    let typed = [
+        "le thi mai",
+        "Nguyễn Thị L",
+        "nguyen van",
+        "tran hu",
+        "vo thanh tam",
+        "ly minh long",
+        "pham t h",
+        "mia le",
+        "emma sm",
+        "l n t",
+        "thi le m",
+        "huynh huu hu",
+        "nguyen nguyen",
+        "zoe mu",
+        "090",
+        "lan 4",
+    ];
+    let mut queries = 0;
+    for name in typed {
+        let chars: Vec<char> = name.chars().collect();
+        for n in 1..=chars.len() {
+            let query: String = chars[..n].iter().collect();
+            for limit in [1, 5, 20] {
+                let found: Vec<i64> = store
+                    .search_regulars(&query, limit)
+                    .unwrap()
+                    .iter()
+                    .map(|card| {
+                        store
+                            .conn
+                            .query_row(
+                                "SELECT key FROM regulars WHERE id = ?1",
+                                [card.regular.id().to_string()],
+                                |r| r.get(0),
+                            )
+                            .unwrap()
+                    })
+                    .collect();
+                assert_eq!(
+                    found,
+                    searched_by_scan(&all, &query, limit),
+                    "{query:?}, limit {limit}"
+                );
+                queries += 1;
+            }
+        }
+    }
+    assert!(queries > 400);
+}
