@@ -229,7 +229,7 @@ fn settings(port: u16, ca: Option<&TestCa>) -> SmtpSettings {
 fn delivery() -> Delivery {
     Delivery {
         id: Uuid::now_v7(),
-        alert_id: Uuid::now_v7(),
+        alert_id: Some(Uuid::now_v7()),
         recipient: Recipient::Email {
             address: "quan.ly@example.org".into(),
             lang: Lang::En,
