@@ -58,8 +58,7 @@ impl std::fmt::Debug for SmtpSettings {
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
     let tag = ring::hmac::sign(&key, body);
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    format!("sha256={}", hex::encode(tag.as_ref()))
 }
 
 /// Why an attempt failed (no URL, address or secret in it: it is logged and stored).

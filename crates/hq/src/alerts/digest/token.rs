@@ -14,25 +14,16 @@ fn message(user: Uuid, kind: DigestKind) -> String {
     )
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.is_ascii() {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// The token of `user`'s `kind` digest.
 pub fn sign(secret: &[u8], user: Uuid, kind: DigestKind) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
     let tag = ring::hmac::sign(&key, message(user, kind).as_bytes());
-    format!("{}.{}.{}", user.simple(), kind.as_str(), hex(tag.as_ref()))
+    format!(
+        "{}.{}.{}",
+        user.simple(),
+        kind.as_str(),
+        hex::encode(tag.as_ref())
+    )
 }
 
 /// The account and kind a genuine token names; `None` for anything else.
@@ -40,7 +31,7 @@ pub fn verify(secret: &[u8], token: &str) -> Option<(Uuid, DigestKind)> {
     let mut parts = token.trim().splitn(3, '.');
     let user = Uuid::try_parse(parts.next()?).ok()?;
     let kind = DigestKind::parse(parts.next()?)?;
-    let tag = unhex(parts.next()?)?;
+    let tag = hex::decode(parts.next()?).ok()?;
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
     ring::hmac::verify(&key, message(user, kind).as_bytes(), &tag).ok()?;
     Some((user, kind))
