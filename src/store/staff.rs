@@ -26,6 +26,9 @@ use crate::refusal::Refusal;
 
 /// The `settings` key set once the manager has replaced the default PINs.
 const FIRST_DAY_DONE_KEY: &str = "staff_pins_first_day_done";
+/// Set once the two stored PINs are known to differ: every PIN set since shared PINs were
+/// refused, or a barista PIN the manager's hash did not match.
+const PINS_DISTINCT_KEY: &str = "staff_pins_distinct";
 
 /// Who a PIN lets in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +38,19 @@ pub enum StaffRole {
 }
 
 impl StaffRole {
-    /// Checked in this order, so a PIN shared by both roles opens the manager's view.
     const ALL: [StaffRole; 2] = [StaffRole::Manager, StaffRole::Barista];
+
+    /// The order an entered PIN is checked in, one argon2 run per stored hash until one
+    /// matches. While the PINs may be shared (a kiosk from before that was refused), the
+    /// manager's comes first, so a shared PIN opens the manager's view; once they are known
+    /// to differ, the barista's, so the PIN entered most often costs one run, not two.
+    fn check_order(pins_distinct: bool) -> [StaffRole; 2] {
+        if pins_distinct {
+            [StaffRole::Barista, StaffRole::Manager]
+        } else {
+            StaffRole::ALL
+        }
+    }
 
     pub fn key(self) -> &'static str {
         match self {
@@ -164,34 +178,40 @@ impl Store {
             }
         }
         let first_day = !self.first_day_done()?;
-        let mut hashes = Vec::with_capacity(StaffRole::ALL.len());
-        for role in StaffRole::ALL {
-            hashes.push(self.stored_pin_hash(role)?);
-        }
-        let verdicts = verify_each(pin, &hashes);
-        for ((role, hash), verdict) in StaffRole::ALL.into_iter().zip(hashes).zip(verdicts) {
-            let matched = match hash {
-                Some(_) => verdict,
+        let pins_distinct = self.setting_is_set(PINS_DISTINCT_KEY)?;
+        let mut a_hash_missed = false;
+        for role in StaffRole::check_order(pins_distinct) {
+            let matched = match self.stored_pin_hash(role)? {
+                Some(hash) => {
+                    let matched = verify_pin(pin, &hash);
+                    a_hash_missed |= !matched;
+                    matched
+                }
                 None => self.default_matches(role, pin)?,
             };
-            if matched {
-                if first_day && role == StaffRole::Barista {
-                    return Ok(PinCheck::FirstDayPending);
-                }
-                // Only a count to reset is written: a commit waits for the disk's fsync.
-                if failures > 0 || locked_until.is_some() {
-                    self.conn.execute(
-                        "UPDATE pin_lockout SET failed_attempts = 0, locked_until = NULL
-                         WHERE id = 1",
-                        [],
-                    )?;
-                }
-                return Ok(if first_day {
-                    PinCheck::FirstDay
-                } else {
-                    PinCheck::Granted(role)
-                });
+            if !matched {
+                continue;
             }
+            if first_day && role == StaffRole::Barista {
+                return Ok(PinCheck::FirstDayPending);
+            }
+            // Only what changed is written: a commit waits for the disk's fsync.
+            if failures > 0 || locked_until.is_some() {
+                self.conn.execute(
+                    "UPDATE pin_lockout SET failed_attempts = 0, locked_until = NULL
+                     WHERE id = 1",
+                    [],
+                )?;
+            }
+            if !pins_distinct && role == StaffRole::Barista && a_hash_missed {
+                // The manager's hash did not match the barista's PIN: the two differ.
+                mark_setting(&self.conn, PINS_DISTINCT_KEY)?;
+            }
+            return Ok(if first_day {
+                PinCheck::FirstDay
+            } else {
+                PinCheck::Granted(role)
+            });
         }
         let failures = failures.saturating_add(1);
         let locked_for = lockout_for(failures);
@@ -216,10 +236,14 @@ impl Store {
                 return Err(Refusal::PinTaken(other.key()).into());
             }
         }
-        self.conn.execute(
+        let hash = hash_pin(pin)?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
             "INSERT OR REPLACE INTO staff_pins (role, hash) VALUES (?1, ?2)",
-            params![role.key(), hash_pin(pin)?],
+            params![role.key(), hash],
         )?;
+        mark_setting(&tx, PINS_DISTINCT_KEY)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -235,10 +259,8 @@ impl Store {
                 params![role.key(), hash],
             )?;
         }
-        tx.execute(
-            "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
-            params![FIRST_DAY_DONE_KEY, time_text(Utc::now())],
-        )?;
+        mark_setting(&tx, FIRST_DAY_DONE_KEY)?;
+        mark_setting(&tx, PINS_DISTINCT_KEY)?;
         tx.commit()?;
         Ok(())
     }
@@ -247,15 +269,7 @@ impl Store {
     /// (a kiosk from before it existed) both roles already have PINs of their own, which
     /// is then marked so the hashes are checked only once.
     pub fn first_day_done(&mut self) -> Result<bool> {
-        let marked: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value FROM settings WHERE key = ?1",
-                [FIRST_DAY_DONE_KEY],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if marked.is_some() {
+        if self.setting_is_set(FIRST_DAY_DONE_KEY)? {
             return Ok(true);
         }
         for role in StaffRole::ALL {
@@ -264,11 +278,17 @@ impl Store {
                 _ => return Ok(false),
             }
         }
-        self.conn.execute(
-            "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
-            params![FIRST_DAY_DONE_KEY, time_text(Utc::now())],
-        )?;
+        mark_setting(&self.conn, FIRST_DAY_DONE_KEY)?;
         Ok(true)
+    }
+
+    /// Whether the settings row `key` exists.
+    fn setting_is_set(&self, key: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM settings WHERE key = ?1", [key], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     /// The argon2 hash stored for `role`, or `None` while it still takes its default.
@@ -306,15 +326,13 @@ impl Store {
     }
 }
 
-/// Whether `pin` matches each stored hash (`None`: no hash, no match), one after the
-/// other. Verifying them at the same time, one thread each, was tried and measured slower
-/// on a loaded 2-core machine (148 ms against 117 ms for two in a row): argon2 fills 19 MiB
-/// per run, and two runs at once contend for the cores and the memory.
-fn verify_each(pin: &str, hashes: &[Option<String>]) -> Vec<bool> {
-    hashes
-        .iter()
-        .map(|hash| hash.as_deref().is_some_and(|hash| verify_pin(pin, hash)))
-        .collect()
+/// Writes the settings row `key`, stamped with the time it was first written.
+fn mark_setting(conn: &rusqlite::Connection, key: &str) -> Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
+        params![key, time_text(Utc::now())],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -360,14 +378,66 @@ mod tests {
     }
 
     #[test]
+    fn a_barista_pin_the_manager_hash_misses_marks_the_pins_distinct_and_is_checked_first_after() {
+        let (_dir, mut store) = open();
+        past_first_day(&mut store);
+        // A kiosk whose PINs were set before anything recorded that they differ.
+        store
+            .conn
+            .execute("DELETE FROM settings WHERE key = ?1", [PINS_DISTINCT_KEY])
+            .unwrap();
+        assert_eq!(StaffRole::check_order(false)[0], StaffRole::Manager);
+        assert_eq!(
+            store.check_pin("2468", at(0)).unwrap(),
+            PinCheck::Granted(StaffRole::Manager)
+        );
+        assert!(
+            !store.setting_is_set(PINS_DISTINCT_KEY).unwrap(),
+            "a manager grant says nothing of the barista's PIN"
+        );
+        assert_eq!(
+            store.check_pin("1357", at(1)).unwrap(),
+            PinCheck::Granted(StaffRole::Barista)
+        );
+        assert!(store.setting_is_set(PINS_DISTINCT_KEY).unwrap());
+        // From now on the barista's hash is verified first: were both hashes one PIN,
+        // it would open the barista's view.
+        let one = hash_pin("8642").unwrap();
+        store
+            .conn
+            .execute("UPDATE staff_pins SET hash = ?1", [&one])
+            .unwrap();
+        assert_eq!(
+            store.check_pin("8642", at(2)).unwrap(),
+            PinCheck::Granted(StaffRole::Barista)
+        );
+    }
+
+    #[test]
+    fn setting_either_pin_marks_the_pins_distinct() {
+        let (_dir, mut store) = open();
+        assert!(!store.setting_is_set(PINS_DISTINCT_KEY).unwrap());
+        store.set_pin(StaffRole::Manager, "2580").unwrap();
+        assert!(store.setting_is_set(PINS_DISTINCT_KEY).unwrap());
+        let (_dir, mut store) = open();
+        past_first_day(&mut store);
+        assert!(store.setting_is_set(PINS_DISTINCT_KEY).unwrap());
+    }
+
+    #[test]
     fn a_pin_both_roles_share_opens_the_manager_view_and_a_grant_writes_only_a_count_to_reset() {
         let (_dir, mut store) = open();
         past_first_day(&mut store);
-        // A kiosk from before shared PINs were refused: both hashes hold one PIN.
+        // A kiosk from before shared PINs were refused: both hashes hold one PIN, and
+        // nothing says they differ.
         let shared = hash_pin("8642").unwrap();
         store
             .conn
             .execute("UPDATE staff_pins SET hash = ?1", [&shared])
+            .unwrap();
+        store
+            .conn
+            .execute("DELETE FROM settings WHERE key = ?1", [PINS_DISTINCT_KEY])
             .unwrap();
         assert_eq!(
             store.check_pin("8642", at(0)).unwrap(),
@@ -400,16 +470,10 @@ mod tests {
     }
 
     #[test]
-    fn each_stored_hash_is_verified_and_a_missing_or_bad_one_matches_nothing() {
-        let hashes = [
-            Some(hash_pin("2468").unwrap()),
-            None,
-            Some("not a hash".to_owned()),
-            Some(hash_pin("1357").unwrap()),
-        ];
-        assert_eq!(verify_each("1357", &hashes), [false, false, false, true]);
-        assert_eq!(verify_each("2468", &hashes), [true, false, false, false]);
-        assert!(verify_each("2468", &[]).is_empty());
+    fn a_malformed_stored_hash_matches_nothing() {
+        assert!(!verify_pin("2468", "not a hash"));
+        assert!(!verify_pin("2468", ""));
+        assert!(verify_pin("2468", &hash_pin("2468").unwrap()));
     }
 
     #[test]
