@@ -573,15 +573,21 @@ fn server_side_p99(metrics: &str) -> String {
 
 const STORES: u64 = 100;
 const DAYS: u64 = 365;
+const _: () = assert!(
+    STORES * DAYS == 36_500,
+    "SCORE_SQL spells STORES * DAYS out"
+);
 /// Seeded ratings: three touchpoints; every tenth store on four faces.
 const TOUCHPOINT_SQL: &str =
     "CASE i % 3 WHEN 0 THEN 'visit' WHEN 1 THEN 'checkout' ELSE 'drive_thru' END";
 const SCALE_SQL: &str = "(CASE WHEN i % 10 = 9 THEN 4 ELSE 5 END)";
 /// Rating `i` goes to store `i % STORES`, on day `(i / STORES) % DAYS`; what varies from
 /// rating to rating within a store and day is drawn from `u = i / STORES`, not from `i`
-/// (whose residues would fix a score, hour or comment per store).
-const SCORE_SQL: &str =
-    "(CASE WHEN i % 10 = 9 THEN ((i / 100) * 13) % 4 + 1 ELSE ((i / 100) * 13) % 5 + 1 END)";
+/// (whose residues would fix a score, hour or comment per store). The score also adds
+/// `k = i / (STORES * DAYS)`, the rating's round through the year: with `u` alone
+/// (`u = day + 365 k`, 365 a multiple of 5) a store would have one score a day.
+const SCORE_SQL: &str = "(CASE WHEN i % 10 = 9 THEN ((i / 100) * 13 + i / 36500) % 4 + 1 \
+                         ELSE ((i / 100) * 13 + i / 36500) % 5 + 1 END)";
 /// Local hours 7 to 20.
 const HOUR_SQL: &str = "((i / 100) % 14 + 7)";
 /// Every tenth rating, in every store, whatever its score.

@@ -419,6 +419,7 @@ async fn apply(
     device: &DeviceRecord,
     plan: &rules::Plan<'_>,
 ) -> Result<(), StorageError> {
+    let mut rollup = super::rollups::RollupFacts::default();
     if !plan.ratings.is_empty() {
         let rs = &plan.ratings;
         let col = |f: fn(&RatingRow) -> i32| -> Vec<i32> { rs.iter().map(|(_, r)| f(r)).collect() };
@@ -437,9 +438,12 @@ async fn apply(
         let nps: Vec<Option<i32>> = rs.iter().map(|(_, r)| r.nps.map(i32::from)).collect();
         let repeats: Vec<bool> = rs.iter().map(|(_, r)| r.suspected_repeat).collect();
         let comments: Vec<Option<&str>> = rs.iter().map(|(_, r)| r.comment.as_deref()).collect();
-        tx.execute(
+        // One round trip: the insert, and the reasons stored before these ratings arrived
+        // (details that came first), which the rollups then count.
+        let orphans = tx
+            .query(
             &tx.prepare_cached(
-                "INSERT INTO ratings (id, store_id, device_id, occurred_at, local_date, \
+                "WITH ins AS (INSERT INTO ratings (id, store_id, device_id, occurred_at, local_date, \
                  local_hour, touchpoint, survey_version, scale, score, satisfied, nps, \
                  suspected_repeat, comment) \
                  SELECT u.id, $2, $3, u.occurred_at, u.local_date, u.local_hour, u.touchpoint, \
@@ -447,7 +451,11 @@ async fn apply(
                  FROM UNNEST($1::uuid[], $4::timestamptz[], $5::date[], $6::int4[], $7::text[], \
                  $8::int8[], $9::int4[], $10::int4[], $11::bool[], $12::int4[], $13::bool[], \
                  $14::text[]) AS u(id, occurred_at, local_date, local_hour, touchpoint, \
-                 survey_version, scale, score, satisfied, nps, repeat, comment)",
+                 survey_version, scale, score, satisfied, nps, repeat, comment) \
+                 RETURNING id) \
+                 SELECT rr.rating_id, rr.reason FROM ins \
+                 JOIN rating_reasons rr ON rr.rating_id = ins.id \
+                 ORDER BY rr.rating_id, rr.reason",
             )
             .await?,
             &[
@@ -468,8 +476,8 @@ async fn apply(
             ],
         )
         .await?;
+        rollup.orphans = super::postgres_rollups::pairs_of(&orphans)?;
     }
-    let mut rollup = super::postgres_rollups::orphans(tx, plan).await?;
     if !plan.reasons.is_empty() {
         let (rid, rs): (Vec<Uuid>, Vec<&str>) = plan.reasons.iter().copied().unzip();
         let went_in = tx

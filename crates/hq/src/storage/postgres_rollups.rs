@@ -34,23 +34,15 @@ async fn pairs(tx: &Tx<'_>, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, Storage
             &[&ids],
         )
         .await?;
+    pairs_of(&rows)
+}
+
+/// (rating id, reason) rows, as read by [`pairs`] or returned by the ratings insert (the
+/// reasons stored before the batch's new ratings arrived).
+pub(super) fn pairs_of(rows: &[Row]) -> Result<Vec<(Uuid, String)>, StorageError> {
     rows.iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect()
-}
-
-/// Reasons stored before the batch's new ratings arrived: call after the ratings went in
-/// and before the batch's reasons do.
-pub(super) async fn orphans<'a>(
-    tx: &Tx<'_>,
-    plan: &Plan<'a>,
-) -> Result<RollupFacts<'a>, StorageError> {
-    let mut facts = RollupFacts::default();
-    if !plan.ratings.is_empty() {
-        let ids: Vec<Uuid> = plan.ratings.iter().map(|(id, _)| *id).collect();
-        facts.orphans = pairs(tx, &ids).await?;
-    }
-    Ok(facts)
 }
 
 /// The pairs the reasons insert returned, borrowed from the plan.
@@ -158,109 +150,96 @@ const SUMS: &str = "n = t.n + EXCLUDED.n, nps_n = t.nps_n + EXCLUDED.nps_n, \
                     promoters = t.promoters + EXCLUDED.promoters, \
                     detractors = t.detractors + EXCLUDED.detractors";
 
+/// The three upserts in one statement (one round trip), each table's rows in key order.
+/// Every batch sends the same statement, whose plan runs the three in one fixed order, so
+/// concurrent batches still lock rollup rows in the same order (and a deadlock, were there
+/// one, aborts a batch that is then retried like any other conflict).
 async fn write(tx: &Tx<'_>, w: &rollups::RollupWrites) -> Result<(), StorageError> {
-    if !w.ratings.is_empty() {
-        let k = &w.ratings;
-        let stores: Vec<Uuid> = k.iter().map(|(k, _)| k.store_id).collect();
-        let days: Vec<NaiveDate> = k.iter().map(|(k, _)| k.local_date).collect();
-        let hours: Vec<i32> = k.iter().map(|(k, _)| i32::from(k.local_hour)).collect();
-        let tps: Vec<&str> = k.iter().map(|(k, _)| k.touchpoint.as_str()).collect();
-        let scales: Vec<i32> = k.iter().map(|(k, _)| i32::from(k.scale)).collect();
-        let scores: Vec<i32> = k.iter().map(|(k, _)| i32::from(k.score)).collect();
-        let repeats: Vec<bool> = k.iter().map(|(k, _)| k.suspected_repeat).collect();
-        let d = deltas(k.iter());
-        tx.execute(
-            &tx.prepare_cached(&format!(
-                "INSERT INTO rating_rollup AS t (store_id, local_date, local_hour, touchpoint, \
-                 scale, score, suspected_repeat, n, nps_n, promoters, detractors) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::date[], $3::int4[], $4::text[], \
-                 $5::int4[], $6::int4[], $7::bool[], $8::int8[], $9::int8[], $10::int8[], \
-                 $11::int8[]) \
-                 ON CONFLICT (store_id, local_date, local_hour, touchpoint, scale, score, \
-                 suspected_repeat) DO UPDATE SET {SUMS}"
-            ))
-            .await?,
-            &[
-                &stores,
-                &days,
-                &hours,
-                &tps,
-                &scales,
-                &scores,
-                &repeats,
-                &d.n,
-                &d.nps_n,
-                &d.promoters,
-                &d.detractors,
-            ],
-        )
-        .await?;
+    if w.ratings.is_empty() && w.daily.is_empty() && w.reasons.is_empty() {
+        return Ok(());
     }
-    if !w.daily.is_empty() {
-        let k = &w.daily;
-        let stores: Vec<Uuid> = k.iter().map(|(k, _)| k.store_id).collect();
-        let days: Vec<NaiveDate> = k.iter().map(|(k, _)| k.local_date).collect();
-        let scales: Vec<i32> = k.iter().map(|(k, _)| i32::from(k.scale)).collect();
-        let scores: Vec<i32> = k.iter().map(|(k, _)| i32::from(k.score)).collect();
-        let repeats: Vec<bool> = k.iter().map(|(k, _)| k.suspected_repeat).collect();
-        let d = deltas(k.iter());
-        tx.execute(
-            &tx.prepare_cached(&format!(
-                "INSERT INTO rating_daily AS t (store_id, local_date, scale, score, \
-                 suspected_repeat, n, nps_n, promoters, detractors) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::date[], $3::int4[], $4::int4[], \
-                 $5::bool[], $6::int8[], $7::int8[], $8::int8[], $9::int8[]) \
-                 ON CONFLICT (store_id, local_date, scale, score, suspected_repeat) \
-                 DO UPDATE SET {SUMS}"
-            ))
-            .await?,
-            &[
-                &stores,
-                &days,
-                &scales,
-                &scores,
-                &repeats,
-                &d.n,
-                &d.nps_n,
-                &d.promoters,
-                &d.detractors,
-            ],
-        )
-        .await?;
-    }
-    if !w.reasons.is_empty() {
-        let k = &w.reasons;
-        let stores: Vec<Uuid> = k.iter().map(|(k, _)| k.store_id).collect();
-        let days: Vec<NaiveDate> = k.iter().map(|(k, _)| k.local_date).collect();
-        let reasons: Vec<&str> = k.iter().map(|(k, _)| k.reason.as_str()).collect();
-        let scales: Vec<i32> = k.iter().map(|(k, _)| i32::from(k.scale)).collect();
-        let scores: Vec<i32> = k.iter().map(|(k, _)| i32::from(k.score)).collect();
-        let repeats: Vec<bool> = k.iter().map(|(k, _)| k.suspected_repeat).collect();
-        let d = deltas(k.iter());
-        tx.execute(
-            &tx.prepare_cached(&format!(
-                "INSERT INTO reason_rollup AS t (store_id, local_date, reason, scale, score, \
-                 suspected_repeat, n, nps_n, promoters, detractors) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::date[], $3::text[], $4::int4[], \
-                 $5::int4[], $6::bool[], $7::int8[], $8::int8[], $9::int8[], $10::int8[]) \
-                 ON CONFLICT (store_id, local_date, reason, scale, score, suspected_repeat) \
-                 DO UPDATE SET {SUMS}"
-            ))
-            .await?,
-            &[
-                &stores,
-                &days,
-                &reasons,
-                &scales,
-                &scores,
-                &repeats,
-                &d.n,
-                &d.nps_n,
-                &d.promoters,
-                &d.detractors,
-            ],
-        )
-        .await?;
-    }
+    let k = &w.ratings;
+    let r_stores: Vec<Uuid> = k.iter().map(|(k, _)| k.store_id).collect();
+    let r_days: Vec<NaiveDate> = k.iter().map(|(k, _)| k.local_date).collect();
+    let r_hours: Vec<i32> = k.iter().map(|(k, _)| i32::from(k.local_hour)).collect();
+    let r_tps: Vec<&str> = k.iter().map(|(k, _)| k.touchpoint.as_str()).collect();
+    let r_scales: Vec<i32> = k.iter().map(|(k, _)| i32::from(k.scale)).collect();
+    let r_scores: Vec<i32> = k.iter().map(|(k, _)| i32::from(k.score)).collect();
+    let r_repeats: Vec<bool> = k.iter().map(|(k, _)| k.suspected_repeat).collect();
+    let r = deltas(k.iter());
+    let k = &w.daily;
+    let d_stores: Vec<Uuid> = k.iter().map(|(k, _)| k.store_id).collect();
+    let d_days: Vec<NaiveDate> = k.iter().map(|(k, _)| k.local_date).collect();
+    let d_scales: Vec<i32> = k.iter().map(|(k, _)| i32::from(k.scale)).collect();
+    let d_scores: Vec<i32> = k.iter().map(|(k, _)| i32::from(k.score)).collect();
+    let d_repeats: Vec<bool> = k.iter().map(|(k, _)| k.suspected_repeat).collect();
+    let d = deltas(k.iter());
+    let k = &w.reasons;
+    let e_stores: Vec<Uuid> = k.iter().map(|(k, _)| k.store_id).collect();
+    let e_days: Vec<NaiveDate> = k.iter().map(|(k, _)| k.local_date).collect();
+    let e_reasons: Vec<&str> = k.iter().map(|(k, _)| k.reason.as_str()).collect();
+    let e_scales: Vec<i32> = k.iter().map(|(k, _)| i32::from(k.scale)).collect();
+    let e_scores: Vec<i32> = k.iter().map(|(k, _)| i32::from(k.score)).collect();
+    let e_repeats: Vec<bool> = k.iter().map(|(k, _)| k.suspected_repeat).collect();
+    let e = deltas(k.iter());
+    tx.execute(
+        &tx.prepare_cached(&format!(
+            "WITH hourly AS (\
+             INSERT INTO rating_rollup AS t (store_id, local_date, local_hour, touchpoint, \
+             scale, score, suspected_repeat, n, nps_n, promoters, detractors) \
+             SELECT * FROM UNNEST($1::uuid[], $2::date[], $3::int4[], $4::text[], \
+             $5::int4[], $6::int4[], $7::bool[], $8::int8[], $9::int8[], $10::int8[], \
+             $11::int8[]) \
+             ON CONFLICT (store_id, local_date, local_hour, touchpoint, scale, score, \
+             suspected_repeat) DO UPDATE SET {SUMS}), \
+             daily AS (\
+             INSERT INTO rating_daily AS t (store_id, local_date, scale, score, \
+             suspected_repeat, n, nps_n, promoters, detractors) \
+             SELECT * FROM UNNEST($12::uuid[], $13::date[], $14::int4[], $15::int4[], \
+             $16::bool[], $17::int8[], $18::int8[], $19::int8[], $20::int8[]) \
+             ON CONFLICT (store_id, local_date, scale, score, suspected_repeat) \
+             DO UPDATE SET {SUMS}) \
+             INSERT INTO reason_rollup AS t (store_id, local_date, reason, scale, score, \
+             suspected_repeat, n, nps_n, promoters, detractors) \
+             SELECT * FROM UNNEST($21::uuid[], $22::date[], $23::text[], $24::int4[], \
+             $25::int4[], $26::bool[], $27::int8[], $28::int8[], $29::int8[], $30::int8[]) \
+             ON CONFLICT (store_id, local_date, reason, scale, score, suspected_repeat) \
+             DO UPDATE SET {SUMS}"
+        ))
+        .await?,
+        &[
+            &r_stores,
+            &r_days,
+            &r_hours,
+            &r_tps,
+            &r_scales,
+            &r_scores,
+            &r_repeats,
+            &r.n,
+            &r.nps_n,
+            &r.promoters,
+            &r.detractors,
+            &d_stores,
+            &d_days,
+            &d_scales,
+            &d_scores,
+            &d_repeats,
+            &d.n,
+            &d.nps_n,
+            &d.promoters,
+            &d.detractors,
+            &e_stores,
+            &e_days,
+            &e_reasons,
+            &e_scales,
+            &e_scores,
+            &e_repeats,
+            &e.n,
+            &e.nps_n,
+            &e.promoters,
+            &e.detractors,
+        ],
+    )
+    .await?;
     Ok(())
 }
