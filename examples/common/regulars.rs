@@ -83,16 +83,23 @@ pub fn seed_in_pages(
     Ok(seed_in_pages_timed(store, count, seed, page)?.0)
 }
 
-/// Like [`seed_in_pages`], and also how long the slowest page took to apply: the core
-/// applies a pull one page per transaction and takes other commands between pages, so
-/// this is the longest a tap waits behind a pull.
+/// How long applying the seed's pages took: the slowest page, and the slowest of the parts
+/// (`countertop::store::pull_parts`) the core applies one transaction each, taking other
+/// commands between them, so the latter is the longest a tap waits behind a pull.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Slowest {
+    pub page: std::time::Duration,
+    pub part: std::time::Duration,
+}
+
+/// Like [`seed_in_pages`], each page applied in parts as the kiosk's pull does, and timed.
 pub fn seed_in_pages_timed(
     store: &mut Store,
     count: usize,
     seed: u64,
     page: usize,
-) -> anyhow::Result<(Vec<String>, std::time::Duration)> {
-    let mut slowest = std::time::Duration::ZERO;
+) -> anyhow::Result<(Vec<String>, Slowest)> {
+    let mut slowest = Slowest::default();
     let page = page.max(1);
     let mut rng = fastrand::Rng::with_seed(seed);
     let node = Uuid::now_v7();
@@ -133,8 +140,7 @@ pub fn seed_in_pages_timed(
             });
             profiles.push(regular);
         }
-        let started = std::time::Instant::now();
-        store.apply_regulars(&RegularsResponse {
+        let pulled = RegularsResponse {
             protocol: PROTOCOL_VERSION,
             cursor,
             more: false,
@@ -142,8 +148,14 @@ pub fn seed_in_pages_timed(
             visits,
             erased: vec![],
             server_time: now,
-        })?;
-        slowest = slowest.max(started.elapsed());
+        };
+        let started = std::time::Instant::now();
+        for part in countertop::store::pull_parts(&pulled, countertop::store::PULL_PART) {
+            let part_started = std::time::Instant::now();
+            store.apply_pull_part(&part)?;
+            slowest.part = slowest.part.max(part_started.elapsed());
+        }
+        slowest.page = slowest.page.max(started.elapsed());
     }
     Ok((phones, slowest))
 }

@@ -25,7 +25,7 @@ use rusqlite::Connection;
 pub use lock::{DataDirLock, LockError, LOCK_FILE};
 pub use outbox::{HqLink, OutboxStatus, PendingEvent, Settlement, SyncState};
 pub use ratings::{NewRating, RatingRow, RecordedRating, Summary};
-pub use regulars::{PullApplied, CODE_DIGITS};
+pub use regulars::{pull_parts, PullApplied, PullPart, CODE_DIGITS, PULL_PART};
 pub use salvage::{is_damage, Salvage};
 pub use staff::{
     check_first_day_pins, check_new_pin, hash_pin, lockout_for, verify_pin, PinCheck, StaffRole,

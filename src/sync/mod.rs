@@ -27,7 +27,10 @@ use tokio::sync::{watch, Notify};
 
 use crate::clock;
 use crate::config::{KioskConfig, SyncConfig};
-use crate::store::{HqLink, PendingEvent, Settlement, Store, StoreError, SyncState};
+use crate::store::{
+    pull_parts, HqLink, PendingEvent, PullApplied, Settlement, Store, StoreError, SyncState,
+    PULL_PART,
+};
 use backoff::Backoff;
 use client::{HqClient, HqError};
 use isolate::Isolation;
@@ -529,11 +532,19 @@ async fn pull_regulars(
             }
             other => other?,
         };
-        // No await between this check and the write: an enrollment cannot slip between.
-        if !store.borrow().links_to(link)? {
-            return Ok(false);
+        // The page in parts, one transaction each, yielding between them so that a tap
+        // waiting on the core goes first: a part is the longest a tap waits behind a pull.
+        let mut applied = PullApplied::default();
+        for (i, part) in pull_parts(&page, PULL_PART).iter().enumerate() {
+            if i > 0 {
+                tokio::task::yield_now().await;
+            }
+            // No await between this check and the write: an enrollment cannot slip between.
+            if !store.borrow().links_to(link)? {
+                return Ok(false);
+            }
+            applied += store.borrow_mut().apply_pull_part(part)?;
         }
-        let applied = store.borrow_mut().apply_regulars(&page)?;
         if applied != Default::default() {
             tracing::info!(
                 "regulars from HQ: {} profiles, {} visits, {} erasures applied",
@@ -546,8 +557,7 @@ async fn pull_regulars(
         if !page.more || page.cursor <= cursor {
             return Ok(true);
         }
-        // Each page is one bounded transaction; between two, a tap waiting on the core
-        // goes first, even when HQ's next page is already here.
+        // Between two pages too, even when HQ's next page is already here.
         tokio::task::yield_now().await;
     }
 }

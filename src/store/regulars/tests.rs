@@ -1168,3 +1168,136 @@ fn every_plan_returns_what_a_scan_of_every_regular_returns() {
     }
     assert!(queries > 400);
 }
+
+/// A page of `n` regulars (every third with a phone), a visit each, and `erased` erasures
+/// of regulars stored before it.
+fn big_page(cursor: u64, n: usize, erased: &[Uuid]) -> RegularsResponse {
+    let mut page = page(cursor);
+    for i in 0..n {
+        let id = Uuid::now_v7();
+        page.profiles
+            .push(remote(id, &format!("Lan {i}"), 1_000 + i as i64, 7));
+        page.visits.push(countertop_protocol::VisitRecord {
+            id: Uuid::now_v7(),
+            at: at(i as i64).with_timezone(&Utc),
+            visit: Visit {
+                regular_id: id,
+                rating_id: None,
+                unhappy: None,
+            },
+        });
+    }
+    page.erased = erased
+        .iter()
+        .map(|id| RegularErased {
+            regular_id: *id,
+            erased_at: Utc::now(),
+        })
+        .collect();
+    page
+}
+
+/// What a store holds of its regulars, to compare two stores.
+fn holdings(store: &Store) -> (i64, i64, i64, i64, u64) {
+    (
+        count(store, "SELECT count(*) FROM regulars"),
+        count(store, "SELECT count(*) FROM visits"),
+        count(store, "SELECT count(*) FROM regular_words"),
+        count(store, "SELECT count(*) FROM regular_tombstones"),
+        store.regulars_cursor().unwrap(),
+    )
+}
+
+#[test]
+fn a_page_splits_into_parts_in_order_erasures_profiles_visits_and_only_the_last_has_the_cursor() {
+    let page = big_page(9, 250, &[Uuid::now_v7(), Uuid::now_v7()]);
+    let parts = pull_parts(&page, 100);
+    assert_eq!(parts.len(), 6, "502 records in parts of 100");
+    let sizes: Vec<(usize, usize, usize)> = parts
+        .iter()
+        .map(|p| (p.erased.len(), p.profiles.len(), p.visits.len()))
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            (2, 98, 0),
+            (0, 100, 0),
+            (0, 52, 48),
+            (0, 0, 100),
+            (0, 0, 100),
+            (0, 0, 2)
+        ]
+    );
+    let cursors: Vec<Option<u64>> = parts.iter().map(|p| p.cursor).collect();
+    assert_eq!(cursors, [None, None, None, None, None, Some(9)]);
+    let profiles: Vec<Uuid> = parts
+        .iter()
+        .flat_map(|p| p.profiles)
+        .map(Regular::id)
+        .collect();
+    let expected: Vec<Uuid> = page.profiles.iter().map(Regular::id).collect();
+    assert_eq!(
+        profiles, expected,
+        "every profile once, in the page's order"
+    );
+
+    let empty = page(4);
+    let parts = pull_parts(&empty, 100);
+    assert_eq!(parts.len(), 1, "an empty page still moves the cursor");
+    assert_eq!(parts[0].cursor, Some(4));
+    assert_eq!(
+        pull_parts(&big_page(1, 3, &[]), 0).len(),
+        6,
+        "a part holds one at least"
+    );
+}
+
+#[test]
+fn a_page_applied_in_parts_holds_what_one_transaction_holds_and_a_stop_between_parts_loses_nothing()
+{
+    let (_a, mut whole) = temp_store();
+    let (_b, mut parted) = temp_store();
+    let (_c, mut stopped) = temp_store();
+    let gone: Vec<Uuid> = (0..3)
+        .map(|i| {
+            let id = Uuid::now_v7();
+            let mut first = page(1);
+            first.profiles = vec![remote(id, &format!("Mai {i}"), 500, 3)];
+            for store in [&mut whole, &mut parted, &mut stopped] {
+                store.apply_regulars(&first).unwrap();
+            }
+            id
+        })
+        .collect();
+    let page = big_page(2, 230, &gone);
+
+    let all = whole.apply_regulars(&page).unwrap();
+    assert_eq!((all.profiles, all.visits, all.erased), (230, 230, 3));
+
+    let mut sum = PullApplied::default();
+    for part in pull_parts(&page, 100) {
+        if part.cursor.is_none() {
+            assert_eq!(
+                parted.regulars_cursor().unwrap(),
+                1,
+                "not moved before the last part"
+            );
+        }
+        sum += parted.apply_pull_part(&part).unwrap();
+    }
+    assert_eq!(sum, all);
+    assert_eq!(holdings(&parted), holdings(&whole));
+    assert_index_matches_profiles(&parted);
+
+    // Stopped after two parts: the cursor has not moved, so the page comes again whole.
+    for part in &pull_parts(&page, 100)[..2] {
+        stopped.apply_pull_part(part).unwrap();
+    }
+    assert_eq!(stopped.regulars_cursor().unwrap(), 1);
+    stopped.apply_regulars(&page).unwrap();
+    assert_eq!(holdings(&stopped), holdings(&whole));
+    assert_index_matches_profiles(&stopped);
+    let last = page.profiles.last().unwrap().id();
+    assert!(stopped.regular_card(last).unwrap().is_some());
+    assert!(stopped.regular_card(gone[0]).unwrap().is_none());
+}

@@ -19,7 +19,8 @@
 //! [`POSTGRES_KEEP`]), for the ids [`candidates`] picks:
 //! - a new rating with its own comment;
 //! - a rating named by a details comment (if it is stored yet);
-//! - a new rating without its own comment, if details stored a comment for it earlier.
+//! - a new rating without its own comment that details reached first, if they stored a
+//!   comment for it (`early_details.rs`).
 
 use uuid::Uuid;
 
@@ -74,10 +75,11 @@ CREATE TABLE comment_feed (
     fill_sql!()
 );
 
-/// The ids a batch may add feed rows for: `(named, new_without_comment)`. `named`: new
-/// ratings with their own comment, and ratings a details comment names (added if stored);
-/// `new_without_comment`: new ratings without one (added if details left a comment first).
-pub(super) fn candidates(plan: &Plan<'_>) -> (Vec<Uuid>, Vec<Uuid>) {
+/// The ids a batch may add feed rows for: `(named, early)`. `named`: new ratings with
+/// their own comment, and ratings a details comment names (added if stored); `early`: new
+/// ratings without one that details reached first (`hits`, see `early_details.rs`: added
+/// if those details left a comment).
+pub(super) fn candidates(plan: &Plan<'_>, hits: &[Uuid]) -> (Vec<Uuid>, Vec<Uuid>) {
     let mut named: Vec<Uuid> = plan
         .ratings
         .iter()
@@ -87,14 +89,12 @@ pub(super) fn candidates(plan: &Plan<'_>) -> (Vec<Uuid>, Vec<Uuid>) {
         .collect();
     named.sort_unstable();
     named.dedup();
-    let without = plan
-        .ratings
+    let early = hits
         .iter()
-        .filter(|(_, r)| r.comment.is_none())
-        .map(|(id, _)| *id)
+        .copied()
         .filter(|id| named.binary_search(id).is_err())
         .collect();
-    (named, without)
+    (named, early)
 }
 
 /// SQLite's upkeep statement: `?1` and `?2` are JSON arrays of the [`candidates`].

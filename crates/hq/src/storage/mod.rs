@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod analytics;
 pub mod comment_feed;
 pub mod digests;
+pub mod early_details;
 pub mod hours;
 mod pg_tls;
 mod postgres;

@@ -205,6 +205,8 @@ CREATE INDEX ratings_store_time ON ratings (store_id, occurred_at);
     // 9: the comments feed's narrow table (issue 10), see
     // storage/comment_feed.rs.
     super::comment_feed::POSTGRES_MIGRATION,
+    // 10: which ratings details reached first (see storage/early_details.rs).
+    super::early_details::POSTGRES_MIGRATION,
 ];
 
 /// A constant for `pg_advisory_xact_lock`, held by every transaction that writes regulars
@@ -420,6 +422,7 @@ async fn apply(
     plan: &rules::Plan<'_>,
 ) -> Result<(), StorageError> {
     let mut rollup = super::rollups::RollupFacts::default();
+    let mut hits: Vec<Uuid> = Vec::new();
     if !plan.ratings.is_empty() {
         let rs = &plan.ratings;
         let col = |f: fn(&RatingRow) -> i32| -> Vec<i32> { rs.iter().map(|(_, r)| f(r)).collect() };
@@ -438,8 +441,9 @@ async fn apply(
         let nps: Vec<Option<i32>> = rs.iter().map(|(_, r)| r.nps.map(i32::from)).collect();
         let repeats: Vec<bool> = rs.iter().map(|(_, r)| r.suspected_repeat).collect();
         let comments: Vec<Option<&str>> = rs.iter().map(|(_, r)| r.comment.as_deref()).collect();
-        // One round trip: the insert, and the reasons stored before these ratings arrived
-        // (details that came first), which the rollups then count.
+        // One round trip: the insert, the markers of the new ratings that details reached
+        // first (taken), and for those the reasons stored before them, which the rollups
+        // then count: (id, NULL) for a marked rating without such reasons.
         let orphans = tx
             .query(
             &tx.prepare_cached(
@@ -452,10 +456,12 @@ async fn apply(
                  $8::int8[], $9::int4[], $10::int4[], $11::bool[], $12::int4[], $13::bool[], \
                  $14::text[]) AS u(id, occurred_at, local_date, local_hour, touchpoint, \
                  survey_version, scale, score, satisfied, nps, repeat, comment) \
-                 RETURNING id) \
-                 SELECT rr.rating_id, rr.reason FROM ins \
-                 JOIN rating_reasons rr ON rr.rating_id = ins.id \
-                 ORDER BY rr.rating_id, rr.reason",
+                 RETURNING id), \
+                 hit AS (DELETE FROM early_details e USING ins WHERE e.rating_id = ins.id \
+                 RETURNING e.rating_id) \
+                 SELECT hit.rating_id, rr.reason FROM hit \
+                 LEFT JOIN rating_reasons rr ON rr.rating_id = hit.rating_id \
+                 ORDER BY hit.rating_id, rr.reason",
             )
             .await?,
             &[
@@ -476,7 +482,15 @@ async fn apply(
             ],
         )
         .await?;
-        rollup.orphans = super::postgres_rollups::pairs_of(&orphans)?;
+        for row in &orphans {
+            let id: Uuid = row.try_get(0)?;
+            if hits.last() != Some(&id) {
+                hits.push(id);
+            }
+            if let Some(reason) = row.try_get::<_, Option<String>>(1)? {
+                rollup.orphans.push((id, reason));
+            }
+        }
     }
     if !plan.reasons.is_empty() {
         let (rid, rs): (Vec<Uuid>, Vec<&str>) = plan.reasons.iter().copied().unzip();
@@ -506,12 +520,20 @@ async fn apply(
         )
         .await?;
     }
-    let (named, without) = super::comment_feed::candidates(plan);
-    if !named.is_empty() || !without.is_empty() {
+    let (named, early) = super::comment_feed::candidates(plan, &hits);
+    if !named.is_empty() || !early.is_empty() {
         tx.execute(
             &tx.prepare_cached(super::comment_feed::POSTGRES_KEEP)
                 .await?,
-            &[&named, &without],
+            &[&named, &early],
+        )
+        .await?;
+    }
+    if !plan.early.is_empty() {
+        tx.execute(
+            &tx.prepare_cached(super::early_details::POSTGRES_MARK)
+                .await?,
+            &[&plan.early],
         )
         .await?;
     }

@@ -34,12 +34,6 @@ async fn pairs(tx: &Tx<'_>, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, Storage
             &[&ids],
         )
         .await?;
-    pairs_of(&rows)
-}
-
-/// (rating id, reason) rows, as read by [`pairs`] or returned by the ratings insert (the
-/// reasons stored before the batch's new ratings arrived).
-pub(super) fn pairs_of(rows: &[Row]) -> Result<Vec<(Uuid, String)>, StorageError> {
     rows.iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect()

@@ -205,6 +205,10 @@ pub struct Plan<'a> {
     /// How many change sequences to draw, in order: the write whose `seq` is k takes
     /// the k-th (0-based) of them, so rows change in batch order.
     pub change_seqs: usize,
+    /// Ratings that details of this batch name and that are not stored yet, nor in the
+    /// batch: their reasons and comment wait for them (see `storage/early_details.rs`).
+    /// Sorted.
+    pub early: Vec<Uuid>,
 }
 
 impl Plan<'_> {
@@ -378,6 +382,19 @@ pub fn decide<'a>(
     reasons.sort_unstable();
     reasons.dedup();
     purged.sort_unstable();
+    let mut early: Vec<Uuid> = items
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| **o == Stored::Inserted)
+        .filter_map(|(item, _)| item.details.as_ref().map(|d| d.rating_id))
+        .filter(|id| !facts.rating_owners.contains_key(id))
+        .collect();
+    early.sort_unstable();
+    early.dedup();
+    if !early.is_empty() {
+        let new: HashSet<Uuid> = ratings.iter().map(|(id, _)| *id).collect();
+        early.retain(|id| !new.contains(id));
+    }
     Plan {
         outcomes,
         ratings,
@@ -407,6 +424,7 @@ pub fn decide<'a>(
             })
             .collect(),
         change_seqs: order.len(),
+        early,
     }
 }
 
@@ -644,6 +662,25 @@ mod tests {
             let got: Vec<&str> = plan.outcomes.iter().map(code).collect();
             assert_eq!(got, want, "{what}");
         }
+    }
+
+    #[test]
+    fn only_details_that_reach_hq_before_their_rating_mark_it_early() {
+        let stored_here = Facts {
+            rating_owners: [(id(0x72), id(STORE))].into(),
+            ..Facts::default()
+        };
+        let items = vec![
+            details(1, 0x73, "before its rating"),
+            details(2, 0x72, "its rating is stored"),
+            rating(3, &[]),
+            details(4, 3, "its rating is in the batch"),
+            details(5, 0x73, "the same rating again"),
+            details(6, 0x74, "a duplicate"),
+        ];
+        let plan = run(&items, &stored_here, &[6]);
+        assert_eq!(plan.early, [id(0x73)]);
+        assert!(run(&items[1..4], &stored_here, &[]).early.is_empty());
     }
 
     #[test]

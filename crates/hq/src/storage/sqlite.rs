@@ -13,6 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
 use super::rules::{self, Facts, StoredProfile};
+use super::sqlite_rollups::ids_json;
 use super::{
     DeviceRecord, IngestItem, Redeemed, RegularsPage, RegularsReportQuery, RegularsScope,
     RegularsTally, ReportQuery, Storage, StorageError, StoreRecord, Stored, Tally, TokenState,
@@ -193,6 +194,8 @@ CREATE INDEX ratings_store_time ON ratings (store_id, occurred_at);
     // 8: the comments feed's narrow table (issue 10), see
     // storage/comment_feed.rs.
     super::comment_feed::SQLITE_MIGRATION,
+    // 9: which ratings details reached first (see storage/early_details.rs).
+    super::early_details::SQLITE_MIGRATION,
 ];
 
 pub(super) fn ts(t: DateTime<Utc>) -> String {
@@ -475,7 +478,20 @@ fn apply(
             ])?;
         }
     }
-    let mut rollup = super::sqlite_rollups::orphans(tx, plan)?;
+    // New ratings that details reached first: their markers are taken, and only for them
+    // are the reasons and comment stored before them looked up.
+    let mut hits: Vec<Uuid> = Vec::new();
+    if !plan.ratings.is_empty() {
+        let mut take = tx.prepare_cached(super::early_details::SQLITE_TAKE)?;
+        let rows = take.query_map([ids_json(plan.ratings.iter().map(|(id, _)| *id))], |r| {
+            r.get::<_, String>(0)
+        })?;
+        for id in rows {
+            hits.push(parse_uuid(&id?)?);
+        }
+        hits.sort_unstable();
+    }
+    let mut rollup = super::sqlite_rollups::orphans(tx, &hits)?;
     if !plan.reasons.is_empty() {
         let mut insert_reason = tx.prepare_cached(
             "INSERT INTO rating_reasons (rating_id, reason) VALUES (?1, ?2) \
@@ -496,14 +512,17 @@ fn apply(
             upsert_comment.execute(params![id.to_string(), comment])?;
         }
     }
-    let (named, without) = super::comment_feed::candidates(plan);
-    if !named.is_empty() || !without.is_empty() {
-        let json = |ids: Vec<uuid::Uuid>| {
-            serde_json::Value::from(ids.iter().map(ToString::to_string).collect::<Vec<_>>())
-                .to_string()
-        };
+    let (named, early) = super::comment_feed::candidates(plan, &hits);
+    if !named.is_empty() || !early.is_empty() {
         tx.prepare_cached(super::comment_feed::SQLITE_KEEP)?
-            .execute(params![json(named), json(without)])?;
+            .execute(params![
+                ids_json(named.into_iter()),
+                ids_json(early.into_iter())
+            ])?;
+    }
+    if !plan.early.is_empty() {
+        tx.prepare_cached(super::early_details::SQLITE_MARK)?
+            .execute([ids_json(plan.early.iter().copied())])?;
     }
     // Before the NPS answers apply: the rollups move sums from the old answer.
     super::sqlite_rollups::keep(tx, device, plan, rollup)?;

@@ -11,7 +11,7 @@ use super::rules::Plan;
 use super::sqlite::parse_uuid;
 use super::{DeviceRecord, StorageError};
 
-fn ids_json(ids: impl Iterator<Item = Uuid>) -> String {
+pub(super) fn ids_json(ids: impl Iterator<Item = Uuid>) -> String {
     serde_json::Value::from(ids.map(|i| i.to_string()).collect::<Vec<_>>()).to_string()
 }
 
@@ -28,15 +28,16 @@ fn pairs(tx: &Transaction<'_>, ids: &str) -> Result<Vec<(Uuid, String)>, Storage
     .collect()
 }
 
-/// Reasons stored before the batch's new ratings arrived: call after the ratings went in
-/// and before the batch's reasons do.
+/// Reasons stored before the batch's new ratings arrived, for the new ratings that
+/// details reached first (`hits`): call after the ratings went in and before the batch's
+/// reasons do.
 pub(super) fn orphans<'a>(
     tx: &Transaction<'_>,
-    plan: &Plan<'a>,
+    hits: &[Uuid],
 ) -> Result<RollupFacts<'a>, StorageError> {
     let mut facts = RollupFacts::default();
-    if !plan.ratings.is_empty() {
-        facts.orphans = pairs(tx, &ids_json(plan.ratings.iter().map(|(id, _)| *id)))?;
+    if !hits.is_empty() {
+        facts.orphans = pairs(tx, &ids_json(hits.iter().copied()))?;
     }
     Ok(facts)
 }

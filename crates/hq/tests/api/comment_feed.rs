@@ -285,7 +285,85 @@ async fn the_migrations_fill_rebuilds_the_feed_ingest_kept(backend: Backend) {
     assert_eq!(paged(&app, &q).await, kept);
 }
 
+/// The rating ids `early_details` holds, sorted, after running `sql` first.
+async fn early(app: &TestApp, backend: Backend, sql: &str) -> Vec<String> {
+    let read = "SELECT rating_id FROM early_details ORDER BY rating_id";
+    match backend {
+        Backend::Sqlite => {
+            let path = app.database_url.strip_prefix("sqlite:").expect("path");
+            let c = rusqlite::Connection::open(path).expect("open");
+            c.execute_batch(sql).expect("sql");
+            let mut stmt = c.prepare(read).expect("prepare");
+            let ids = stmt.query_map([], |r| r.get(0)).expect("query");
+            ids.collect::<Result<_, _>>().expect("rows")
+        }
+        Backend::Postgres => {
+            let (client, conn) = tokio_postgres::connect(&app.database_url, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(conn);
+            client.batch_execute(sql).await.expect("sql");
+            let rows = client.query(read, &[]).await.expect("query");
+            rows.iter()
+                .map(|r| r.get::<_, Uuid>(0).to_string())
+                .collect()
+        }
+    }
+}
+
+async fn only_ratings_details_reached_first_are_marked_until_they_come(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let k = app.kiosk_in("UTC").await;
+    let t = at("2026-11-20T10:00:00Z");
+    let first = rating(t, 2, json!({}));
+    let second = rating(t, 4, json!({}));
+    let stored = rating(t, 5, json!({}));
+    app.push_ok(&k.token, std::slice::from_ref(&stored)).await;
+    app.push_ok(
+        &k.token,
+        &[
+            details(
+                t,
+                &first["id"],
+                json!({"comment": "before", "reasons": ["slow_service"]}),
+            ),
+            details(t, &second["id"], json!({"reasons": ["price"]})),
+            details(t, &stored["id"], json!({"comment": "after"})),
+        ],
+    )
+    .await;
+    let id = |e: &Value| e["id"].as_str().expect("id").to_owned();
+    let mut want = vec![id(&first), id(&second)];
+    want.sort();
+    assert_eq!(early(&app, backend, "").await, want);
+
+    app.push_ok(&k.token, std::slice::from_ref(&first)).await;
+    assert_eq!(early(&app, backend, "").await, [id(&second)]);
+    let mut texts_now = texts(&app, &query(k.store_id)).await;
+    texts_now.sort();
+    assert_eq!(texts_now, ["after", "before"]);
+    let ranges = [StoreRange {
+        store_id: k.store_id,
+        from: "2026-11-20".parse().expect("date"),
+        to: "2026-11-20".parse().expect("date"),
+    }];
+    let reasons = app.storage.reasons(&ranges, true).await.expect("reasons");
+    assert_eq!(
+        reasons,
+        [("slow_service".to_owned(), 1)],
+        "counted once its rating came"
+    );
+
+    // The migration's fill finds the same from the raw rows.
+    let rebuild = format!(
+        "DELETE FROM early_details; {}",
+        countertop_hq::storage::early_details::FILL_SQL
+    );
+    assert_eq!(early(&app, backend, &rebuild).await, [id(&second)]);
+}
+
 crate::on_both_backends!(
+    only_ratings_details_reached_first_are_marked_until_they_come,
     a_comment_reaches_the_feed_whichever_event_brings_it_first,
     the_feed_equals_the_raw_rows_under_every_filter,
     the_migrations_fill_rebuilds_the_feed_ingest_kept,
