@@ -1210,8 +1210,8 @@ fn holdings(store: &Store) -> (i64, i64, i64, i64, u64) {
 
 #[test]
 fn a_page_splits_into_parts_in_order_erasures_profiles_visits_and_only_the_last_has_the_cursor() {
-    let page = big_page(9, 250, &[Uuid::now_v7(), Uuid::now_v7()]);
-    let parts = pull_parts(&page, 100);
+    let pulled = big_page(9, 250, &[Uuid::now_v7(), Uuid::now_v7()]);
+    let parts = pull_parts(&pulled, 100);
     assert_eq!(parts.len(), 6, "502 records in parts of 100");
     let sizes: Vec<(usize, usize, usize)> = parts
         .iter()
@@ -1235,7 +1235,7 @@ fn a_page_splits_into_parts_in_order_erasures_profiles_visits_and_only_the_last_
         .flat_map(|p| p.profiles)
         .map(Regular::id)
         .collect();
-    let expected: Vec<Uuid> = page.profiles.iter().map(Regular::id).collect();
+    let expected: Vec<Uuid> = pulled.profiles.iter().map(Regular::id).collect();
     assert_eq!(
         profiles, expected,
         "every profile once, in the page's order"
