@@ -84,16 +84,21 @@ fn main() -> anyhow::Result<()> {
             }
             let started = Instant::now();
             let mut store = countertop::store::Store::open(&database)?;
-            let (phones, slowest) = synthetic::seed_in_pages_timed(&mut store, count, 7, page)?;
+            let (phones, timings) = synthetic::seed_in_pages_timed(&mut store, count, 7, page)?;
             println!(
-                "pulled {count} regulars in pages of {page} in {:.1} s (slowest page {:.0} ms, \
-                 slowest part of {} records {:.0} ms), {:.1} MB file, peak RSS {:.0} MB",
+                "pulled {count} regulars in pages of {page} in {:.1} s, {:.1} MB file, peak RSS \
+                 {:.0} MB",
                 started.elapsed().as_secs_f64(),
-                slowest.page.as_secs_f64() * 1000.0,
-                countertop::store::PULL_PART,
-                slowest.part.as_secs_f64() * 1000.0,
                 std::fs::metadata(&database)?.len() as f64 / 1e6,
                 stats::peak_rss_mb()
+            );
+            stats::report("  a page applied", timings.pages);
+            stats::report(
+                &format!(
+                    "  a part of {} records applied (a tap's wait behind the pull)",
+                    countertop::store::PULL_PART
+                ),
+                timings.parts,
             );
             phones
         }

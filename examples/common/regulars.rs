@@ -83,13 +83,13 @@ pub fn seed_in_pages(
     Ok(seed_in_pages_timed(store, count, seed, page)?.0)
 }
 
-/// How long applying the seed's pages took: the slowest page, and the slowest of the parts
+/// How long applying the seed took: each page, and each of the parts
 /// (`countertop::store::pull_parts`) the core applies one transaction each, taking other
-/// commands between them, so the latter is the longest a tap waits behind a pull.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Slowest {
-    pub page: std::time::Duration,
-    pub part: std::time::Duration,
+/// commands between them: a part is how long a tap waits behind a pull.
+#[derive(Debug, Default, Clone)]
+pub struct Timings {
+    pub pages: Vec<std::time::Duration>,
+    pub parts: Vec<std::time::Duration>,
 }
 
 /// Like [`seed_in_pages`], each page applied in parts as the kiosk's pull does, and timed.
@@ -98,8 +98,8 @@ pub fn seed_in_pages_timed(
     count: usize,
     seed: u64,
     page: usize,
-) -> anyhow::Result<(Vec<String>, Slowest)> {
-    let mut slowest = Slowest::default();
+) -> anyhow::Result<(Vec<String>, Timings)> {
+    let mut timings = Timings::default();
     let page = page.max(1);
     let mut rng = fastrand::Rng::with_seed(seed);
     let node = Uuid::now_v7();
@@ -153,9 +153,9 @@ pub fn seed_in_pages_timed(
         for part in countertop::store::pull_parts(&pulled, countertop::store::PULL_PART) {
             let part_started = std::time::Instant::now();
             store.apply_pull_part(&part)?;
-            slowest.part = slowest.part.max(part_started.elapsed());
+            timings.parts.push(part_started.elapsed());
         }
-        slowest.page = slowest.page.max(started.elapsed());
+        timings.pages.push(started.elapsed());
     }
-    Ok((phones, slowest))
+    Ok((phones, timings))
 }
