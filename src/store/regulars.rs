@@ -75,8 +75,9 @@ impl std::ops::AddAssign for PullApplied {
 }
 
 /// How many records (erasures, profiles, visits) one transaction of a pull applies. HQ
-/// sends 500 regulars and their visits a page; applied whole, a page held a tap queued on
-/// the core for 70–180 ms (plus the fsync), a part of 100 for about a fifth of that.
+/// sends 500 regulars and their visits a page, about 1,000 records; applied whole, a page
+/// held a tap queued on the core for ~130 ms (its median, idle), a part of 100 holds it
+/// for ~10 ms (`benches/README.md`, "First pull in parts").
 pub const PULL_PART: usize = 100;
 
 /// Part of a pulled page, applied in one transaction. Only a page's last part carries its

@@ -1169,8 +1169,8 @@ fn every_plan_returns_what_a_scan_of_every_regular_returns() {
     assert!(queries > 400);
 }
 
-/// A page of `n` regulars (every third with a phone), a visit each, and `erased` erasures
-/// of regulars stored before it.
+/// A page of `n` regulars with a visit each, and `erased` erasures of regulars stored
+/// before it.
 fn big_page(cursor: u64, n: usize, erased: &[Uuid]) -> RegularsResponse {
     let mut page = page(cursor);
     for i in 0..n {

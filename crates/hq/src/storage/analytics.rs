@@ -523,7 +523,7 @@ pub(crate) enum Key {
 
 /// `SELECT key, scale, score, n, nps responses, promoters, detractors` from a rollup
 /// table (`rating_daily`, `rating_rollup` or `reason_rollup`: they share these columns).
-/// Sums per (`key`, scale, score). `group` is what the rows are grouped by: the raw column
+/// `group` is what the rows are grouped by: the raw column
 /// a key is formatted from (`r.store_id`, `r.local_date`), so PostgreSQL formats one text
 /// per group rather than one per row (a quarter's overview: 31 → 18 ms), or `1` (the key
 /// itself) when the key is a column already.
