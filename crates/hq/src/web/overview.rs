@@ -106,17 +106,15 @@ pub async fn page(
     let now = Utc::now();
     let (current, previous) = period_ranges(chosen.period, &zones, now);
     let an = state.storage.as_ref();
-    let cur: HashMap<Uuid, Sums> = an
-        .store_summaries(&current, false)
-        .await?
-        .into_iter()
-        .collect();
-    let prev: HashMap<Uuid, Sums> = an
-        .store_summaries(&previous, false)
-        .await?
-        .into_iter()
-        .collect();
-    let daily = an.daily(&current, false).await?;
+    // Three independent reads, at the same time: each has its own pooled connection (a
+    // reader connection on SQLite), so the page takes the slowest, not their sum.
+    let (cur, prev, daily) = tokio::try_join!(
+        an.store_summaries(&current, false),
+        an.store_summaries(&previous, false),
+        an.daily(&current, false),
+    )?;
+    let cur: HashMap<Uuid, Sums> = cur.into_iter().collect();
+    let prev: HashMap<Uuid, Sums> = prev.into_iter().collect();
 
     let mut rows: Vec<(Summary, StoreRow)> = Vec::with_capacity(stores.len());
     let (mut chain_cur, mut chain_prev) = (Sums::default(), Sums::default());
